@@ -1,0 +1,46 @@
+# skmsg build, test and testdata rules.
+
+GO      ?= go
+CLANG   ?= clang
+# Objects must be reproducible from their sources (a test checks it), so
+# paths are relative to the repository root and the compilation directory
+# recorded in DWARF is fixed.
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
+	-fdebug-compilation-dir=. -fdebug-prefix-map=$(CURDIR)=. \
+	-I testdata/include -I /usr/include/$(shell uname -m)-linux-gnu
+
+TESTDATA_SRC := $(shell find testdata -name '*.c' -not -path 'testdata/include/*' | sort)
+TESTDATA_OBJ := $(TESTDATA_SRC:.c=.o)
+
+.PHONY: all build test testdata bench fuzz lint print-bpf-cflags clean-testdata
+
+all: build
+
+build:
+	$(GO) build ./...
+
+test:
+	$(GO) test ./...
+
+testdata: $(TESTDATA_OBJ)
+
+%.o: %.c $(wildcard testdata/include/*.h)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# Used by the test that checks committed objects against their sources.
+print-bpf-cflags:
+	@echo $(BPF_CFLAGS)
+
+clean-testdata:
+	rm -f $(TESTDATA_OBJ)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test ./vm -run '^$$' -fuzz FuzzVM -fuzztime $(FUZZTIME)
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
