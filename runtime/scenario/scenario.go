@@ -1,0 +1,291 @@
+// Package scenario reads scenario files (YAML descriptions of sockmap
+// pipelines: objects, attachments, sockets, map contents and a list of steps
+// with expectations), runs them step by step on a Backend — skmsg's own
+// runtime or the real kernel — and reports, per step, what was expected and
+// what was seen. Compare runs one file on two backends and lists where their
+// observations differ.
+//
+// A test can run a scenario file directly:
+//
+//	res, err := scenario.RunFile("testdata/scenarios/pass.yaml", backend, scenario.Options{})
+//	require.NoError(t, err)
+//	require.True(t, res.Passed(), res.Summary())
+package scenario
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/cilium/ebpf"
+)
+
+// Pos is a place in a scenario file.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Scenario is a parsed and validated scenario file.
+type Scenario struct {
+	File string // path as given
+	Name string
+	// Seed is the top-level seed (0 unless given); Options.Seed overrides it.
+	Seed    uint64
+	SeedPos Pos
+
+	Objects     []*Object
+	CreateMaps  []*MapDecl
+	Programs    []*Program
+	Listeners   []*Listener
+	Connections []*Connection
+	Maps        []*Step // update steps applied after the connections exist
+	Steps       []*Step
+
+	// The load plan, filled in by validation.
+	MapDefs []*MapDef
+	// Addresses holds every IP address the scenario names (connections,
+	// listeners, connect steps, default addresses), so a backend can make
+	// them local before anything is bound.
+	Addresses []netip.Addr
+}
+
+// Object is one BPF object file of the scenario.
+type Object struct {
+	Pos  Pos
+	Name string // "" for the single `object:` form
+	Path string // resolved against the scenario file's directory
+	Spec *ebpf.CollectionSpec
+	// Maps binds each map name of Spec to the map instance it uses.
+	Maps map[string]MapID
+}
+
+// MapDecl is a create_maps entry.
+type MapDecl struct {
+	Pos        Pos
+	Name       string
+	Type       ebpf.MapType
+	KeySize    uint32
+	ValueSize  uint32
+	MaxEntries uint32
+	Flags      uint32
+}
+
+// AttachKind says where a program is attached.
+type AttachKind int
+
+const (
+	AttachNone AttachKind = iota
+	AttachSkMsg
+	AttachStreamParser
+	AttachStreamVerdict
+	AttachSkbVerdict
+	AttachSockops
+)
+
+var attachNames = map[string]AttachKind{
+	"sk_msg":         AttachSkMsg,
+	"stream_parser":  AttachStreamParser,
+	"stream_verdict": AttachStreamVerdict,
+	"skb_verdict":    AttachSkbVerdict,
+	"sockops":        AttachSockops,
+}
+
+func (k AttachKind) String() string {
+	for n, v := range attachNames {
+		if v == k {
+			return n
+		}
+	}
+	return "none"
+}
+
+// ProgramType is the kernel program type an attach kind needs.
+func (k AttachKind) ProgramType() ebpf.ProgramType {
+	switch k {
+	case AttachSkMsg:
+		return ebpf.SkMsg
+	case AttachStreamParser, AttachStreamVerdict, AttachSkbVerdict:
+		return ebpf.SkSKB
+	case AttachSockops:
+		return ebpf.SockOps
+	}
+	return ebpf.UnspecifiedProgram
+}
+
+// AttachType is the kernel attach type of an attach kind.
+func (k AttachKind) AttachType() ebpf.AttachType {
+	switch k {
+	case AttachSkMsg:
+		return ebpf.AttachSkMsgVerdict
+	case AttachStreamParser:
+		return ebpf.AttachSkSKBStreamParser
+	case AttachStreamVerdict:
+		return ebpf.AttachSkSKBStreamVerdict
+	case AttachSkbVerdict:
+		return ebpf.AttachSkSKBVerdict
+	case AttachSockops:
+		return ebpf.AttachCGroupSockOps
+	}
+	return ebpf.AttachNone
+}
+
+// Program is a programs: entry.
+type Program struct {
+	Pos            Pos
+	ID             ProgID
+	Name           string
+	ObjectName     string // as written, may be ""
+	Object         *Object
+	Attach         AttachKind
+	MapRef         string // as written
+	Map            MapID  // NoMap for sockops
+	ExpectRejected bool
+	// Spec is a copy of the object's program with its type and expected
+	// attach type set (section name, or attach: for legacy names).
+	Spec *ebpf.ProgramSpec
+}
+
+// Listener is a listeners: entry.
+type Listener struct {
+	Pos  Pos
+	Name string
+	Addr netip.AddrPort // port 0: chosen by the backend
+}
+
+// Connection is a connections: entry.
+type Connection struct {
+	Pos    Pos
+	Name   string
+	Client netip.AddrPort
+	Server netip.AddrPort
+}
+
+// Value is an encoded key or value.
+type Value struct {
+	Pos   Pos
+	Text  string
+	Bytes []byte
+}
+
+// Payload is what one buffer of a send or recv holds.
+type Payload struct {
+	Pos     Pos
+	Data    []byte // data: or hex:
+	Size    int    // with Pattern
+	Pattern Pattern
+}
+
+// Pattern is a generated payload.
+type Pattern int
+
+const (
+	PatternNone Pattern = iota
+	PatternSeq
+	PatternZero
+	PatternRandom
+)
+
+// Expect is what a step expects of its operation.
+type Expect struct {
+	Pos      Pos
+	Ret      *int64
+	Errno    Errno // 0: success expected
+	Rejected bool  // programs only
+}
+
+// StepKind names a step.
+type StepKind string
+
+const (
+	StepSend     StepKind = "send"
+	StepRecv     StepKind = "recv"
+	StepLookup   StepKind = "lookup"
+	StepUpdate   StepKind = "update"
+	StepDelete   StepKind = "delete"
+	StepClose    StepKind = "close"
+	StepConnect  StepKind = "connect"
+	StepAttach   StepKind = "attach"
+	StepDetach   StepKind = "detach"
+	StepFionread StepKind = "fionread"
+	StepShutdown StepKind = "shutdown"
+	StepSockopt  StepKind = "sockopt"
+)
+
+// Step is one entry of steps: (or of maps:, which holds updates).
+type Step struct {
+	Pos    Pos
+	Number int // 1-based within its list
+	Kind   StepKind
+	Expect Expect
+
+	Socket string // send, recv, close, fionread, shutdown, sockopt
+
+	// send
+	IOV       []Payload
+	SendFlags []string
+	// recv
+	Want *Payload // nil: contents not checked
+	Max  int      // 0: no cap
+	Peek bool
+	EOF  *bool
+
+	// lookup, update, delete
+	MapRef     string
+	Map        MapID
+	Key        Value
+	Value      *Value
+	SockValue  string // update socket:
+	CookieOf   string // lookup cookie_of:
+	MapFlags   ebpf.MapUpdateFlags
+	MapFlagStr string
+
+	// connect
+	Name   string
+	To     string
+	Client netip.AddrPort
+
+	// attach, detach
+	Program *Program
+	Attach  AttachKind
+
+	// fionread
+	IntValue *int64
+	// shutdown
+	How int // unix SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2
+	// sockopt
+	OptName string
+}
+
+// MapID names a map instance of a scenario run.
+type MapID int
+
+// NoMap is the MapID of "no map" (sockops attachment).
+const NoMap MapID = -1
+
+// ProgID names a program of a scenario run.
+type ProgID int
+
+// MapDef is one map instance: a map of one or more objects (shared by
+// name and shape), or a create_maps map.
+type MapDef struct {
+	ID   MapID
+	Name string // display name: NAME, or OBJECT/NAME when not unique
+	Spec *ebpf.MapSpec
+	// Created is true for create_maps maps, which the backend makes
+	// itself; object maps are made when their first object is loaded.
+	Created bool
+	Pos     Pos
+}
+
+// IsSockMap says whether the map holds sockets.
+func (m *MapDef) IsSockMap() bool {
+	return m.Spec.Type == ebpf.SockMap || m.Spec.Type == ebpf.SockHash
+}
