@@ -1,0 +1,158 @@
+package loader
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/binary"
+	"fmt"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// ctxBTF is testdata/loader/ctx_btf.o: the UAPI context structs compiled by
+// clang -g. Only its BTF is used.
+//
+//go:embed ctx_btf.o
+var ctxBTF []byte
+
+var loadCtxBTF = sync.OnceValues(func() (*btf.Spec, error) {
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(ctxBTF))
+	if err != nil {
+		return nil, fmt.Errorf("embedded context BTF: %w", err)
+	}
+	return spec, nil
+})
+
+// ContextBTF returns the BTF of the context types skmsg emulates
+// (__sk_buff, sk_msg_md, bpf_sock_ops, bpf_sock, ...), the target of CO-RE
+// relocations.
+func ContextBTF() (*btf.Spec, error) { return loadCtxBTF() }
+
+type coreTargetSet []*btf.Spec
+
+func coreTargets(extra []*btf.Spec) (coreTargetSet, error) {
+	ctx, err := loadCtxBTF()
+	if err != nil {
+		return nil, err
+	}
+	return append(coreTargetSet{ctx}, extra...), nil
+}
+
+// applyCORE resolves the CO-RE relocations of p's instructions, as
+// cilium/ebpf does at program load (linker.go applyRelocations), but
+// against skmsg's targets instead of the running kernel's BTF.
+func applyCORE(p *Program, targets coreTargetSet) error {
+	var (
+		relos []*btf.CORERelocation
+		idx   []int
+	)
+	iter := p.Instructions.Iterate()
+	for iter.Next() {
+		if relo := btf.CORERelocationMetadata(iter.Ins); relo != nil {
+			relos = append(relos, relo)
+			idx = append(idx, iter.Index)
+		}
+	}
+	if len(relos) == 0 {
+		return nil
+	}
+	// Instruction offsets (in slots) to positions in the slice.
+	pos := make(map[int]int, len(p.Instructions))
+	iter = p.Instructions.Iterate()
+	for iter.Next() {
+		pos[iter.Index] = len(pos)
+	}
+
+	builder, err := btf.NewBuilder(nil, nil)
+	if err != nil {
+		return err
+	}
+	bo := p.Spec.ByteOrder
+	if bo == nil {
+		bo = binary.LittleEndian
+	}
+	fixups, err := btf.CORERelocate(relos, targets, bo, builder.Add)
+	if err != nil {
+		return fmt.Errorf("CO-RE: %w", err)
+	}
+	for i, fixup := range fixups {
+		ins := &p.Instructions[pos[idx[i]]]
+		before := *ins
+		if err := applyFixup(&fixup, ins); err != nil {
+			return fmt.Errorf("%s: CO-RE %s: %w", describeInsn(idx[i], &before), relos[i], err)
+		}
+		if isPoisoned(ins) {
+			return fmt.Errorf("%s: CO-RE relocation %s cannot be resolved against the context types skmsg emulates (%s): %w",
+				describeInsn(idx[i], &before), relos[i], fixup.String(), ErrNotSupported)
+		}
+	}
+	return nil
+}
+
+func isPoisoned(ins *asm.Instruction) bool {
+	if ins.Constant != btf.COREBadRelocationSentinel {
+		return false
+	}
+	return ins.IsBuiltinCall() || (ins.OpCode.IsDWordLoad() && ins.Dst == asm.R10)
+}
+
+// applyFixup applies a fixup with cilium/ebpf's COREFixup.Apply, which only
+// works when built for Linux; elsewhere it makes the same edit from the
+// fixup's description ("kind=local->target" or "kind=poison").
+func applyFixup(f *btf.COREFixup, ins *asm.Instruction) error {
+	if goruntime.GOOS == "linux" {
+		return f.Apply(ins)
+	}
+	return applyFixupPortable(f.String(), ins)
+}
+
+func applyFixupPortable(desc string, ins *asm.Instruction) error {
+	_, val, ok := strings.Cut(desc, "=")
+	if !ok {
+		return fmt.Errorf("unexpected fixup %q", desc)
+	}
+	if val == "poison" {
+		if ins.OpCode.IsDWordLoad() {
+			*ins = asm.LoadImm(asm.R10, btf.COREBadRelocationSentinel, asm.DWord)
+		} else {
+			*ins = asm.BuiltinFunc(btf.COREBadRelocationSentinel).Call()
+		}
+		return nil
+	}
+	_, tgt, ok := strings.Cut(val, "->")
+	if !ok {
+		return fmt.Errorf("unexpected fixup %q", desc)
+	}
+	target, err := strconv.ParseUint(tgt, 10, 64)
+	if err != nil {
+		return fmt.Errorf("unexpected fixup %q: %w", desc, err)
+	}
+	switch class := ins.OpCode.Class(); class {
+	case asm.LdXClass, asm.StClass, asm.StXClass:
+		if target > 1<<15-1 {
+			return fmt.Errorf("offset %d exceeds MaxInt16", target)
+		}
+		ins.Offset = int16(target)
+	case asm.LdClass:
+		if !ins.IsConstantLoad(asm.DWord) {
+			return fmt.Errorf("not a dword-sized immediate load")
+		}
+		ins.Constant = int64(target)
+	case asm.ALUClass, asm.ALU64Class:
+		if ins.OpCode.Source() != asm.ImmSource {
+			return fmt.Errorf("invalid source %s", ins.OpCode.Source())
+		}
+		if target > 1<<31-1 {
+			return fmt.Errorf("immediate %d exceeds MaxInt32", target)
+		}
+		ins.Constant = int64(target)
+	default:
+		return fmt.Errorf("invalid class %s", class)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+// Package loader turns a BPF ELF object into programs and map specs that
+// skmsg can run, without a kernel.
+//
+// It accepts what users ship: objects built with libbpf conventions (BTF
+// .maps, SEC names from libbpf's table), objects built against vmlinux.h
+// with CO-RE relocations, objects from old iproute2-style Makefiles (struct
+// bpf_elf_map in SEC("maps"), pre-1.0 section names), and the
+// *ebpf.CollectionSpec that bpf2go-generated code returns. Parsing is done
+// by github.com/cilium/ebpf; this package decides program types, resolves
+// CO-RE against the context types skmsg emulates, checks every reference and
+// reports what skmsg cannot do as an error wrapping ErrNotSupported.
+//
+// # Instructions
+//
+// Program.Instructions is the flattened stream cilium/ebpf builds: the entry
+// function first, then every subprogram it reaches. Each instruction keeps
+// its BTF line info (asm.Instruction.Source() is an asm.Line with file, line
+// and column) and its symbolic references:
+//
+//   - bpf-to-bpf call: Src == asm.PseudoCall, Constant == -1,
+//     Reference() == callee name; the callee's first instruction carries
+//     Symbol() == callee name in the same stream.
+//   - map reference (r1 = map[sock_map]): LD_IMM64 with
+//     Src == asm.PseudoMapFD, Reference() == map name (a key of Object.Maps).
+//   - global data (.data, .bss, .rodata, .data.*, .rodata.*): LD_IMM64 with
+//     Src == asm.PseudoMapValue, Reference() == section name (a key of
+//     Object.Maps, e.g. ".rodata"), and the byte offset into the section in
+//     the upper 32 bits of Constant (uint64(Constant) >> 32), as the kernel
+//     expects it in the second half of the pair. The low 32 bits are 0.
+//   - function pointer (bpf_loop callbacks): LD_IMM64 with
+//     Src == asm.PseudoFunc, Constant == -1, Reference() == function name.
+//
+// # Program types
+//
+// A program's type and expected attach type come from its section name,
+// matched as cilium/ebpf does against libbpf's table: "sk_msg",
+// "sk_skb/stream_parser", "sk_skb/stream_verdict", "sk_skb/verdict",
+// "sk_skb", "sockops", "socket", "tc", "xdp", "kprobe/...", "tracepoint/...",
+// "cgroup_skb/...", and the rest of libbpf's list. Like libbpf before 1.0
+// (and cilium/ebpf today), a section whose name starts with a type name
+// without a slash is accepted: "sk_msg1" is SK_MSG, "sk_skb2" is SK_SKB with
+// no attach type (the kernel lets an SK_SKB program be attached as parser or
+// verdict), "sockops_x" is SOCK_OPS. Program.LegacySection reports such a
+// prefix match. WithProgramType overrides the type of a program or of a
+// whole section; a program whose type is still unknown makes Open fail with
+// an error wrapping ErrNotSupported that names the section and program.
+//
+// # CO-RE
+//
+// CO-RE relocations are resolved against BTF that skmsg ships: the UAPI
+// context structs (__sk_buff, sk_msg_md, bpf_sock_ops, bpf_sock, ...)
+// compiled from testdata/loader/ctx_btf.c and embedded as ctx_btf.o (copy it
+// with `go generate ./loader` after `make testdata`; a test checks the copy
+// is current). WithCORETargets adds more BTF (for example a kernel's
+// vmlinux BTF) for programs that relocate against kernel types. A
+// relocation that cannot be resolved against the shipped types (libbpf
+// would "poison" the instruction) makes Open fail, naming the program, the
+// instruction, its source line and the type and field.
+package loader
+
+//go:generate cp ../testdata/loader/ctx_btf.o ctx_btf.o

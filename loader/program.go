@@ -1,0 +1,210 @@
+package loader
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// Program is one entry point of the object with everything it calls.
+type Program struct {
+	Name    string // function name
+	Section string // ELF section, e.g. "sk_msg", "sk_skb/stream_verdict"
+	// Type and AttachType (the expected attach type) come from the section
+	// name or a WithProgramType override.
+	Type       ebpf.ProgramType
+	AttachType ebpf.AttachType
+	// AttachTo is the part of the section name after the type for types
+	// that carry a target ("kprobe/tcp_sendmsg" -> "tcp_sendmsg").
+	AttachTo string
+	// LegacySection is set when the type was taken from a pre-libbpf-1.0
+	// section name by prefix ("sk_msg1", "sk_skb2", "sockops_x").
+	LegacySection bool
+	// Overridden is set when WithProgramType decided the type.
+	Overridden bool
+	License    string
+	// Instructions: the entry function followed by its subprograms, with
+	// CO-RE relocations applied, line info kept (ins.Source()) and
+	// references left symbolic (see the package documentation).
+	Instructions asm.Instructions
+	// Maps are the names of the maps (keys of Object.Maps, global data
+	// sections included) the instructions reference, sorted.
+	Maps []string
+	// Functions are the bpf-to-bpf callees linked into Instructions, in
+	// stream order (the entry function not included).
+	Functions []string
+	// Spec is the cilium/ebpf spec this was made from (a private copy, with
+	// the same Instructions).
+	Spec *ebpf.ProgramSpec
+}
+
+// Context names the context struct the program type receives, for
+// messages ("sk_msg_md", "__sk_buff", ...); "" when not known.
+func (p *Program) Context() string {
+	switch p.Type {
+	case ebpf.SkMsg:
+		return "sk_msg_md"
+	case ebpf.SkSKB, ebpf.SocketFilter, ebpf.SchedCLS, ebpf.SchedACT, ebpf.CGroupSKB:
+		return "__sk_buff"
+	case ebpf.SockOps:
+		return "bpf_sock_ops"
+	case ebpf.XDP:
+		return "xdp_md"
+	}
+	return ""
+}
+
+func (o *Object) loadProgram(ps *ebpf.ProgramSpec, cfg *config, targets coreTargetSet) (*Program, error) {
+	if ps == nil {
+		return nil, fmt.Errorf("nil program spec")
+	}
+	p := &Program{
+		Name:         ps.Name,
+		Section:      ps.SectionName,
+		Type:         ps.Type,
+		AttachType:   ps.AttachType,
+		AttachTo:     ps.AttachTo,
+		License:      ps.License,
+		Instructions: ps.Instructions,
+		Spec:         ps,
+	}
+	where := fmt.Sprintf("section %q, program %s", p.Section, p.Name)
+	if len(p.Instructions) == 0 {
+		return nil, fmt.Errorf("%s: no instructions", where)
+	}
+
+	if ov := findOverride(cfg, p); ov != nil {
+		p.Type, p.AttachType, p.Overridden = ov.typ, ov.attach, true
+	} else if p.Type == ebpf.UnspecifiedProgram {
+		return nil, fmt.Errorf("%s: program type unknown: the section name matches no libbpf convention (sk_msg, sk_skb/stream_parser, sk_skb/stream_verdict, sk_skb/verdict, sk_skb, sockops, ...); give it with WithProgramType (skmsg-run: --type %s=TYPE): %w", where, p.Name, ErrNotSupported)
+	} else {
+		p.LegacySection = isLegacyPrefix(p.Section)
+	}
+	ps.Type, ps.AttachType = p.Type, p.AttachType
+
+	if err := applyCORE(p, targets); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if err := o.checkReferences(p); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return p, nil
+}
+
+func findOverride(cfg *config, p *Program) *typeOverride {
+	var byName, bySection *typeOverride
+	for i := range cfg.overrides {
+		ov := &cfg.overrides[i]
+		switch {
+		case ov.name == p.Name:
+			ov.used = true
+			if byName == nil {
+				byName = ov
+			}
+		case ov.name == p.Section:
+			ov.used = true
+			if bySection == nil {
+				bySection = ov
+			}
+		}
+	}
+	if byName != nil {
+		return byName
+	}
+	return bySection
+}
+
+// exactSections are libbpf's section names without a "/" or "+" form that
+// matter here; any other name that got a type without a slash was matched
+// by prefix, which libbpf >= 1.0 refuses.
+var exactSections = map[string]bool{
+	"sk_msg": true, "sk_skb": true, "sockops": true, "socket": true, "tc": true,
+	"classifier": true, "action": true, "xdp": true, "flow_dissector": true,
+	"sk_lookup": true, "sk_reuseport": true, "cgroup_skb/ingress": true,
+	"cgroup_skb/egress": true, "cgroup/skb": true, "lwt_in": true, "lwt_out": true,
+	"lwt_xmit": true, "lwt_seg6local": true, "netfilter": true, "syscall": true,
+}
+
+func isLegacyPrefix(section string) bool {
+	s := strings.TrimPrefix(section, "?")
+	if strings.Contains(s, "/") || exactSections[s] {
+		return false
+	}
+	for _, base := range []string{"sk_msg", "sk_skb", "sockops", "socket", "xdp", "tc", "classifier", "action"} {
+		if strings.HasPrefix(s, base) && s != base {
+			return true
+		}
+	}
+	return false
+}
+
+// checkReferences walks the instructions: every map reference must name a
+// map of the object, every call a function present in the stream, and
+// things skmsg has no emulation for are reported.
+func (o *Object) checkReferences(p *Program) error {
+	maps := map[string]bool{}
+	symbols := map[string]bool{}
+	for _, ins := range p.Instructions {
+		if sym := ins.Symbol(); sym != "" {
+			if sym != p.Name {
+				p.Functions = append(p.Functions, sym)
+			}
+			symbols[sym] = true
+		}
+	}
+	iter := p.Instructions.Iterate()
+	for iter.Next() {
+		ins := iter.Ins
+		ref := ins.Reference()
+		switch {
+		case ins.OpCode.IsDWordLoad():
+			switch ins.Src {
+			case asm.PseudoMapFD, asm.PseudoMapValue:
+				if ref == "" {
+					return fmt.Errorf("%s: map load without a map reference", describeInsn(iter.Index, ins))
+				}
+				if ref == ".kconfig" || ref == ".ksyms" {
+					return fmt.Errorf("%s: extern variable in %s (LINUX_KERNEL_VERSION, CONFIG_*, __ksym): %w", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+				}
+				m := o.Maps[ref]
+				if m == nil {
+					return fmt.Errorf("%s: references map %q, which the object does not declare", describeInsn(iter.Index, ins), ref)
+				}
+				if ins.Src == asm.PseudoMapValue {
+					off := uint64(ins.Constant) >> 32
+					if !m.GlobalData {
+						return fmt.Errorf("%s: direct value access to map %s, which is not a global data section: %w", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+					}
+					if off > uint64(m.ValueSize) {
+						return fmt.Errorf("%s: offset %d past the end of %s (%d bytes)", describeInsn(iter.Index, ins), off, ref, m.ValueSize)
+					}
+				}
+				maps[ref] = true
+			case asm.PseudoFunc:
+				if !symbols[ref] {
+					return fmt.Errorf("%s: function pointer to %q, which is not in the program", describeInsn(iter.Index, ins), ref)
+				}
+			case asm.R0:
+				// A plain 64-bit constant.
+			default:
+				// BPF_PSEUDO_BTF_ID (3), BPF_PSEUDO_MAP_IDX (5), ...
+				return fmt.Errorf("%s: LD_IMM64 with pseudo source %d: %w", describeInsn(iter.Index, ins), uint8(ins.Src), ErrNotSupported)
+			}
+		case ins.IsKfuncCall():
+			return fmt.Errorf("%s: kfunc call %s: %w", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+		case ins.IsFunctionCall():
+			if ref == "" || !symbols[ref] {
+				return fmt.Errorf("%s: call to %q, which is not defined in the object (extern functions are %w)", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+			}
+		}
+	}
+	p.Maps = make([]string, 0, len(maps))
+	for m := range maps {
+		p.Maps = append(p.Maps, m)
+	}
+	sort.Strings(p.Maps)
+	return nil
+}
