@@ -1,0 +1,632 @@
+package vm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// state is the resumable execution state of a run: the tracer steps the
+// interpreter one instruction at a time through it.
+type state struct {
+	regs  [16]uint64
+	pc    int
+	depth int
+	prog  *Program
+}
+
+// frame is a saved caller of a bpf-to-bpf call.
+type frame struct {
+	ret  int
+	prog *Program
+	regs [4]uint64 // r6..r9
+}
+
+type stopKind uint8
+
+const (
+	stopExit  stopKind = iota // the entry function returned (or ErrStop)
+	stopLimit                 // the instruction limit was reached
+	stopError                 // err is set
+)
+
+func frameTop(depth int) uint64 {
+	return Addr(stackRegion, uint32(stackTotal-depth*StackSize))
+}
+
+var le = binary.LittleEndian
+
+// exec runs from st for at most limit instructions. It returns how many it
+// executed. On stopExit, r0 is st.regs[0].
+func (m *Machine) exec(st *state, limit uint64) (stopKind, uint64, error) {
+	mi := &m.impl
+	regs := st.regs
+	pc := st.pc
+	depth := st.depth
+	prog := st.prog
+	code := prog.impl.ops
+	left := limit
+	var err error
+	var stop stopKind
+
+loop:
+	for {
+		if left == 0 {
+			stop = stopLimit
+			break
+		}
+		left--
+		o := &code[pc]
+		pc++
+		switch o.code {
+		// ALU64
+		case opAdd64Imm:
+			regs[o.dst&15] += o.imm
+		case opAdd64Reg:
+			regs[o.dst&15] += regs[o.src&15]
+		case opSub64Imm:
+			regs[o.dst&15] -= o.imm
+		case opSub64Reg:
+			regs[o.dst&15] -= regs[o.src&15]
+		case opMul64Imm:
+			regs[o.dst&15] *= o.imm
+		case opMul64Reg:
+			regs[o.dst&15] *= regs[o.src&15]
+		case opDiv64Imm:
+			regs[o.dst&15] = div64(regs[o.dst&15], o.imm)
+		case opDiv64Reg:
+			regs[o.dst&15] = div64(regs[o.dst&15], regs[o.src&15])
+		case opSDiv64Imm:
+			regs[o.dst&15] = sdiv64(regs[o.dst&15], o.imm)
+		case opSDiv64Reg:
+			regs[o.dst&15] = sdiv64(regs[o.dst&15], regs[o.src&15])
+		case opOr64Imm:
+			regs[o.dst&15] |= o.imm
+		case opOr64Reg:
+			regs[o.dst&15] |= regs[o.src&15]
+		case opAnd64Imm:
+			regs[o.dst&15] &= o.imm
+		case opAnd64Reg:
+			regs[o.dst&15] &= regs[o.src&15]
+		case opLsh64Imm:
+			regs[o.dst&15] <<= o.imm
+		case opLsh64Reg:
+			regs[o.dst&15] <<= regs[o.src&15] & 63
+		case opRsh64Imm:
+			regs[o.dst&15] >>= o.imm
+		case opRsh64Reg:
+			regs[o.dst&15] >>= regs[o.src&15] & 63
+		case opNeg64:
+			regs[o.dst&15] = -regs[o.dst&15]
+		case opMod64Imm:
+			regs[o.dst&15] = mod64(regs[o.dst&15], o.imm)
+		case opMod64Reg:
+			regs[o.dst&15] = mod64(regs[o.dst&15], regs[o.src&15])
+		case opSMod64Imm:
+			regs[o.dst&15] = smod64(regs[o.dst&15], o.imm)
+		case opSMod64Reg:
+			regs[o.dst&15] = smod64(regs[o.dst&15], regs[o.src&15])
+		case opXor64Imm:
+			regs[o.dst&15] ^= o.imm
+		case opXor64Reg:
+			regs[o.dst&15] ^= regs[o.src&15]
+		case opMov64Imm:
+			regs[o.dst&15] = o.imm
+		case opMov64Reg:
+			regs[o.dst&15] = regs[o.src&15]
+		case opMovSX8to64:
+			regs[o.dst&15] = uint64(int8(regs[o.src&15]))
+		case opMovSX16to64:
+			regs[o.dst&15] = uint64(int16(regs[o.src&15]))
+		case opMovSX32to64:
+			regs[o.dst&15] = uint64(int32(regs[o.src&15]))
+		case opArsh64Imm:
+			regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> o.imm)
+		case opArsh64Reg:
+			regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> (regs[o.src&15] & 63))
+
+		// ALU32: results are zero-extended.
+		case opAdd32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(o.imm))
+		case opAdd32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(regs[o.src&15]))
+		case opSub32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(o.imm))
+		case opSub32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(regs[o.src&15]))
+		case opMul32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(o.imm))
+		case opMul32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(regs[o.src&15]))
+		case opDiv32Imm:
+			regs[o.dst&15] = div32(regs[o.dst&15], o.imm)
+		case opDiv32Reg:
+			regs[o.dst&15] = div32(regs[o.dst&15], regs[o.src&15])
+		case opSDiv32Imm:
+			regs[o.dst&15] = sdiv32(regs[o.dst&15], o.imm)
+		case opSDiv32Reg:
+			regs[o.dst&15] = sdiv32(regs[o.dst&15], regs[o.src&15])
+		case opOr32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(o.imm))
+		case opOr32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(regs[o.src&15]))
+		case opAnd32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(o.imm))
+		case opAnd32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(regs[o.src&15]))
+		case opLsh32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << o.imm)
+		case opLsh32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << (regs[o.src&15] & 31))
+		case opRsh32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> o.imm)
+		case opRsh32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> (regs[o.src&15] & 31))
+		case opNeg32:
+			regs[o.dst&15] = uint64(-uint32(regs[o.dst&15]))
+		case opMod32Imm:
+			regs[o.dst&15] = mod32(regs[o.dst&15], o.imm)
+		case opMod32Reg:
+			regs[o.dst&15] = mod32(regs[o.dst&15], regs[o.src&15])
+		case opSMod32Imm:
+			regs[o.dst&15] = smod32(regs[o.dst&15], o.imm)
+		case opSMod32Reg:
+			regs[o.dst&15] = smod32(regs[o.dst&15], regs[o.src&15])
+		case opXor32Imm:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(o.imm))
+		case opXor32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(regs[o.src&15]))
+		case opMov32Imm:
+			regs[o.dst&15] = o.imm
+		case opMov32Reg:
+			regs[o.dst&15] = uint64(uint32(regs[o.src&15]))
+		case opMovSX8to32:
+			regs[o.dst&15] = uint64(uint32(int32(int8(regs[o.src&15]))))
+		case opMovSX16to32:
+			regs[o.dst&15] = uint64(uint32(int32(int16(regs[o.src&15]))))
+		case opArsh32Imm:
+			regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> o.imm))
+		case opArsh32Reg:
+			regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> (regs[o.src&15] & 31)))
+
+		// Byte order (the host is little endian).
+		case opLe16:
+			regs[o.dst&15] = uint64(uint16(regs[o.dst&15]))
+		case opLe32:
+			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]))
+		case opLe64:
+		case opBe16:
+			regs[o.dst&15] = uint64(bits.ReverseBytes16(uint16(regs[o.dst&15])))
+		case opBe32:
+			regs[o.dst&15] = uint64(bits.ReverseBytes32(uint32(regs[o.dst&15])))
+		case opBe64:
+			regs[o.dst&15] = bits.ReverseBytes64(regs[o.dst&15])
+
+		case opLdImm64:
+			regs[o.dst&15] = o.imm
+			pc++
+
+		// Loads: the region cache serves the common case inline.
+		case opLdxB, opLdxSB:
+			a := regs[o.src&15] + o.imm
+			var v uint64
+			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
+				v = uint64(mi.rdData[off])
+			} else if v, err = m.loadSlow(pc-1, a, 1); err != nil {
+				stop = stopError
+				break loop
+			}
+			if o.code == opLdxSB {
+				v = uint64(int8(v))
+			}
+			regs[o.dst&15] = v
+		case opLdxH, opLdxSH:
+			a := regs[o.src&15] + o.imm
+			var v uint64
+			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
+				v = uint64(le.Uint16(mi.rdData[off:]))
+			} else if v, err = m.loadSlow(pc-1, a, 2); err != nil {
+				stop = stopError
+				break loop
+			}
+			if o.code == opLdxSH {
+				v = uint64(int16(v))
+			}
+			regs[o.dst&15] = v
+		case opLdxW, opLdxSW:
+			a := regs[o.src&15] + o.imm
+			var v uint64
+			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
+				v = uint64(le.Uint32(mi.rdData[off:]))
+			} else if v, err = m.loadSlow(pc-1, a, 4); err != nil {
+				stop = stopError
+				break loop
+			}
+			if o.code == opLdxSW {
+				v = uint64(int32(v))
+			}
+			regs[o.dst&15] = v
+		case opLdxDW:
+			a := regs[o.src&15] + o.imm
+			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+8 <= uint64(len(mi.rdData)) {
+				regs[o.dst&15] = le.Uint64(mi.rdData[off:])
+			} else {
+				var v uint64
+				if v, err = m.loadSlow(pc-1, a, 8); err != nil {
+					stop = stopError
+					break loop
+				}
+				regs[o.dst&15] = v
+			}
+
+		// Stores.
+		case opStB, opStxB:
+			a := regs[o.dst&15] + o.imm
+			v := regs[o.src&15]
+			if o.code == opStB {
+				v = uint64(o.aux)
+			}
+			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
+				mi.wrData[off] = byte(v)
+			} else if err = m.storeSlow(pc-1, a, 1, v); err != nil {
+				stop = stopError
+				break loop
+			}
+		case opStH, opStxH:
+			a := regs[o.dst&15] + o.imm
+			v := regs[o.src&15]
+			if o.code == opStH {
+				v = uint64(o.aux)
+			}
+			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
+				le.PutUint16(mi.wrData[off:], uint16(v))
+			} else if err = m.storeSlow(pc-1, a, 2, v); err != nil {
+				stop = stopError
+				break loop
+			}
+		case opStW, opStxW:
+			a := regs[o.dst&15] + o.imm
+			v := regs[o.src&15]
+			if o.code == opStW {
+				v = uint64(o.aux)
+			}
+			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
+				le.PutUint32(mi.wrData[off:], uint32(v))
+			} else if err = m.storeSlow(pc-1, a, 4, v); err != nil {
+				stop = stopError
+				break loop
+			}
+		case opStDW, opStxDW:
+			a := regs[o.dst&15] + o.imm
+			v := regs[o.src&15]
+			if o.code == opStDW {
+				v = uint64(int64(o.aux))
+			}
+			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
+				le.PutUint64(mi.wrData[off:], v)
+			} else if err = m.storeSlow(pc-1, a, 8, v); err != nil {
+				stop = stopError
+				break loop
+			}
+		case opAtomic:
+			if err = m.atomic(pc-1, o, &regs); err != nil {
+				stop = stopError
+				break loop
+			}
+
+		// Jumps.
+		case opJa:
+			pc = int(o.aux)
+		case opJeqImm:
+			if regs[o.dst&15] == o.imm {
+				pc = int(o.aux)
+			}
+		case opJeqReg:
+			if regs[o.dst&15] == regs[o.src&15] {
+				pc = int(o.aux)
+			}
+		case opJgtImm:
+			if regs[o.dst&15] > o.imm {
+				pc = int(o.aux)
+			}
+		case opJgtReg:
+			if regs[o.dst&15] > regs[o.src&15] {
+				pc = int(o.aux)
+			}
+		case opJgeImm:
+			if regs[o.dst&15] >= o.imm {
+				pc = int(o.aux)
+			}
+		case opJgeReg:
+			if regs[o.dst&15] >= regs[o.src&15] {
+				pc = int(o.aux)
+			}
+		case opJsetImm:
+			if regs[o.dst&15]&o.imm != 0 {
+				pc = int(o.aux)
+			}
+		case opJsetReg:
+			if regs[o.dst&15]&regs[o.src&15] != 0 {
+				pc = int(o.aux)
+			}
+		case opJneImm:
+			if regs[o.dst&15] != o.imm {
+				pc = int(o.aux)
+			}
+		case opJneReg:
+			if regs[o.dst&15] != regs[o.src&15] {
+				pc = int(o.aux)
+			}
+		case opJsgtImm:
+			if int64(regs[o.dst&15]) > int64(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsgtReg:
+			if int64(regs[o.dst&15]) > int64(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJsgeImm:
+			if int64(regs[o.dst&15]) >= int64(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsgeReg:
+			if int64(regs[o.dst&15]) >= int64(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJltImm:
+			if regs[o.dst&15] < o.imm {
+				pc = int(o.aux)
+			}
+		case opJltReg:
+			if regs[o.dst&15] < regs[o.src&15] {
+				pc = int(o.aux)
+			}
+		case opJleImm:
+			if regs[o.dst&15] <= o.imm {
+				pc = int(o.aux)
+			}
+		case opJleReg:
+			if regs[o.dst&15] <= regs[o.src&15] {
+				pc = int(o.aux)
+			}
+		case opJsltImm:
+			if int64(regs[o.dst&15]) < int64(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsltReg:
+			if int64(regs[o.dst&15]) < int64(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJsleImm:
+			if int64(regs[o.dst&15]) <= int64(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsleReg:
+			if int64(regs[o.dst&15]) <= int64(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJeq32Imm:
+			if uint32(regs[o.dst&15]) == uint32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJeq32Reg:
+			if uint32(regs[o.dst&15]) == uint32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJgt32Imm:
+			if uint32(regs[o.dst&15]) > uint32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJgt32Reg:
+			if uint32(regs[o.dst&15]) > uint32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJge32Imm:
+			if uint32(regs[o.dst&15]) >= uint32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJge32Reg:
+			if uint32(regs[o.dst&15]) >= uint32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJset32Imm:
+			if uint32(regs[o.dst&15])&uint32(o.imm) != 0 {
+				pc = int(o.aux)
+			}
+		case opJset32Reg:
+			if uint32(regs[o.dst&15])&uint32(regs[o.src&15]) != 0 {
+				pc = int(o.aux)
+			}
+		case opJne32Imm:
+			if uint32(regs[o.dst&15]) != uint32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJne32Reg:
+			if uint32(regs[o.dst&15]) != uint32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJsgt32Imm:
+			if int32(regs[o.dst&15]) > int32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsgt32Reg:
+			if int32(regs[o.dst&15]) > int32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJsge32Imm:
+			if int32(regs[o.dst&15]) >= int32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsge32Reg:
+			if int32(regs[o.dst&15]) >= int32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJlt32Imm:
+			if uint32(regs[o.dst&15]) < uint32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJlt32Reg:
+			if uint32(regs[o.dst&15]) < uint32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJle32Imm:
+			if uint32(regs[o.dst&15]) <= uint32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJle32Reg:
+			if uint32(regs[o.dst&15]) <= uint32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJslt32Imm:
+			if int32(regs[o.dst&15]) < int32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJslt32Reg:
+			if int32(regs[o.dst&15]) < int32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+		case opJsle32Imm:
+			if int32(regs[o.dst&15]) <= int32(o.imm) {
+				pc = int(o.aux)
+			}
+		case opJsle32Reg:
+			if int32(regs[o.dst&15]) <= int32(regs[o.src&15]) {
+				pc = int(o.aux)
+			}
+
+		// Calls.
+		case opCallHelper, opCallReg:
+			idx := o.aux
+			if o.code == opCallReg {
+				id := regs[o.dst&15]
+				i, ok := prog.impl.helperIdx[asm.BuiltinFunc(id)]
+				if !ok || id > 0xffffffff {
+					err = &RunError{Program: prog.Name, PC: pc - 1, Err: fmt.Errorf("%w: %v (#%d)", ErrUnknownHelper, asm.BuiltinFunc(id), id)}
+					stop = stopError
+					break loop
+				}
+				idx = i
+			}
+			h := &prog.impl.helpers[idx]
+			mi.pc = pc - 1
+			r0, herr := h.Fn(m, regs[1], regs[2], regs[3], regs[4], regs[5])
+			regs[0] = r0
+			if herr != nil {
+				mi.tail = nil
+				if herr == ErrStop {
+					depth = 0
+					stop = stopExit
+					break loop
+				}
+				err = &HelperError{Program: prog.Name, PC: pc - 1, Helper: h.Name, ID: h.ID, Err: herr}
+				stop = stopError
+				break loop
+			}
+			if next := mi.tail; next != nil {
+				mi.tail = nil
+				prog = next
+				code = next.impl.ops
+				mi.cur = next
+				pc = 0
+			}
+		case opCallLocal:
+			if depth+1 >= MaxCallDepth {
+				err = &RunError{Program: prog.Name, PC: pc - 1, Err: ErrCallDepth}
+				stop = stopError
+				break loop
+			}
+			f := &mi.frames[depth]
+			f.ret = pc
+			f.prog = prog
+			f.regs = [4]uint64{regs[6], regs[7], regs[8], regs[9]}
+			depth++
+			regs[10] = frameTop(depth)
+			pc = int(o.aux)
+		case opExit:
+			if depth == 0 {
+				stop = stopExit
+				break loop
+			}
+			depth--
+			f := &mi.frames[depth]
+			regs[6], regs[7], regs[8], regs[9] = f.regs[0], f.regs[1], f.regs[2], f.regs[3]
+			regs[10] = frameTop(depth)
+			pc = f.ret
+			if f.prog != prog {
+				prog = f.prog
+				code = prog.impl.ops
+				mi.cur = prog
+			}
+		default:
+			err = &RunError{Program: prog.Name, PC: pc - 1, Err: fmt.Errorf("invalid instruction (op %d)", o.code)}
+			stop = stopError
+			break loop
+		}
+	}
+	if stop == stopError {
+		pc-- // report the failing instruction
+	}
+	st.regs = regs
+	st.pc = pc
+	st.depth = depth
+	st.prog = prog
+	return stop, limit - left, err
+}
+
+func div64(a, b uint64) uint64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func mod64(a, b uint64) uint64 {
+	if b == 0 {
+		return a
+	}
+	return a % b
+}
+
+func sdiv64(a, b uint64) uint64 {
+	if b == 0 {
+		return 0
+	}
+	return uint64(int64(a) / int64(b))
+}
+
+func smod64(a, b uint64) uint64 {
+	if b == 0 {
+		return a
+	}
+	return uint64(int64(a) % int64(b))
+}
+
+func div32(a, b uint64) uint64 {
+	if uint32(b) == 0 {
+		return 0
+	}
+	return uint64(uint32(a) / uint32(b))
+}
+
+func mod32(a, b uint64) uint64 {
+	if uint32(b) == 0 {
+		return uint64(uint32(a))
+	}
+	return uint64(uint32(a) % uint32(b))
+}
+
+func sdiv32(a, b uint64) uint64 {
+	if uint32(b) == 0 {
+		return 0
+	}
+	return uint64(uint32(int32(a) / int32(b)))
+}
+
+func smod32(a, b uint64) uint64 {
+	if uint32(b) == 0 {
+		return uint64(uint32(a))
+	}
+	return uint64(uint32(int32(a) % int32(b)))
+}

@@ -1,0 +1,233 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+type machineImpl struct {
+	space *Space
+
+	// Region cache of the hot loop: the last region read from and the last
+	// written to (plain memory with the permission checked).
+	rdID   uint64
+	rdData []byte
+	wrID   uint64
+	wrData []byte
+
+	stack       [stackTotal]byte
+	stackRegion region
+	regions     []region // per run, id firstRunRegion+i
+
+	st        state
+	frames    [MaxCallDepth]frame
+	cur       *Program
+	pc        int // pc of the helper being called, for faults it reports
+	tail      *Program
+	tailCount int
+	budget    uint64 // override of the programs' budget; 0: none
+	executed  uint64
+	tracer    Tracer
+}
+
+func (s *Space) newMachine() *Machine {
+	m := &Machine{}
+	mi := &m.impl
+	mi.space = s
+	mi.stackRegion = region{name: "stack", data: mi.stack[:], perm: PermRW, size: stackTotal}
+	mi.regions = make([]region, 0, 8)
+	mi.invalidateCache()
+	return m
+}
+
+var (
+	errNilProgram   = errors.New("nil program")
+	errOtherSpace   = errors.New("program was prepared for another address space")
+	errNotInHelper  = errors.New("TailCall outside a helper call")
+	errInternalFail = errors.New("internal interpreter error")
+)
+
+func (m *Machine) run(p *Program, arg uint64) (uint64, error) {
+	return m.runArgs(p, [5]uint64{arg})
+}
+
+// RunArgs is Run with r1..r5 set from args (the kernel's test runs and the
+// conformance suite pass more than the context).
+func (m *Machine) RunArgs(p *Program, args [5]uint64) (uint64, error) { return m.runArgs(p, args) }
+
+func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
+	mi := &m.impl
+	if p == nil {
+		return 0, errNilProgram
+	}
+	if p.impl.space != mi.space {
+		return 0, &RunError{Program: p.Name, PC: 0, Err: errOtherSpace}
+	}
+	budget := mi.budget
+	if budget == 0 {
+		budget = p.impl.budget
+	}
+	mi.cur = p
+	mi.tail = nil
+	mi.tailCount = 0
+	mi.executed = 0
+	mi.invalidateCache()
+	st := &mi.st
+	st.regs = [16]uint64{1: args[0], 2: args[1], 3: args[2], 4: args[3], 5: args[4], 10: frameTop(0)}
+	st.pc = 0
+	st.depth = 0
+	st.prog = p
+	defer func() {
+		// Last line of defence: an interpreter bug must not take the
+		// embedder down. Tests and the fuzzer treat this error as a bug.
+		if e := recover(); e != nil {
+			r0 = 0
+			err = &RunError{Program: mi.cur.Name, PC: st.pc, Err: fmt.Errorf("%w: %v", errInternalFail, e)}
+		}
+		mi.cur = nil
+	}()
+	if mi.tracer != nil {
+		return m.runTraced(budget)
+	}
+	stop, n, err := m.exec(st, budget)
+	mi.executed = n
+	switch stop {
+	case stopExit:
+		return st.regs[0], nil
+	case stopLimit:
+		return 0, &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
+	}
+	return 0, err
+}
+
+func (m *Machine) setBudget(n uint64) { m.impl.budget = n }
+func (m *Machine) setTracer(t Tracer) { m.impl.tracer = t }
+func (m *Machine) executed() uint64   { return m.impl.executed }
+func (m *Machine) program() *Program  { return m.impl.cur }
+
+// Space is the address space of m.
+func (m *Machine) Space() *Space { return m.impl.space }
+
+// Regs returns a copy of the register file as it was when the current
+// helper was called (for helpers that need more than r1..r5, or tracing).
+func (m *Machine) Regs() [NumRegs]uint64 {
+	var r [NumRegs]uint64
+	copy(r[:], m.impl.st.regs[:NumRegs])
+	return r
+}
+
+func (m *Machine) tailCall(next *Program) error {
+	mi := &m.impl
+	if mi.cur == nil {
+		return errNotInHelper
+	}
+	if next == nil {
+		return errNilProgram
+	}
+	if next.impl.space != mi.space {
+		return errOtherSpace
+	}
+	if mi.tailCount >= MaxTailCalls {
+		return ErrTailCallLimit
+	}
+	mi.tailCount++
+	mi.tail = next
+	return nil
+}
+
+// atomicMu serialises atomics on memory whose Go address is not aligned
+// (a region backed by an odd sub-slice); aligned ones use sync/atomic.
+var atomicMu sync.Mutex
+
+func (m *Machine) atomic(pc int, o *op, regs *[16]uint64) error {
+	n := int(o.size)
+	switch o.aux {
+	case atomicLoadAcq:
+		v, err := m.loadSlow(pc, regs[o.src&15]+o.imm, n)
+		if err != nil {
+			return err
+		}
+		regs[o.dst&15] = v
+		return nil
+	case atomicStRel:
+		return m.storeSlow(pc, regs[o.dst&15]+o.imm, n, regs[o.src&15])
+	}
+	addr := regs[o.dst&15] + o.imm
+	r, off, kind := m.check(addr, n, PermRW)
+	if kind == 0 && r.access != nil {
+		kind = FaultAccessor
+	}
+	if kind == 0 && off%uint32(n) != 0 {
+		kind = FaultAlignment
+	}
+	if kind != 0 {
+		var err error
+		if kind == FaultAccessor {
+			err = errNoByteView
+		}
+		return m.fault(pc, addr, n, true, r, kind, err)
+	}
+	b := r.data[off : off+uint32(n)]
+	src := regs[o.src&15]
+	kindOp := o.aux
+	apply := func(old uint64) (uint64, bool) {
+		switch kindOp &^ atomicFetch {
+		case 0x00:
+			return old + src, true
+		case 0x40:
+			return old | src, true
+		case 0x50:
+			return old & src, true
+		case 0xa0:
+			return old ^ src, true
+		case atomicXchg &^ atomicFetch:
+			return src, true
+		default: // cmpxchg
+			want := regs[0]
+			if n == 4 {
+				want = uint64(uint32(want))
+			}
+			return src, old == want
+		}
+	}
+	var old uint64
+	p := unsafe.Pointer(&b[0])
+	if uintptr(p)%uintptr(n) != 0 {
+		atomicMu.Lock()
+		old = loadLE(b, n)
+		if nv, ok := apply(old); ok {
+			storeLE(b, n, nv)
+		}
+		atomicMu.Unlock()
+	} else if n == 4 {
+		p32 := (*uint32)(p)
+		for {
+			o32 := atomic.LoadUint32(p32)
+			nv, ok := apply(uint64(o32))
+			if !ok || atomic.CompareAndSwapUint32(p32, o32, uint32(nv)) {
+				old = uint64(o32)
+				break
+			}
+		}
+	} else {
+		p64 := (*uint64)(p)
+		for {
+			o64 := atomic.LoadUint64(p64)
+			nv, ok := apply(o64)
+			if !ok || atomic.CompareAndSwapUint64(p64, o64, nv) {
+				old = o64
+				break
+			}
+		}
+	}
+	switch {
+	case kindOp == atomicCmpXchg:
+		regs[0] = old
+	case kindOp&atomicFetch != 0:
+		regs[o.src&15] = old
+	}
+	return nil
+}
