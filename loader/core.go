@@ -49,23 +49,19 @@ func coreTargets(extra []*btf.Spec) (coreTargetSet, error) {
 func applyCORE(p *Program, targets coreTargetSet) error {
 	var (
 		relos []*btf.CORERelocation
-		idx   []int
+		idx   []int // position in p.Instructions
+		pcs   []int // instruction slot, for messages
 	)
 	iter := p.Instructions.Iterate()
 	for iter.Next() {
 		if relo := btf.CORERelocationMetadata(iter.Ins); relo != nil {
 			relos = append(relos, relo)
 			idx = append(idx, iter.Index)
+			pcs = append(pcs, int(iter.Offset))
 		}
 	}
 	if len(relos) == 0 {
 		return nil
-	}
-	// Instruction offsets (in slots) to positions in the slice.
-	pos := make(map[int]int, len(p.Instructions))
-	iter = p.Instructions.Iterate()
-	for iter.Next() {
-		pos[iter.Index] = len(pos)
 	}
 
 	builder, err := btf.NewBuilder(nil, nil)
@@ -81,14 +77,14 @@ func applyCORE(p *Program, targets coreTargetSet) error {
 		return fmt.Errorf("CO-RE: %w", err)
 	}
 	for i, fixup := range fixups {
-		ins := &p.Instructions[pos[idx[i]]]
+		ins := &p.Instructions[idx[i]]
 		before := *ins
 		if err := applyFixup(&fixup, ins); err != nil {
-			return fmt.Errorf("%s: CO-RE %s: %w", describeInsn(idx[i], &before), relos[i], err)
+			return fmt.Errorf("%s: CO-RE %s: %w", describeInsn(pcs[i], &before), relos[i], err)
 		}
 		if isPoisoned(ins) {
 			return fmt.Errorf("%s: CO-RE relocation %s cannot be resolved against the context types skmsg emulates (%s): %w",
-				describeInsn(idx[i], &before), relos[i], fixup.String(), ErrNotSupported)
+				describeInsn(pcs[i], &before), relos[i], fixup.String(), ErrNotSupported)
 		}
 	}
 	return nil

@@ -207,10 +207,11 @@ func isDataSection(name string) bool {
 
 func isReadOnlySection(name string) bool { return strings.HasPrefix(name, ".rodata") }
 
-// describeInsn names an instruction for error messages: index, text and
-// source line when there is one.
-func describeInsn(idx int, ins *asm.Instruction) string {
-	s := fmt.Sprintf("instruction %d (%v)", idx, *ins)
+// describeInsn names an instruction for error messages: its slot (the pc
+// the kernel verifier and the vm use), text and source line when there is
+// one.
+func describeInsn(pc int, ins *asm.Instruction) string {
+	s := fmt.Sprintf("instruction %d (%v)", pc, *ins)
 	if src := ins.Source(); src != nil {
 		if l, ok := src.(*btf.Line); ok {
 			s += fmt.Sprintf(" at %s:%d: %s", l.FileName(), l.LineNumber(), strings.TrimSpace(l.Line()))

@@ -164,40 +164,40 @@ func (o *Object) checkReferences(p *Program) error {
 			switch ins.Src {
 			case asm.PseudoMapFD, asm.PseudoMapValue:
 				if ref == "" {
-					return fmt.Errorf("%s: map load without a map reference", describeInsn(iter.Index, ins))
+					return fmt.Errorf("%s: map load without a map reference", describeInsn(int(iter.Offset), ins))
 				}
 				if ref == ".kconfig" || ref == ".ksyms" {
-					return fmt.Errorf("%s: extern variable in %s (LINUX_KERNEL_VERSION, CONFIG_*, __ksym): %w", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+					return fmt.Errorf("%s: extern variable in %s (LINUX_KERNEL_VERSION, CONFIG_*, __ksym): %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
 				}
 				m := o.Maps[ref]
 				if m == nil {
-					return fmt.Errorf("%s: references map %q, which the object does not declare", describeInsn(iter.Index, ins), ref)
+					return fmt.Errorf("%s: references map %q, which the object does not declare", describeInsn(int(iter.Offset), ins), ref)
 				}
 				if ins.Src == asm.PseudoMapValue {
 					off := uint64(ins.Constant) >> 32
 					if !m.GlobalData {
-						return fmt.Errorf("%s: direct value access to map %s, which is not a global data section: %w", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+						return fmt.Errorf("%s: direct value access to map %s, which is not a global data section: %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
 					}
 					if off > uint64(m.ValueSize) {
-						return fmt.Errorf("%s: offset %d past the end of %s (%d bytes)", describeInsn(iter.Index, ins), off, ref, m.ValueSize)
+						return fmt.Errorf("%s: offset %d past the end of %s (%d bytes)", describeInsn(int(iter.Offset), ins), off, ref, m.ValueSize)
 					}
 				}
 				maps[ref] = true
 			case asm.PseudoFunc:
 				if !symbols[ref] {
-					return fmt.Errorf("%s: function pointer to %q, which is not in the program", describeInsn(iter.Index, ins), ref)
+					return fmt.Errorf("%s: function pointer to %q, which is not in the program", describeInsn(int(iter.Offset), ins), ref)
 				}
 			case asm.R0:
 				// A plain 64-bit constant.
 			default:
 				// BPF_PSEUDO_BTF_ID (3), BPF_PSEUDO_MAP_IDX (5), ...
-				return fmt.Errorf("%s: LD_IMM64 with pseudo source %d: %w", describeInsn(iter.Index, ins), uint8(ins.Src), ErrNotSupported)
+				return fmt.Errorf("%s: LD_IMM64 with pseudo source %d: %w", describeInsn(int(iter.Offset), ins), uint8(ins.Src), ErrNotSupported)
 			}
 		case ins.IsKfuncCall():
-			return fmt.Errorf("%s: kfunc call %s: %w", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+			return fmt.Errorf("%s: kfunc call %s: %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
 		case ins.IsFunctionCall():
 			if ref == "" || !symbols[ref] {
-				return fmt.Errorf("%s: call to %q, which is not defined in the object (extern functions are %w)", describeInsn(iter.Index, ins), ref, ErrNotSupported)
+				return fmt.Errorf("%s: call to %q, which is not defined in the object (extern functions are %w)", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
 			}
 		}
 	}

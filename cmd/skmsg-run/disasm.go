@@ -1,0 +1,163 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/skmsg/skmsg/loader"
+	"github.com/skmsg/skmsg/loader/listing"
+)
+
+func init() {
+	register(&command{
+		Name:    "disasm",
+		Summary: "list the programs and maps of a BPF object with their C source",
+		Usage: `usage: skmsg-run disasm [--program NAME] [--type NAME=TYPE]... OBJ
+
+Prints the maps of OBJ and each program (name, section, type, instruction
+count) as a listing with the C source lines interleaved (from BTF line
+info) and map references by name.
+
+  --program NAME    list only this program
+  --type NAME=TYPE  set the type of program or section NAME, for section
+                    names no loader convention knows; TYPE is a libbpf
+                    section name (sk_msg, sk_skb/stream_parser,
+                    sk_skb/stream_verdict, sk_skb/verdict, sockops, ...)
+
+Exit status: 0 listed, 1 output failed, 2 unusable object or arguments.`,
+		Run: runDisasm,
+	})
+}
+
+// typeFlags collects repeated --type NAME=TYPE options.
+type typeFlags []loader.Option
+
+func (t *typeFlags) String() string { return "" }
+
+func (t *typeFlags) Set(v string) error {
+	name, typ, ok := strings.Cut(v, "=")
+	if !ok || name == "" || typ == "" {
+		return fmt.Errorf("want NAME=TYPE, got %q", v)
+	}
+	pt, at, err := loader.ParseProgramType(typ)
+	if err != nil {
+		return err
+	}
+	*t = append(*t, loader.WithProgramType(name, pt, at))
+	return nil
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runDisasm(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("disasm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	program := fs.String("program", "", "list only this program")
+	var types typeFlags
+	fs.Var(&types, "type", "NAME=TYPE: type of a program or section")
+	fs.Usage = func() { fmt.Fprintln(stderr, strings.TrimSpace(commands["disasm"].Usage)) }
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "skmsg-run disasm: want exactly one object file")
+		fs.Usage()
+		return exitUsage
+	}
+	obj, err := loader.Open(pos[0], types...)
+	if err != nil {
+		fmt.Fprintf(stderr, "skmsg-run disasm: %v\n", err)
+		return exitUsage
+	}
+	progs := obj.ProgramList
+	if *program != "" {
+		p, err := obj.Program(*program)
+		if err != nil {
+			fmt.Fprintf(stderr, "skmsg-run disasm: %s: %v\n", pos[0], err)
+			return exitUsage
+		}
+		progs = []*loader.Program{p}
+	}
+
+	w := &countingWriter{w: stdout}
+	fmt.Fprintf(w, "%s: %d programs, %d maps\n", pos[0], len(obj.ProgramList), len(obj.MapList))
+	for _, m := range obj.MapList {
+		fmt.Fprintf(w, "map %s: %s", m.Name, describeMap(m))
+		fmt.Fprintln(w)
+	}
+	for _, p := range progs {
+		fmt.Fprintln(w)
+		if err := listing.Write(w, p); err != nil {
+			break
+		}
+	}
+	if w.err != nil {
+		fmt.Fprintf(stderr, "skmsg-run disasm: writing output: %v\n", w.err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func describeMap(m *loader.MapSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s key %d value %d", m.Type, m.KeySize, m.ValueSize)
+	if m.OnePerCPU {
+		b.WriteString(" max_entries one per CPU")
+	} else {
+		fmt.Fprintf(&b, " max_entries %d", m.MaxEntries)
+	}
+	if m.Flags != 0 {
+		fmt.Fprintf(&b, " flags %#x", m.Flags)
+	}
+	if m.GlobalData {
+		b.WriteString(" (global data")
+		if m.ReadOnly {
+			b.WriteString(", read-only")
+		}
+		b.WriteString(")")
+	}
+	if m.InnerMap != nil {
+		fmt.Fprintf(&b, " inner %s", m.InnerMap.Type)
+	}
+	if m.Legacy != nil {
+		fmt.Fprintf(&b, " (legacy %d-byte definition)", m.Legacy.Size)
+	}
+	return b.String()
+}
+
+// countingWriter remembers the first write error so that a long listing is
+// not checked line by line.
+type countingWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
+}

@@ -1,0 +1,86 @@
+// Command skmsg-run runs sockmap BPF programs in user space: scenarios,
+// traces, disassembly, comparisons with the kernel. Each subcommand lives in
+// its own file and registers itself from init().
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes of every subcommand.
+const (
+	exitOK      = 0 // success
+	exitFailure = 1 // the command ran and failed (a check did not hold, I/O error)
+	exitUsage   = 2 // unusable input: bad arguments, unreadable or unsupported object
+)
+
+// command is one subcommand.
+type command struct {
+	Name    string
+	Summary string // one line for the command list
+	Usage   string // full help: arguments and options
+	// Run executes the command with the arguments after its name and
+	// returns the exit code.
+	Run func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]*command{}
+
+// register adds a subcommand; called from init() of the file holding it.
+func register(c *command) {
+	if _, dup := commands[c.Name]; dup {
+		panic("skmsg-run: command registered twice: " + c.Name)
+	}
+	commands[c.Name] = c
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			c := commands[args[1]]
+			if c == nil {
+				fmt.Fprintf(stderr, "skmsg-run: unknown command %q\n", args[1])
+				usage(stderr)
+				return exitUsage
+			}
+			fmt.Fprintln(stdout, strings.TrimSpace(c.Usage))
+			return exitOK
+		}
+		usage(stdout)
+		return exitOK
+	}
+	c := commands[name]
+	if c == nil {
+		fmt.Fprintf(stderr, "skmsg-run: unknown command %q\n", name)
+		usage(stderr)
+		return exitUsage
+	}
+	return c.Run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: skmsg-run COMMAND [ARGS]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
+	}
+	fmt.Fprintln(w, "\nRun 'skmsg-run help COMMAND' for a command's options.")
+}

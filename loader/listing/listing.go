@@ -1,0 +1,76 @@
+package listing
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/skmsg/skmsg/loader"
+)
+
+// Write prints p as a listing: a header (name, section, type, size, maps),
+// then each instruction with its slot index, preceded by the C source line
+// it came from whenever that changes, and a label at each function start.
+func Write(w io.Writer, p *loader.Program) error {
+	slots := 0
+	for _, ins := range p.Instructions {
+		slots += int(ins.Width())
+	}
+	attach := ""
+	if p.AttachType != 0 {
+		attach = fmt.Sprintf(", attach %s", p.AttachType)
+	}
+	legacy := ""
+	switch {
+	case p.Overridden:
+		legacy = " (type given explicitly)"
+	case p.LegacySection:
+		legacy = " (legacy section name)"
+	}
+	bw := &errWriter{w: w}
+	bw.printf("%s: section %s, type %s%s%s, %d instructions\n", p.Name, p.Section, p.Type, attach, legacy, slots)
+	if len(p.Maps) > 0 {
+		bw.printf("  maps: %s\n", strings.Join(p.Maps, ", "))
+	}
+	var last string
+	iter := p.Instructions.Iterate()
+	for iter.Next() {
+		ins := iter.Ins
+		if sym := ins.Symbol(); sym != "" && sym != p.Name {
+			bw.printf("%s:\n", sym)
+		}
+		if src := ins.Source(); src != nil {
+			if text := sourceText(src); text != "" && text != last {
+				bw.printf("  ; %s\n", text)
+				last = text
+			}
+		}
+		pc := int(iter.Offset)
+		bw.printf("%6d: %s\n", pc, Format(*ins, pc))
+	}
+	return bw.err
+}
+
+func sourceText(src fmt.Stringer) string {
+	if l, ok := src.(*btf.Line); ok {
+		line := strings.TrimSpace(l.Line())
+		if line == "" {
+			return ""
+		}
+		return fmt.Sprintf("%s  [%s:%d]", line, l.FileName(), l.LineNumber())
+	}
+	return strings.TrimSpace(src.String())
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
