@@ -1,0 +1,5 @@
+package maps
+
+import "runtime"
+
+func spinYield() { runtime.Gosched() }
