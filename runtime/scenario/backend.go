@@ -1,0 +1,124 @@
+package scenario
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// A Backend runs scenarios: skmsg's user-space runtime, or the real kernel.
+// Each run gets its own Session, so nothing leaks from one scenario into the
+// next.
+type Backend interface {
+	// Name says which backend this is ("kernel", "skmsg").
+	Name() string
+	// NewSession makes a fresh environment for one scenario run.
+	NewSession(env *Env) (Session, error)
+}
+
+// Env is what a session needs to know before anything is created.
+type Env struct {
+	Scenario *Scenario
+	// Addresses are all addresses the scenario will bind or connect from.
+	Addresses []netip.Addr
+	// Seed is the effective seed (Options.Seed or the file's seed).
+	Seed uint64
+	// IdleTimeout bounds a wait for idle on backends that must poll.
+	IdleTimeout time.Duration
+}
+
+// SocketID names a socket of a session; the backend chooses the numbers.
+type SocketID int
+
+// Errors: every operation that fails the way the kernel would answers with
+// an error wrapping a syscall.Errno holding the Linux errno number (EACCES,
+// EBUSY, ...). Any other error is a failure of the backend itself and fails
+// the step whatever it expected.
+type Session interface {
+	// CreateMap makes a create_maps map.
+	CreateMap(def *MapDef) error
+	// LoadObject makes the object's maps: those whose MapID is already
+	// made (create_maps, or shared with an object loaded earlier) are
+	// reused, the others are created from the object's specs (global data
+	// initialised from the object).
+	LoadObject(obj *Object) error
+	// LoadProgram loads (verifies, prepares) one program of a loaded
+	// object; its Spec has the program type set. A program that the
+	// kernel's verifier would refuse fails here.
+	LoadProgram(p *Program) error
+	// Attach attaches a loaded program to a sockmap/sockhash (sk_msg,
+	// stream_parser, stream_verdict, skb_verdict) or, for sockops, to every
+	// socket of the session (target is NoMap).
+	Attach(prog ProgID, target MapID, kind AttachKind) error
+	// Detach undoes Attach.
+	Detach(prog ProgID, target MapID, kind AttachKind) error
+
+	// Listen makes a listening TCP socket; port 0 chooses one. It returns
+	// the socket and its bound address.
+	Listen(addr netip.AddrPort) (SocketID, netip.AddrPort, error)
+	// Connect makes an established TCP connection from client (port 0:
+	// any; an invalid address: the backend's choice of local address) to a
+	// listener and accepts it: client and accepted server socket.
+	Connect(listener SocketID, client netip.AddrPort) (cli, srv SocketID, err error)
+
+	// MapUpdate stores value under key. A socket value is given as a
+	// SocketID (val.Socket); a raw value as bytes (for sockmaps a
+	// descriptor number as user space would pass it).
+	MapUpdate(m MapID, key []byte, val MapValue, flags ebpf.MapUpdateFlags) error
+	// MapLookup returns the value under key (for sockmaps: the 8-byte
+	// socket cookie).
+	MapLookup(m MapID, key []byte) ([]byte, error)
+	// MapDelete removes key.
+	MapDelete(m MapID, key []byte) error
+	// MapEntries lists the map's contents (keys in the order iteration
+	// gives them; sockmaps give cookies as values).
+	MapEntries(m MapID) ([]MapEntry, error)
+	// Cookie is the socket cookie of a socket (what a sockmap lookup
+	// returns for it).
+	Cookie(s SocketID) (uint64, error)
+
+	// Send is one sendmsg with the buffers as its iov and the MSG_* flags
+	// (Linux values; MSG_NOSIGNAL is always added). It returns the bytes
+	// accepted.
+	Send(s SocketID, iov [][]byte, flags int) (int, error)
+	// Recv reads, without blocking, what the socket has readable now, at
+	// most max bytes (max 0: no cap). eof is true when the read saw the end
+	// of the stream (a zero-length read) after the data. peek reads
+	// without consuming. A read that finds nothing and no end of stream
+	// returns no data, no error.
+	Recv(s SocketID, max int, peek bool) (data []byte, eof bool, err error)
+	// Fionread is ioctl(FIONREAD).
+	Fionread(s SocketID) (int, error)
+	// Shutdown is shutdown(2) with SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2.
+	Shutdown(s SocketID, how int) error
+	// SetSockopt sets an integer option, named as in SCENARIOS.md
+	// (SO_RCVBUF, TCP_NODELAY, ...).
+	SetSockopt(s SocketID, name string, value int) error
+	// CloseSocket closes a socket.
+	CloseSocket(s SocketID) error
+
+	// WaitIdle returns once nothing is in flight: no segment on the wire,
+	// no queued message, no parser holding a partial frame, no redirect
+	// pending. A backend that cannot know polls until a deadline.
+	WaitIdle() error
+	// Logs returns what programs printed (bpf_printk) since the last call;
+	// nil where unavailable.
+	Logs() []string
+
+	// Close releases everything of the session.
+	Close() error
+}
+
+// MapValue is the value of a map update.
+type MapValue struct {
+	Bytes    []byte
+	Socket   SocketID
+	IsSocket bool
+}
+
+// MapEntry is one key and value of a map.
+type MapEntry struct {
+	Key   []byte
+	Value []byte
+}

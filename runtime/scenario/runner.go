@@ -1,0 +1,516 @@
+package scenario
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Options change how a scenario runs.
+type Options struct {
+	// Seed overrides the file's seed when set.
+	Seed *uint64
+	// IdleTimeout bounds each wait for idle on backends that poll (the
+	// kernel); 0 means 2s.
+	IdleTimeout time.Duration
+}
+
+// RunFile loads a scenario file and runs it on a backend. The error is for
+// a file or object that cannot be used (or a backend that cannot start); a
+// failing expectation is in the Result.
+func RunFile(path string, b Backend, opts Options) (*Result, error) {
+	sc, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return Run(sc, b, opts)
+}
+
+// Run runs a validated scenario on a backend.
+func Run(sc *Scenario, b Backend, opts Options) (*Result, error) {
+	seed := sc.Seed
+	if opts.Seed != nil {
+		seed = *opts.Seed
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = 2 * time.Second
+	}
+	sess, err := b.NewSession(&Env{Scenario: sc, Addresses: sc.Addresses, Seed: seed, IdleTimeout: opts.IdleTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("%s: starting %s backend: %w", sc.File, b.Name(), err)
+	}
+	r := &runner{
+		sc:      sc,
+		sess:    sess,
+		seed:    seed,
+		sockets: map[string]SocketID{},
+		cookies: map[uint64]string{},
+		loaded:  map[ProgID]bool{},
+		res:     &Result{Scenario: sc.Name, File: sc.File, Backend: b.Name(), Seed: seed},
+	}
+	r.run()
+	if err := sess.Close(); err != nil {
+		return r.res, fmt.Errorf("%s: closing %s backend: %w", sc.File, b.Name(), err)
+	}
+	return r.res, nil
+}
+
+type runner struct {
+	sc      *Scenario
+	sess    Session
+	seed    uint64
+	sockets map[string]SocketID
+	cookies map[uint64]string
+	loaded  map[ProgID]bool
+	res     *Result
+	phase   Phase
+	number  int
+}
+
+// record adds a step result; msg empty means it passed.
+func (r *runner) record(pos Pos, kind, desc string, obs Observation, msg string) {
+	r.number++
+	obs.Logs = r.sess.Logs()
+	r.res.Steps = append(r.res.Steps, StepResult{
+		Phase: r.phase, Number: r.number, Line: pos.Line, Kind: kind, Desc: desc,
+		Pass: msg == "", Message: msg, Obs: obs,
+	})
+}
+
+func (r *runner) idle() string {
+	if err := r.sess.WaitIdle(); err != nil {
+		return fmt.Sprintf("waiting for idle: %v", err)
+	}
+	return ""
+}
+
+// outcome checks an operation's error against the expectation.
+func outcome(err error, exp Expect, obs *Observation) string {
+	errno, ok := ErrnoOf(err)
+	if !ok {
+		obs.Errno = "backend error"
+		return fmt.Sprintf("backend error: %v", err)
+	}
+	if errno != 0 {
+		obs.Errno = errno.String()
+	}
+	switch {
+	case exp.Errno != 0 && errno == 0:
+		seen := "success"
+		if obs.Ret != nil {
+			seen = fmt.Sprintf("success (ret %d)", *obs.Ret)
+		}
+		return fmt.Sprintf("expected error %s, got %s", exp.Errno, seen)
+	case exp.Errno != 0 && errno != exp.Errno:
+		return fmt.Sprintf("expected error %s, got %s (%v)", exp.Errno, errno, err)
+	case exp.Errno == 0 && errno != 0:
+		return fmt.Sprintf("failed with %s (%v); expected success", errno, err)
+	}
+	return ""
+}
+
+func (r *runner) run() {
+	sc := r.sc
+	r.phase = PhaseSetup
+	for _, d := range sc.MapDefs {
+		if d.Created {
+			var obs Observation
+			r.record(d.Pos, "create_map", "create map "+d.Name, obs, outcome(r.sess.CreateMap(d), Expect{}, &obs))
+		}
+	}
+	for _, o := range sc.Objects {
+		var obs Observation
+		r.record(o.Pos, "object", "load object "+o.Path, obs, outcome(r.sess.LoadObject(o), Expect{}, &obs))
+	}
+	for _, p := range sc.Programs {
+		var obs Observation
+		err := r.sess.LoadProgram(p)
+		msg := ""
+		if p.ExpectRejected {
+			if err == nil {
+				msg = "expected the program to be rejected, but it loaded"
+			}
+		} else {
+			msg = outcome(err, Expect{}, &obs)
+		}
+		if err == nil {
+			r.loaded[p.ID] = true
+		} else {
+			obs.Errno = firstLine(err.Error())
+		}
+		r.record(p.Pos, "program", "load program "+p.Name, obs, msg)
+	}
+	for _, p := range sc.Programs {
+		if p.Attach == AttachNone || !r.loaded[p.ID] {
+			continue
+		}
+		var obs Observation
+		r.record(p.Pos, "attach", r.attachDesc(p), obs, outcome(r.sess.Attach(p.ID, p.Map, p.Attach), Expect{}, &obs))
+	}
+	for _, l := range sc.Listeners {
+		var obs Observation
+		id, addr, err := r.sess.Listen(l.Addr)
+		msg := outcome(err, Expect{}, &obs)
+		if err == nil {
+			r.addSocket(l.Name, id)
+		}
+		r.record(l.Pos, "listen", fmt.Sprintf("listen %s on %s", l.Name, addr), obs, msg)
+	}
+	for _, c := range sc.Connections {
+		var obs Observation
+		msg := ""
+		l, _, err := r.sess.Listen(c.Server)
+		if msg = outcome(err, Expect{}, &obs); msg == "" {
+			cli, srv, err := r.sess.Connect(l, c.Client)
+			if msg = outcome(err, Expect{}, &obs); msg == "" {
+				r.addSocket(c.Name+".client", cli)
+				r.addSocket(c.Name+".server", srv)
+			}
+			// The pair is established; the listener has no further use
+			// and must not linger in anything the scenario observes.
+			if err := r.sess.CloseSocket(l); err != nil && msg == "" {
+				msg = fmt.Sprintf("closing the listener: %v", err)
+			}
+		}
+		if msg == "" {
+			msg = r.idle()
+		}
+		r.record(c.Pos, "connection", fmt.Sprintf("connect %s (%s → %s)", c.Name, addrString(c.Client), addrString(c.Server)), obs, msg)
+	}
+	r.phase, r.number = PhaseMaps, 0
+	for _, s := range sc.Maps {
+		r.step(s)
+	}
+	r.phase, r.number = PhaseSteps, 0
+	for _, s := range sc.Steps {
+		r.step(s)
+	}
+	r.dumpMaps()
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+func addrString(a netip.AddrPort) string {
+	if a.Port() == 0 {
+		return a.Addr().String()
+	}
+	return a.String()
+}
+
+func (r *runner) attachDesc(p *Program) string {
+	if p.Map == NoMap {
+		return fmt.Sprintf("%s %s", p.Attach, p.Name)
+	}
+	return fmt.Sprintf("%s %s to %s", p.Attach, p.Name, r.sc.MapDefs[p.Map].Name)
+}
+
+func (r *runner) addSocket(name string, id SocketID) {
+	r.sockets[name] = id
+	if c, err := r.sess.Cookie(id); err == nil {
+		r.cookies[c] = name
+	}
+}
+
+func (r *runner) socket(name string) (SocketID, string) {
+	id, ok := r.sockets[name]
+	if !ok {
+		return 0, fmt.Sprintf("socket %s does not exist (its connection failed)", name)
+	}
+	return id, ""
+}
+
+var msgFlags = map[string]int{"MSG_OOB": 0x1, "MSG_DONTWAIT": 0x40, "MSG_EOR": 0x80, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000}
+
+func (r *runner) step(s *Step) {
+	var obs Observation
+	desc := r.describe(s)
+	msg := r.do(s, &obs)
+	if m := r.idle(); msg == "" {
+		msg = m
+	}
+	r.record(s.Pos, string(s.Kind), desc, obs, msg)
+}
+
+func (r *runner) describe(s *Step) string {
+	switch s.Kind {
+	case StepSend:
+		n := 0
+		for i := range s.IOV {
+			n += len(s.IOV[i].Bytes(r.seed))
+		}
+		return fmt.Sprintf("send %d bytes on %s", n, s.Socket)
+	case StepRecv:
+		return "recv on " + s.Socket
+	case StepLookup, StepDelete:
+		return fmt.Sprintf("%s %s[%s]", s.Kind, r.sc.MapDefs[s.Map].Name, s.Key.Text)
+	case StepUpdate:
+		v := s.SockValue
+		if s.Value != nil {
+			v = s.Value.Text
+		}
+		return fmt.Sprintf("update %s[%s] = %s", r.sc.MapDefs[s.Map].Name, s.Key.Text, v)
+	case StepConnect:
+		return fmt.Sprintf("connect %s to %s", s.Name, s.To)
+	case StepAttach, StepDetach:
+		return fmt.Sprintf("%s %s", s.Kind, r.attachDesc(s.Program))
+	case StepShutdown:
+		return fmt.Sprintf("shutdown %s %s", s.Socket, []string{"rd", "wr", "rdwr"}[s.How])
+	case StepSockopt:
+		return fmt.Sprintf("setsockopt %s %s=%d", s.Socket, s.OptName, *s.IntValue)
+	}
+	return fmt.Sprintf("%s %s", s.Kind, s.Socket)
+}
+
+func (r *runner) do(s *Step, obs *Observation) string {
+	switch s.Kind {
+	case StepSend:
+		id, msg := r.socket(s.Socket)
+		if msg != "" {
+			return msg
+		}
+		iov := make([][]byte, len(s.IOV))
+		for i := range s.IOV {
+			iov[i] = s.IOV[i].Bytes(r.seed)
+		}
+		flags := 0
+		for _, f := range s.SendFlags {
+			flags |= msgFlags[f]
+		}
+		n, err := r.sess.Send(id, iov, flags)
+		if err == nil {
+			ret := int64(n)
+			obs.Ret = &ret
+		}
+		if msg := outcome(err, s.Expect, obs); msg != "" {
+			return msg
+		}
+		if s.Expect.Ret != nil && err == nil && int64(n) != *s.Expect.Ret {
+			return fmt.Sprintf("expected ret %d, got %d", *s.Expect.Ret, n)
+		}
+	case StepRecv:
+		return r.recv(s, obs)
+	case StepLookup:
+		val, err := r.sess.MapLookup(s.Map, s.Key.Bytes)
+		if err == nil {
+			obs.Value = val
+			if len(val) == 8 && r.sc.MapDefs[s.Map].IsSockMap() {
+				obs.CookieOf = r.cookies[binary.LittleEndian.Uint64(val)]
+			}
+		}
+		if msg := outcome(err, s.Expect, obs); msg != "" || err != nil {
+			return msg
+		}
+		switch {
+		case s.Value != nil && !bytes.Equal(val, s.Value.Bytes):
+			return fmt.Sprintf("expected value %s (%x), got %x", s.Value.Text, s.Value.Bytes, val)
+		case s.CookieOf != "":
+			id, msg := r.socket(s.CookieOf)
+			if msg != "" {
+				return msg
+			}
+			c, err := r.sess.Cookie(id)
+			if err != nil {
+				return fmt.Sprintf("cookie of %s: %v", s.CookieOf, err)
+			}
+			if len(val) != 8 || binary.LittleEndian.Uint64(val) != c {
+				seen := fmt.Sprintf("%x", val)
+				if obs.CookieOf != "" {
+					seen = "the cookie of " + obs.CookieOf
+				}
+				return fmt.Sprintf("expected the cookie of %s (%d), got %s", s.CookieOf, c, seen)
+			}
+		}
+	case StepUpdate:
+		var v MapValue
+		if s.SockValue != "" {
+			id, msg := r.socket(s.SockValue)
+			if msg != "" {
+				return msg
+			}
+			v = MapValue{Socket: id, IsSocket: true}
+		} else {
+			v = MapValue{Bytes: s.Value.Bytes}
+		}
+		return outcome(r.sess.MapUpdate(s.Map, s.Key.Bytes, v, s.MapFlags), s.Expect, obs)
+	case StepDelete:
+		return outcome(r.sess.MapDelete(s.Map, s.Key.Bytes), s.Expect, obs)
+	case StepClose:
+		id, msg := r.socket(s.Socket)
+		if msg != "" {
+			return msg
+		}
+		return outcome(r.sess.CloseSocket(id), s.Expect, obs)
+	case StepConnect:
+		l, msg := r.socket(s.To)
+		if msg != "" {
+			return msg
+		}
+		cli, srv, err := r.sess.Connect(l, s.Client)
+		if err == nil {
+			r.addSocket(s.Name+".client", cli)
+			r.addSocket(s.Name+".server", srv)
+		}
+		return outcome(err, s.Expect, obs)
+	case StepAttach, StepDetach:
+		p := s.Program
+		if !r.loaded[p.ID] {
+			return fmt.Sprintf("program %s was not loaded", p.Name)
+		}
+		if s.Kind == StepAttach {
+			return outcome(r.sess.Attach(p.ID, p.Map, p.Attach), s.Expect, obs)
+		}
+		return outcome(r.sess.Detach(p.ID, p.Map, p.Attach), s.Expect, obs)
+	case StepFionread:
+		id, msg := r.socket(s.Socket)
+		if msg != "" {
+			return msg
+		}
+		n, err := r.sess.Fionread(id)
+		if err == nil {
+			ret := int64(n)
+			obs.Ret = &ret
+		}
+		if msg := outcome(err, s.Expect, obs); msg != "" || err != nil {
+			return msg
+		}
+		if s.IntValue != nil && int64(n) != *s.IntValue {
+			return fmt.Sprintf("expected FIONREAD %d, got %d", *s.IntValue, n)
+		}
+	case StepShutdown:
+		id, msg := r.socket(s.Socket)
+		if msg != "" {
+			return msg
+		}
+		return outcome(r.sess.Shutdown(id, s.How), s.Expect, obs)
+	case StepSockopt:
+		id, msg := r.socket(s.Socket)
+		if msg != "" {
+			return msg
+		}
+		return outcome(r.sess.SetSockopt(id, s.OptName, int(*s.IntValue)), s.Expect, obs)
+	}
+	return ""
+}
+
+// recv reads until max bytes, the end of the stream, or idle.
+func (r *runner) recv(s *Step, obs *Observation) string {
+	id, msg := r.socket(s.Socket)
+	if msg != "" {
+		return msg
+	}
+	var got []byte
+	eof := false
+	var err error
+	for {
+		want := 0
+		if s.Max > 0 {
+			want = s.Max - len(got)
+		}
+		var data []byte
+		data, eof, err = r.sess.Recv(id, want, s.Peek)
+		got = append(got, data...)
+		if err != nil || eof || len(data) == 0 || s.Peek || (s.Max > 0 && len(got) >= s.Max) {
+			break
+		}
+		// More may still be on its way (an asynchronous redirect, a
+		// segment behind the one just read): read again once idle.
+		if m := r.idle(); m != "" {
+			return m
+		}
+	}
+	n := len(got)
+	ret := int64(n)
+	obs.Ret, obs.Len, obs.Data = &ret, &n, got
+	if s.EOF != nil || eof {
+		obs.EOF = &eof
+	}
+	if msg := outcome(err, s.Expect, obs); msg != "" || err != nil {
+		return msg
+	}
+	var problems []string
+	if s.Want != nil {
+		if want := s.Want.Bytes(r.seed); !bytes.Equal(want, got) {
+			problems = append(problems, DiffBytes(want, got))
+		}
+	}
+	if s.Expect.Ret != nil && *s.Expect.Ret != ret {
+		problems = append(problems, fmt.Sprintf("expected %d bytes, got %d", *s.Expect.Ret, n))
+	}
+	if s.EOF != nil && *s.EOF != eof {
+		if *s.EOF {
+			problems = append(problems, "expected the end of the stream, but it is still open")
+		} else {
+			problems = append(problems, "expected the stream to stay open, but it ended")
+		}
+	}
+	return strings.Join(problems, "\n")
+}
+
+// DiffBytes describes how got differs from want: the lengths, the first
+// differing offset and both sides around it in hex and printable form.
+func DiffBytes(want, got []byte) string {
+	off := 0
+	for off < len(want) && off < len(got) && want[off] == got[off] {
+		off++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "expected %d bytes, got %d; ", len(want), len(got))
+	if off == len(want) || off == len(got) {
+		fmt.Fprintf(&b, "equal up to offset %d where the shorter one ends\n", off)
+	} else {
+		fmt.Fprintf(&b, "first difference at offset %d\n", off)
+	}
+	start := max(0, off-8) &^ 7
+	end := off + 16
+	fmt.Fprintf(&b, "  expected %s\n", window(want, start, end))
+	fmt.Fprintf(&b, "  got      %s", window(got, start, end))
+	return b.String()
+}
+
+func window(p []byte, start, end int) string {
+	if start >= len(p) {
+		return fmt.Sprintf("[%d] (ends at %d)", start, len(p))
+	}
+	end = min(end, len(p))
+	var hx, pr strings.Builder
+	for i := start; i < end; i++ {
+		fmt.Fprintf(&hx, "%02x ", p[i])
+		if p[i] >= 0x20 && p[i] < 0x7f {
+			pr.WriteByte(p[i])
+		} else {
+			pr.WriteByte('.')
+		}
+	}
+	more := ""
+	if end < len(p) {
+		more = " …"
+	}
+	return fmt.Sprintf("[%d] %s|%s|%s", start, hx.String(), pr.String(), more)
+}
+
+// dumpMaps records every map's contents at the end of the run.
+func (r *runner) dumpMaps() {
+	for _, d := range r.sc.MapDefs {
+		dump := MapDump{Map: d.Name}
+		entries, err := r.sess.MapEntries(d.ID)
+		if err != nil {
+			dump.Error = err.Error()
+		}
+		for _, e := range entries {
+			de := DumpEntry{Key: e.Key, Value: e.Value}
+			if d.IsSockMap() && len(e.Value) == 8 {
+				if name, ok := r.cookies[binary.LittleEndian.Uint64(e.Value)]; ok {
+					de.CookieOf, de.Value = name, nil
+				}
+			}
+			dump.Entries = append(dump.Entries, de)
+		}
+		r.res.Maps = append(r.res.Maps, dump)
+	}
+}
