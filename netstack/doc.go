@@ -1,0 +1,80 @@
+// Package netstack is a user-space TCP/IP network built on gVisor's
+// pkg/tcpip. It gives the runtime real TCP sockets (handshakes, windows,
+// retransmission, partial writes, FIN and RST) without touching the host
+// kernel, and it knows nothing of BPF.
+//
+// # Topology
+//
+// A [Network] is a set of hosts joined by one link that the package owns.
+// Every [Host] is its own gVisor stack with a single NIC on that link, so a
+// byte sent from one host to another really crosses the link as an IP packet:
+// it can be captured ([Network.Capture]), filtered with a classic BPF program,
+// dropped, delayed, reordered or duplicated ([Network.SetFaults]). Hosts are
+// created on demand from their addresses ("10.0.0.1", "fd00::1",
+// "127.0.1.1"); loopback-range addresses are ordinary host addresses here, so
+// 127.0.1.1 and 127.0.2.1 are two hosts and traffic between them crosses the
+// link. A host that talks to itself also goes through the link.
+//
+// Ports are deterministic: ephemeral ports are handed out in order per host
+// (from 32768), and the stacks' random sources are seeded from
+// [Options.Seed]. gVisor mixes a clock reading into initial sequence numbers,
+// so ISNs (and pcap timestamps, unless [CaptureOptions.SequentialTimestamps])
+// still differ between runs.
+//
+// # Sockets
+//
+// [Conn] is a connected TCP socket and implements net.Conn; [Listener]
+// implements net.Listener. Errors are syscall.Errno values wrapped in
+// *[OpError] (errors.Is(err, syscall.ECONNRESET) works); end of stream is
+// io.EOF. Flags for [Conn.Sendmsg], [Conn.Recvmsg] and [Conn.SendTCP] are the
+// Linux MSG_* values (syscall.MSG_DONTWAIT, MSG_PEEK, MSG_MORE).
+//
+// # Hooks for the runtime
+//
+// The runtime wraps sockets the way the kernel's tcp_bpf swaps a socket's
+// proto ops. The hooks are:
+//
+//   - Send path: [Conn.SetSendHook]. Once set, every application write
+//     ([Conn.Write], [Conn.Sendmsg]) calls the hook instead of TCP, on the
+//     writer's goroutine (no goroutine hop). The hook decides: pass bytes to
+//     TCP with [Conn.SendTCP] (raw tcp_sendmsg: blocking unless MSG_DONTWAIT,
+//     partial writes and EAGAIN like the kernel), send them on another socket
+//     with that socket's SendTCP (egress redirect), put them into another
+//     socket's receive side with [Conn.Inject] (ingress redirect), or drop
+//     them and return an error (EACCES). Application writes are serialized
+//     per Conn (like lock_sock), so a hook never runs twice at once for the
+//     same Conn.
+//
+//   - Receive path: [Conn.SetRecvHook]. Once set, TCP data no longer goes to
+//     the application; instead the hook is called (data_ready) whenever bytes
+//     or a FIN/RST arrive, on a goroutine owned by that Conn (one per Conn,
+//     calls serialized). The hook pulls bytes with [Conn.RecvTCP] or looks at
+//     them with [Conn.PeekTCP] and [Conn.TCPQueued]; bytes it leaves stay
+//     queued in TCP (and hold the receive window closed, as in the kernel).
+//     A hook that wants to be called again without new arrivals calls
+//     [Conn.KickRecv] (like re-running the strparser after a budget).
+//
+//   - Ingress queue: every Conn has a message queue that application reads
+//     consume before any TCP data (the kernel's psock ingress_msg).
+//     [Conn.Inject] appends bytes to it and wakes blocked readers;
+//     [Conn.CloseIngress] makes reads return EOF (or an error) once the
+//     queue is drained. Without a recv hook, reads take the ingress queue
+//     first, then TCP data; with a recv hook, reads see only the ingress
+//     queue, and EOF once TCP's receive side has closed with nothing left
+//     queued (or after CloseIngress). [Conn.Readable] (FIONREAD) counts what
+//     a read would see. Ingress redirects are only visible to the application;
+//     they do not pass through TCP and so never appear on the link.
+//
+//   - Lifecycle: [Hooks] given to [Network.SetHooks]. OnEstablished runs on
+//     the active side before Dial returns and on the passive side when the
+//     handshake completes (whether or not the application ever calls
+//     Accept; Accept returns the Conn only afterwards). OnListen runs when a
+//     Listener starts listening; OnClose runs when the application closes a
+//     Conn, before TCP closes (like sock_map_close before tcp_close).
+//
+//   - Idle: [Network.WaitIdle] returns when no TCP data, SYN or FIN is
+//     unacknowledged (except data stuck behind a zero window), no frame is
+//     held by a fault, no handshake waits in a listener's queue and no hook
+//     call is pending. The runtime marks its own asynchronous work with
+//     [Network.Busy] / [Network.Done] so WaitIdle also waits for it.
+package netstack

@@ -1,0 +1,161 @@
+package netstack
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// tracked is a TCP endpoint the idle check looks at.
+type tracked struct {
+	ep        tcpip.Endpoint
+	conn      *Conn
+	ln        *Listener
+	key       flowKey
+	appClosed atomic.Bool
+}
+
+func (n *Network) track(t *tracked) {
+	if t.conn != nil {
+		t.conn.tr = t
+	}
+	n.trackMu.Lock()
+	n.tracked[t] = struct{}{}
+	n.trackMu.Unlock()
+}
+
+// Busy marks one unit of runtime work in progress (a queued redirect, a
+// backlog being drained...). WaitIdle does not return while any is
+// outstanding. Every Busy needs exactly one Done.
+func (n *Network) Busy() { n.busy.Add(1) }
+
+// Done ends one unit of work started with Busy.
+func (n *Network) Done() { n.done() }
+
+func (n *Network) done() {
+	if n.busy.Add(-1) < 0 {
+		panic("netstack: Network.Done called more often than Busy")
+	}
+	n.activity.Add(1)
+}
+
+// settle is how long the network must look idle, with nothing moving,
+// before WaitIdle believes it: it covers the gap between a frame being
+// queued to a stack and a stack goroutine processing it.
+const settle = 500 * time.Microsecond
+
+// WaitIdle blocks until nothing is in flight on the network: no frame held
+// by a fault, every TCP sequence number sent acknowledged (SYN and FIN
+// included) unless the data waits behind a peer's zero window, every
+// completed handshake taken by its listener and passed through
+// OnEstablished, no recv hook call pending and no Busy work outstanding.
+// It returns ctx's error if ctx ends first. Timers that send nothing new
+// (TIME_WAIT, keepalive, zero-window probes) do not count.
+func (n *Network) WaitIdle(ctx context.Context) error {
+	poll := 20 * time.Microsecond
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	sleep := func(d time.Duration) error {
+		if t == nil {
+			t = time.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a := n.activity.Load()
+		if n.IdleNow() {
+			if err := sleep(settle); err != nil {
+				return err
+			}
+			if n.activity.Load() == a && n.IdleNow() {
+				return nil
+			}
+			poll = 20 * time.Microsecond
+			continue
+		}
+		if err := sleep(poll); err != nil {
+			return err
+		}
+		if poll < time.Millisecond {
+			poll *= 2
+		}
+	}
+}
+
+// WaitIdleTimeout is WaitIdle with a timeout.
+func (n *Network) WaitIdleTimeout(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return n.WaitIdle(ctx)
+}
+
+// IdleNow reports whether the network is idle at this instant (see
+// WaitIdle), without waiting for it to stay so.
+func (n *Network) IdleNow() bool {
+	if n.busy.Load() > 0 || n.link.held.Load() > 0 || n.link.delivering.Load() > 0 {
+		return false
+	}
+	if n.link.pendingHandshakes() > 0 {
+		return false
+	}
+	n.trackMu.Lock()
+	defer n.trackMu.Unlock()
+	for t := range n.tracked {
+		busy, gone := n.endpointBusy(t)
+		if busy {
+			return false
+		}
+		if gone {
+			delete(n.tracked, t)
+			if t.conn != nil {
+				n.link.peerZeroWin.Delete(t.key)
+			}
+		}
+	}
+	return true
+}
+
+// endpointBusy says whether t still has work in flight, and whether it is
+// finished and need not be tracked any more.
+func (n *Network) endpointBusy(t *tracked) (busy, gone bool) {
+	if t.ln != nil {
+		if t.appClosed.Load() {
+			return false, true
+		}
+		return t.ep.Readiness(waiter.ReadableEvents) != 0, false
+	}
+	st := tcp.EndpointState(t.ep.State())
+	stuck := n.link.zeroWindow(t.key)
+	switch st {
+	case tcp.StateConnecting, tcp.StateSynSent, tcp.StateSynRecv:
+		return true, false
+	case tcp.StateFinWait1, tcp.StateClosing, tcp.StateLastAck:
+		return !stuck, false
+	case tcp.StateTimeWait, tcp.StateClose, tcp.StateError, tcp.StateFinWait2, tcp.StateInitial, tcp.StateBound:
+		if t.appClosed.Load() {
+			return false, true
+		}
+	}
+	if used, ok := sendQueued(t.ep); ok && used > 0 && !stuck {
+		return true, false
+	}
+	return false, false
+}

@@ -1,0 +1,283 @@
+package netstack
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// LinkStats counts what crossed the link.
+type LinkStats struct {
+	Frames     uint64 // frames put on the link by hosts
+	Bytes      uint64 // IP bytes put on the link
+	Delivered  uint64 // frames handed to a destination host (duplicates count)
+	NoRoute    uint64 // frames to an address no host owns
+	Lost       uint64 // frames dropped by the loss fault
+	Duplicated uint64 // extra copies made by the duplication fault
+	Reordered  uint64 // frames held back by the reorder fault
+	Delayed    uint64 // frames that went through the delay queue
+}
+
+// link is the wire every host's NIC is plugged into. Frames are IP packets
+// (no link header inside the stacks, so no ARP or neighbour discovery); a
+// frame is delivered synchronously into the destination stack from the
+// sender's goroutine unless a fault holds it back.
+type link struct {
+	net    *Network
+	closed atomic.Bool
+
+	captures atomic.Pointer[[]*Capture]
+	capMu    sync.Mutex
+
+	faults atomic.Pointer[faultTable]
+	fltMu  sync.Mutex
+
+	// peerZeroWin maps a sender's view of a flow to whether the peer's last
+	// segment advertised a zero window (data stuck there is not "in flight").
+	peerZeroWin sync.Map // flowKey -> *atomic.Bool
+
+	// handshakes holds connections whose SYN reached a listening port and
+	// that the accept loop has not yet taken; see Network.idleNow.
+	hsMu       sync.Mutex
+	handshakes map[flowKey]struct{}
+	listening  atomic.Pointer[map[listenKey]struct{}]
+	lnMu       sync.Mutex
+
+	held       atomic.Int64 // frames held by delay/reorder faults
+	delivering atomic.Int64
+
+	stats struct {
+		frames, bytes, delivered, noRoute, lost, dup, reordered, delayed atomic.Uint64
+	}
+}
+
+// flowKey names a TCP flow from one endpoint's point of view.
+type flowKey struct {
+	local, remote         tcpip.Address
+	localPort, remotePort uint16
+}
+
+type listenKey struct {
+	addr tcpip.Address
+	port uint16
+}
+
+func (l *link) init(n *Network) {
+	l.net = n
+	l.handshakes = make(map[flowKey]struct{})
+	m := make(map[listenKey]struct{})
+	l.listening.Store(&m)
+}
+
+func (l *link) addListening(k listenKey, add bool) {
+	l.lnMu.Lock()
+	defer l.lnMu.Unlock()
+	old := *l.listening.Load()
+	m := make(map[listenKey]struct{}, len(old)+1)
+	for kk := range old {
+		m[kk] = struct{}{}
+	}
+	if add {
+		m[k] = struct{}{}
+	} else {
+		delete(m, k)
+		l.hsMu.Lock()
+		for f := range l.handshakes {
+			if f.local == k.addr && f.localPort == k.port {
+				delete(l.handshakes, f)
+			}
+		}
+		l.hsMu.Unlock()
+	}
+	l.listening.Store(&m)
+}
+
+func (l *link) handshakeDone(k flowKey) {
+	l.hsMu.Lock()
+	delete(l.handshakes, k)
+	l.hsMu.Unlock()
+}
+
+func (l *link) pendingHandshakes() int {
+	l.hsMu.Lock()
+	defer l.hsMu.Unlock()
+	return len(l.handshakes)
+}
+
+// Stats returns the link counters.
+func (n *Network) Stats() LinkStats {
+	s := &n.link.stats
+	return LinkStats{
+		Frames: s.frames.Load(), Bytes: s.bytes.Load(), Delivered: s.delivered.Load(),
+		NoRoute: s.noRoute.Load(), Lost: s.lost.Load(), Duplicated: s.dup.Load(),
+		Reordered: s.reordered.Load(), Delayed: s.delayed.Load(),
+	}
+}
+
+// observe looks at the TCP header of a frame going src->dst: zero-window
+// tracking for the idle check, and handshake bookkeeping for listeners.
+func (l *link) observe(src, dst tcpip.Address, th header.TCP) {
+	flags := th.Flags()
+	sport, dport := th.SourcePort(), th.DestinationPort()
+	// The window in this segment limits what dst may send to src.
+	k := flowKey{local: dst, remote: src, localPort: dport, remotePort: sport}
+	zero := th.WindowSize() == 0 && flags&(header.TCPFlagSyn|header.TCPFlagRst) == 0
+	if v, ok := l.peerZeroWin.Load(k); ok {
+		v.(*atomic.Bool).Store(zero)
+	} else if zero {
+		b := new(atomic.Bool)
+		b.Store(true)
+		if v, loaded := l.peerZeroWin.LoadOrStore(k, b); loaded {
+			v.(*atomic.Bool).Store(true)
+		}
+	}
+	switch {
+	case flags&header.TCPFlagSyn != 0 && flags&header.TCPFlagAck == 0:
+		if _, ok := (*l.listening.Load())[listenKey{dst, dport}]; ok {
+			l.hsMu.Lock()
+			l.handshakes[k] = struct{}{}
+			l.hsMu.Unlock()
+		}
+	case flags&header.TCPFlagRst != 0:
+		l.hsMu.Lock()
+		if len(l.handshakes) > 0 {
+			delete(l.handshakes, k)
+			delete(l.handshakes, flowKey{local: src, remote: dst, localPort: sport, remotePort: dport})
+		}
+		l.hsMu.Unlock()
+	}
+}
+
+func (l *link) zeroWindow(k flowKey) bool {
+	v, ok := l.peerZeroWin.Load(k)
+	return ok && v.(*atomic.Bool).Load()
+}
+
+// transmit puts one frame from host src on the link.
+func (l *link) transmit(src *Host, pkt *stack.PacketBuffer) {
+	if l.closed.Load() {
+		return
+	}
+	proto := pkt.NetworkProtocolNumber
+	nh := pkt.NetworkHeader().Slice()
+	var srcA, dstA tcpip.Address
+	var tp tcpip.TransportProtocolNumber
+	switch proto {
+	case ipv4.ProtocolNumber:
+		if len(nh) < header.IPv4MinimumSize {
+			return
+		}
+		ip := header.IPv4(nh)
+		srcA, dstA, tp = ip.SourceAddress(), ip.DestinationAddress(), ip.TransportProtocol()
+	case ipv6.ProtocolNumber:
+		if len(nh) < header.IPv6MinimumSize {
+			return
+		}
+		ip := header.IPv6(nh)
+		srcA, dstA, tp = ip.SourceAddress(), ip.DestinationAddress(), ip.TransportProtocol()
+	default:
+		return
+	}
+	if tp == header.TCPProtocolNumber {
+		if th := pkt.TransportHeader().Slice(); len(th) >= header.TCPMinimumSize {
+			l.observe(srcA, dstA, header.TCP(th))
+		}
+	}
+	buf := pkt.ToBuffer()
+	l.stats.frames.Add(1)
+	l.stats.bytes.Add(uint64(buf.Size()))
+	l.net.activity.Add(1)
+	dst := (*l.net.byAddr.Load())[dstA]
+	if caps := l.captures.Load(); caps != nil && len(*caps) > 0 {
+		l.capture(*caps, src, dst, proto, &buf)
+	}
+	if dst == nil {
+		l.stats.noRoute.Add(1)
+		buf.Release()
+		return
+	}
+	if ft := l.faults.Load(); ft != nil {
+		if p := ft.path(src, dst); p != nil {
+			p.handle(frame{dst: dst, proto: proto, buf: buf})
+			return
+		}
+	}
+	l.deliver(dst, proto, buf)
+}
+
+// deliver hands a frame to dst's stack and consumes buf.
+func (l *link) deliver(dst *Host, proto tcpip.NetworkProtocolNumber, buf buffer.Buffer) {
+	d := dst.nic.dispatcher.Load()
+	if d == nil || l.closed.Load() {
+		buf.Release()
+		return
+	}
+	l.delivering.Add(1)
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buf})
+	pkt.RXChecksumValidated = dst.nic.offload
+	(*d).DeliverNetworkPacket(proto, pkt)
+	pkt.DecRef()
+	l.stats.delivered.Add(1)
+	l.delivering.Add(-1)
+}
+
+func (l *link) shutdown() {
+	l.closed.Store(true)
+	if ft := l.faults.Load(); ft != nil {
+		ft.stop()
+	}
+	l.capMu.Lock()
+	l.captures.Store(nil)
+	l.capMu.Unlock()
+}
+
+// nicEndpoint is a host's network interface: a stack.LinkEndpoint with no
+// link-layer header whose transmit side is the shared link.
+type nicEndpoint struct {
+	host       *Host
+	link       *link
+	mtu        uint32
+	offload    bool
+	dispatcher atomic.Pointer[stack.NetworkDispatcher]
+}
+
+var _ stack.LinkEndpoint = (*nicEndpoint)(nil)
+
+func (e *nicEndpoint) MTU() uint32                      { return e.mtu }
+func (e *nicEndpoint) SetMTU(mtu uint32)                {}
+func (e *nicEndpoint) MaxHeaderLength() uint16          { return 0 }
+func (e *nicEndpoint) LinkAddress() tcpip.LinkAddress   { return "" }
+func (e *nicEndpoint) SetLinkAddress(tcpip.LinkAddress) {}
+func (e *nicEndpoint) Capabilities() stack.LinkEndpointCapabilities {
+	if e.offload {
+		return stack.CapabilityTXChecksumOffload | stack.CapabilityRXChecksumOffload
+	}
+	return 0
+}
+func (e *nicEndpoint) Attach(d stack.NetworkDispatcher) {
+	if d == nil {
+		e.dispatcher.Store(nil)
+		return
+	}
+	e.dispatcher.Store(&d)
+}
+func (e *nicEndpoint) IsAttached() bool                        { return e.dispatcher.Load() != nil }
+func (e *nicEndpoint) Wait()                                   {}
+func (e *nicEndpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
+func (e *nicEndpoint) AddHeader(*stack.PacketBuffer)           {}
+func (e *nicEndpoint) ParseHeader(*stack.PacketBuffer) bool    { return true }
+func (e *nicEndpoint) Close()                                  {}
+func (e *nicEndpoint) SetOnCloseAction(func())                 {}
+
+func (e *nicEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	for _, pkt := range pkts.AsSlice() {
+		e.link.transmit(e.host, pkt)
+	}
+	return pkts.Len(), nil
+}
