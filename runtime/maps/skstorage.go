@@ -99,3 +99,5 @@ func (s *SkStorage) sysDelete(key []byte) syscall.Errno {
 }
 
 func (s *SkStorage) nextKey(key, next []byte) syscall.Errno { return ENOTSUPP }
+
+func nativePut64(b []byte, v uint64) { binary.NativeEndian.PutUint64(b, v) }
