@@ -86,7 +86,11 @@ func applyCORE(p *Program, targets coreTargetSet) error {
 			return fmt.Errorf("%s: CO-RE relocation %s cannot be resolved against the context types skmsg emulates (%s): %w",
 				describeInsn(pcs[i], &before), relos[i], fixup.String(), ErrNotSupported)
 		}
+		// Done: drop the relocation so that nothing (cilium/ebpf loading
+		// Program.Spec into a kernel) applies it a second time.
+		*ins = btf.WithCORERelocationMetadata(*ins, nil)
 	}
+	p.CORERelocations = len(relos)
 	return nil
 }
 

@@ -14,7 +14,7 @@
 //
 // Program.Instructions is the flattened stream cilium/ebpf builds: the entry
 // function first, then every subprogram it reaches. Each instruction keeps
-// its BTF line info (asm.Instruction.Source() is an asm.Line with file, line
+// its BTF line info (asm.Instruction.Source() is a *btf.Line with file, line
 // and column) and its symbolic references:
 //
 //   - bpf-to-bpf call: Src == asm.PseudoCall, Constant == -1,
@@ -29,6 +29,22 @@
 //     expects it in the second half of the pair. The low 32 bits are 0.
 //   - function pointer (bpf_loop callbacks): LD_IMM64 with
 //     Src == asm.PseudoFunc, Constant == -1, Reference() == function name.
+//
+// # Maps and global data
+//
+// Object.Maps holds every map the object declares, from BTF ".maps"
+// definitions and from the legacy SEC("maps") section (libbpf's 20-byte
+// struct bpf_map_def and iproute2's 28- and 36-byte struct bpf_elf_map,
+// whose id, pinning, inner_id and inner_idx are kept in MapSpec.Legacy and
+// turned into InnerMap and Contents for maps of maps). Global data
+// sections are maps too, named after the section, with GlobalData set, one
+// entry whose value is the section (MapSpec.Data), and ReadOnly set for
+// .rodata*. A perf event array declared without max_entries has OnePerCPU
+// set. Object.Variables names the variables inside those sections;
+// SetConstant sets a `const volatile` one and SetVariable any one, in the
+// host's byte order, before the runtime loads the object. The runtime must
+// copy MapSpec.Data when it creates the region, so that one Object can be
+// loaded several times.
 //
 // # Program types
 //

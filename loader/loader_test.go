@@ -413,18 +413,26 @@ func TestCORE(t *testing.T) {
 	assert.Equal(t, []int16{60, 4, 0, 16}, local)
 
 	// field_exists(not_in_kernel) -> 0, type_exists(bpf_sock) -> 1,
-	// field_size(skb->cb) -> 20: the first constant moves in each program.
-	consts := func(p *loader.Program) []int64 {
+	// field_size(skb->cb) -> 20: the constants at the relocated ALU
+	// instructions of the original stream.
+	consts := func(name string) []int64 {
 		var out []int64
-		for _, ins := range p.Instructions {
+		for i, ins := range spec.Programs[name].Instructions {
 			if btf.CORERelocationMetadata(&ins) != nil && ins.OpCode.Class().IsALU() {
-				out = append(out, ins.Constant)
+				out = append(out, obj.Programs[name].Instructions[i].Constant)
 			}
 		}
 		return out
 	}
-	assert.Equal(t, []int64{0, 1}, consts(obj.Programs["core_msg"]))
-	assert.Equal(t, []int64{20}, consts(obj.Programs["core_skb"]))
+	assert.Equal(t, []int64{0, 1}, consts("core_msg"))
+	assert.Equal(t, []int64{20}, consts("core_skb"))
+
+	for _, p := range obj.ProgramList {
+		assert.Positive(t, p.CORERelocations, p.Name)
+		for _, ins := range p.Instructions {
+			assert.Nil(t, btf.CORERelocationMetadata(&ins), "relocation left on an instruction of %s", p.Name)
+		}
+	}
 }
 
 func TestCOREUnresolvable(t *testing.T) {

@@ -249,7 +249,8 @@ func (o *Object) loadVariables(spec *ebpf.CollectionSpec) {
 
 // SetConstant sets a `const volatile` variable (in .rodata or .rodata.*)
 // before the object is loaded, as cilium/ebpf's VariableSpec.Set and
-// libbpf skeletons' rodata do. value is encoded in the object's byte order
+// libbpf skeletons' rodata do. value is encoded in the host's byte order
+// (as cilium/ebpf does; BPF objects for x86 and arm64 are little endian)
 // and must have the variable's size (uint32 for a __u32, a struct of the
 // same layout, a []byte ...).
 func (o *Object) SetConstant(name string, value any) error {

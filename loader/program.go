@@ -36,8 +36,12 @@ type Program struct {
 	// Functions are the bpf-to-bpf callees linked into Instructions, in
 	// stream order (the entry function not included).
 	Functions []string
+	// CORERelocations is the number of CO-RE relocations applied.
+	CORERelocations int
 	// Spec is the cilium/ebpf spec this was made from (a private copy, with
-	// the same Instructions).
+	// the same Instructions and the type decided here). CO-RE is already
+	// applied and its relocation records removed, so the spec can also be
+	// loaded into a kernel with cilium/ebpf.
 	Spec *ebpf.ProgramSpec
 }
 
