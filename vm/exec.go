@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"unsafe"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -40,25 +41,25 @@ var le = binary.LittleEndian
 
 // exec runs from st for at most limit instructions. It returns how many it
 // executed. On stopExit, r0 is st.regs[0].
+//
+// The loop keeps few values live (registers, pc, the remaining count and
+// the code base) so that the compiler can hold them in machine registers;
+// everything rare lives in the Machine.
 func (m *Machine) exec(st *state, limit uint64) (stopKind, uint64, error) {
 	mi := &m.impl
+	mi.err = nil
+	mi.exited = false
 	regs := st.regs
 	pc := st.pc
-	depth := st.depth
-	prog := st.prog
-	code := prog.impl.ops
+	code := unsafe.Pointer(unsafe.SliceData(st.prog.impl.ops))
 	left := limit
-	var err error
-	var stop stopKind
 
 loop:
-	for {
-		if left == 0 {
-			stop = stopLimit
-			break
-		}
+	for left != 0 {
 		left--
-		o := &code[pc]
+		// Prepare proved every jump, call, return and fall-through lands on
+		// an instruction of the program, so pc is always in range.
+		o := (*op)(unsafe.Add(code, uintptr(pc)*unsafe.Sizeof(op{})))
 		pc++
 		switch o.code {
 		// ALU64
@@ -212,10 +213,10 @@ loop:
 		case opLdxB, opLdxSB:
 			a := regs[o.src&15] + o.imm
 			var v uint64
+			var ok bool
 			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
 				v = uint64(mi.rdData[off])
-			} else if v, err = m.loadSlow(pc-1, a, 1); err != nil {
-				stop = stopError
+			} else if v, ok = m.loadSlow(pc-1, a, 1); !ok {
 				break loop
 			}
 			if o.code == opLdxSB {
@@ -225,10 +226,10 @@ loop:
 		case opLdxH, opLdxSH:
 			a := regs[o.src&15] + o.imm
 			var v uint64
+			var ok bool
 			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
 				v = uint64(le.Uint16(mi.rdData[off:]))
-			} else if v, err = m.loadSlow(pc-1, a, 2); err != nil {
-				stop = stopError
+			} else if v, ok = m.loadSlow(pc-1, a, 2); !ok {
 				break loop
 			}
 			if o.code == opLdxSH {
@@ -238,10 +239,10 @@ loop:
 		case opLdxW, opLdxSW:
 			a := regs[o.src&15] + o.imm
 			var v uint64
+			var ok bool
 			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
 				v = uint64(le.Uint32(mi.rdData[off:]))
-			} else if v, err = m.loadSlow(pc-1, a, 4); err != nil {
-				stop = stopError
+			} else if v, ok = m.loadSlow(pc-1, a, 4); !ok {
 				break loop
 			}
 			if o.code == opLdxSW {
@@ -254,8 +255,8 @@ loop:
 				regs[o.dst&15] = le.Uint64(mi.rdData[off:])
 			} else {
 				var v uint64
-				if v, err = m.loadSlow(pc-1, a, 8); err != nil {
-					stop = stopError
+				var ok bool
+				if v, ok = m.loadSlow(pc-1, a, 8); !ok {
 					break loop
 				}
 				regs[o.dst&15] = v
@@ -270,8 +271,7 @@ loop:
 			}
 			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
 				mi.wrData[off] = byte(v)
-			} else if err = m.storeSlow(pc-1, a, 1, v); err != nil {
-				stop = stopError
+			} else if !m.storeSlow(pc-1, a, 1, v) {
 				break loop
 			}
 		case opStH, opStxH:
@@ -282,8 +282,7 @@ loop:
 			}
 			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
 				le.PutUint16(mi.wrData[off:], uint16(v))
-			} else if err = m.storeSlow(pc-1, a, 2, v); err != nil {
-				stop = stopError
+			} else if !m.storeSlow(pc-1, a, 2, v) {
 				break loop
 			}
 		case opStW, opStxW:
@@ -294,8 +293,7 @@ loop:
 			}
 			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
 				le.PutUint32(mi.wrData[off:], uint32(v))
-			} else if err = m.storeSlow(pc-1, a, 4, v); err != nil {
-				stop = stopError
+			} else if !m.storeSlow(pc-1, a, 4, v) {
 				break loop
 			}
 		case opStDW, opStxDW:
@@ -306,13 +304,11 @@ loop:
 			}
 			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
 				le.PutUint64(mi.wrData[off:], v)
-			} else if err = m.storeSlow(pc-1, a, 8, v); err != nil {
-				stop = stopError
+			} else if !m.storeSlow(pc-1, a, 8, v) {
 				break loop
 			}
 		case opAtomic:
-			if err = m.atomic(pc-1, o, &regs); err != nil {
-				stop = stopError
+			if !m.atomic(pc-1, o, &regs) {
 				break loop
 			}
 
@@ -498,81 +494,85 @@ loop:
 
 		// Calls.
 		case opCallHelper, opCallReg:
+			prog := st.prog
 			idx := o.aux
 			if o.code == opCallReg {
 				id := regs[o.dst&15]
 				i, ok := prog.impl.helperIdx[asm.BuiltinFunc(id)]
 				if !ok || id > 0xffffffff {
-					err = &RunError{Program: prog.Name, PC: pc - 1, Err: fmt.Errorf("%w: %v (#%d)", ErrUnknownHelper, asm.BuiltinFunc(id), id)}
-					stop = stopError
+					mi.err = &RunError{Program: prog.Name, PC: pc - 1, Err: fmt.Errorf("%w: %v (#%d)", ErrUnknownHelper, asm.BuiltinFunc(id), id)}
 					break loop
 				}
 				idx = i
 			}
 			h := &prog.impl.helpers[idx]
 			mi.pc = pc - 1
+			st.regs = regs // helpers may look at the register file
 			r0, herr := h.Fn(m, regs[1], regs[2], regs[3], regs[4], regs[5])
 			regs[0] = r0
 			if herr != nil {
 				mi.tail = nil
 				if herr == ErrStop {
-					depth = 0
-					stop = stopExit
+					st.depth = 0
+					mi.exited = true
 					break loop
 				}
-				err = &HelperError{Program: prog.Name, PC: pc - 1, Helper: h.Name, ID: h.ID, Err: herr}
-				stop = stopError
+				mi.err = &HelperError{Program: prog.Name, PC: pc - 1, Helper: h.Name, ID: h.ID, Err: herr}
 				break loop
 			}
 			if next := mi.tail; next != nil {
 				mi.tail = nil
-				prog = next
-				code = next.impl.ops
+				st.prog = next
 				mi.cur = next
+				code = unsafe.Pointer(unsafe.SliceData(next.impl.ops))
 				pc = 0
 			}
 		case opCallLocal:
+			depth := st.depth
 			if depth+1 >= MaxCallDepth {
-				err = &RunError{Program: prog.Name, PC: pc - 1, Err: ErrCallDepth}
-				stop = stopError
+				mi.err = &RunError{Program: st.prog.Name, PC: pc - 1, Err: ErrCallDepth}
 				break loop
 			}
-			f := &mi.frames[depth]
+			f := &mi.frames[depth&(MaxCallDepth-1)]
 			f.ret = pc
-			f.prog = prog
+			f.prog = st.prog
 			f.regs = [4]uint64{regs[6], regs[7], regs[8], regs[9]}
-			depth++
-			regs[10] = frameTop(depth)
+			st.depth = depth + 1
+			regs[10] = frameTop(depth + 1)
 			pc = int(o.aux)
 		case opExit:
+			depth := st.depth
 			if depth == 0 {
-				stop = stopExit
+				mi.exited = true
 				break loop
 			}
 			depth--
-			f := &mi.frames[depth]
+			st.depth = depth
+			f := &mi.frames[depth&(MaxCallDepth-1)]
 			regs[6], regs[7], regs[8], regs[9] = f.regs[0], f.regs[1], f.regs[2], f.regs[3]
 			regs[10] = frameTop(depth)
 			pc = f.ret
-			if f.prog != prog {
-				prog = f.prog
-				code = prog.impl.ops
-				mi.cur = prog
+			if f.prog != st.prog {
+				st.prog = f.prog
+				mi.cur = f.prog
+				code = unsafe.Pointer(unsafe.SliceData(f.prog.impl.ops))
 			}
 		default:
-			err = &RunError{Program: prog.Name, PC: pc - 1, Err: fmt.Errorf("invalid instruction (op %d)", o.code)}
-			stop = stopError
+			mi.err = &RunError{Program: st.prog.Name, PC: pc - 1, Err: fmt.Errorf("invalid instruction (op %d)", o.code)}
 			break loop
 		}
 	}
-	if stop == stopError {
+	stop := stopLimit
+	switch {
+	case mi.err != nil:
+		stop = stopError
 		pc-- // report the failing instruction
+	case mi.exited:
+		stop = stopExit
 	}
 	st.regs = regs
 	st.pc = pc
-	st.depth = depth
-	st.prog = prog
-	return stop, limit - left, err
+	return stop, limit - left, mi.err
 }
 
 func div64(a, b uint64) uint64 {

@@ -29,6 +29,8 @@ type machineImpl struct {
 	tail      *Program
 	tailCount int
 	budget    uint64 // override of the programs' budget; 0: none
+	err       error  // why exec stopped, if it failed
+	exited    bool   // exec stopped because the program exited
 	executed  uint64
 	tracer    Tracer
 }
@@ -142,18 +144,26 @@ func (m *Machine) tailCall(next *Program) error {
 // (a region backed by an odd sub-slice); aligned ones use sync/atomic.
 var atomicMu sync.Mutex
 
-func (m *Machine) atomic(pc int, o *op, regs *[16]uint64) error {
+func (m *Machine) atomic(pc int, o *op, regs *[16]uint64) bool {
+	if err := m.atomicErr(pc, o, regs); err != nil {
+		m.impl.err = err
+		return false
+	}
+	return true
+}
+
+func (m *Machine) atomicErr(pc int, o *op, regs *[16]uint64) error {
 	n := int(o.size)
 	switch o.aux {
 	case atomicLoadAcq:
-		v, err := m.loadSlow(pc, regs[o.src&15]+o.imm, n)
+		v, err := m.load(pc, regs[o.src&15]+o.imm, n)
 		if err != nil {
 			return err
 		}
 		regs[o.dst&15] = v
 		return nil
 	case atomicStRel:
-		return m.storeSlow(pc, regs[o.dst&15]+o.imm, n, regs[o.src&15])
+		return m.store(pc, regs[o.dst&15]+o.imm, n, regs[o.src&15])
 	}
 	addr := regs[o.dst&15] + o.imm
 	r, off, kind := m.check(addr, n, PermRW)

@@ -175,7 +175,17 @@ func (p *Program) insnText(pc int) string {
 }
 
 // loadSlow serves a load the hot path's region cache could not.
-func (m *Machine) loadSlow(pc int, addr uint64, n int) (uint64, error) {
+// On failure it records the fault in m and returns false.
+func (m *Machine) loadSlow(pc int, addr uint64, n int) (uint64, bool) {
+	v, err := m.load(pc, addr, n)
+	if err != nil {
+		m.impl.err = err
+		return 0, false
+	}
+	return v, true
+}
+
+func (m *Machine) load(pc int, addr uint64, n int) (uint64, error) {
 	r, off, kind := m.check(addr, n, PermRead)
 	if kind != 0 {
 		return 0, m.fault(pc, addr, n, false, r, kind, nil)
@@ -193,7 +203,16 @@ func (m *Machine) loadSlow(pc int, addr uint64, n int) (uint64, error) {
 }
 
 // storeSlow serves a store the hot path's region cache could not.
-func (m *Machine) storeSlow(pc int, addr uint64, n int, v uint64) error {
+// On failure it records the fault in m and returns false.
+func (m *Machine) storeSlow(pc int, addr uint64, n int, v uint64) bool {
+	if err := m.store(pc, addr, n, v); err != nil {
+		m.impl.err = err
+		return false
+	}
+	return true
+}
+
+func (m *Machine) store(pc int, addr uint64, n int, v uint64) error {
 	r, off, kind := m.check(addr, n, PermWrite)
 	if kind != 0 {
 		return m.fault(pc, addr, n, true, r, kind, nil)
