@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 )
@@ -70,18 +71,9 @@ func Errno(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	for e := err; e != nil; {
-		if en, ok := e.(syscall.Errno); ok {
-			return en
-		}
-		if me, ok := e.(*MapError); ok {
-			return me.Errno
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		e = u.Unwrap()
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return en
 	}
 	return syscall.EINVAL
 }

@@ -59,6 +59,9 @@ func splitKey(key []byte) (uint32, []byte) {
 
 func (t *lpmTrie) lookup(key []byte) []byte {
 	plen, data := splitKey(key)
+	if plen > t.maxPrefix {
+		return nil
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var found *lpmNode

@@ -220,8 +220,13 @@ func (b *base) NextKeyBytes(key, next []byte) error {
 	return nil
 }
 
-// Freeze is BPF_MAP_FREEZE: a second freeze is EBUSY.
+// Freeze is BPF_MAP_FREEZE. Freezing needs write permission, which a
+// frozen or BPF_F_RDONLY map no longer has: EPERM (the kernel checks that
+// before its "already frozen" EBUSY).
 func (b *base) Freeze() error {
+	if err := b.canWrite("freeze"); err != nil {
+		return err
+	}
 	if !b.frozen.CompareAndSwap(false, true) {
 		return b.fail("freeze", syscall.EBUSY, "already frozen")
 	}
