@@ -328,6 +328,19 @@ func TestGlobalData(t *testing.T) {
 	}
 	assert.Subset(t, calls, []string{"add_bytes", "should_log"})
 
+	// A callback passed by address is a symbolic function pointer.
+	loop := obj.Programs["msg_loop"]
+	require.NotNil(t, loop)
+	assert.Equal(t, []string{"sum_cb"}, loop.Functions)
+	var ptrs []string
+	for _, ins := range loop.Instructions {
+		if ins.IsLoadOfFunctionPointer() {
+			assert.Equal(t, int64(-1), ins.Constant)
+			ptrs = append(ptrs, ins.Reference())
+		}
+	}
+	assert.Equal(t, []string{"sum_cb"}, ptrs)
+
 	// The prog array names its initial program.
 	assert.Equal(t, []ebpf.MapKV{{Key: uint32(1), Value: "tail_pass"}}, obj.Maps["jump_table"].Contents)
 }

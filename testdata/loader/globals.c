@@ -1,6 +1,6 @@
 // Global data (.data, .bss, .rodata, a custom .data.* and .rodata.*
 // section), const volatile configuration, __noinline subprograms, a tail
-// call through a prog array and bpf_printk.
+// call through a prog array, bpf_printk and a bpf_loop callback.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -60,6 +60,22 @@ int msg_globals(struct sk_msg_md *msg)
 	if (msg->size == 1)
 		bpf_tail_call(msg, &jump_table, 1);
 	return bpf_msg_redirect_hash(msg, &sock_hash, &key, BPF_F_INGRESS);
+}
+
+static int sum_cb(__u32 idx, void *ctx)
+{
+	*(__u64 *)ctx += idx;
+	return 0;
+}
+
+/* A callback passed by address: LD_IMM64 with BPF_PSEUDO_FUNC. */
+SEC("sk_msg")
+int msg_loop(struct sk_msg_md *msg)
+{
+	__u64 sum = 0;
+
+	bpf_loop(4, sum_cb, &sum, 0);
+	return sum == 6 ? SK_PASS : SK_DROP;
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
