@@ -1,76 +1,67 @@
 package runtime
 
-import "fmt"
+import "syscall"
 
-// Errno is a Linux errno value. Operations that fail the way the kernel
-// fails return an Errno (or an error wrapping one), with Linux numbering
-// on every host OS so results compare with the kernel's.
-type Errno uint32
-
-// Linux errno values used by the sockmap pipeline.
+// Errors returned to Go callers are syscall.Errno values (possibly
+// wrapped), compared by name with errors.Is. What BPF helpers return is a
+// negative Linux errno number in r0; those numbers are fixed here so they
+// are the same on every host OS.
 const (
-	EPERM      Errno = 1
-	ENOENT     Errno = 2
-	EINTR      Errno = 4
-	EIO        Errno = 5
-	E2BIG      Errno = 7
-	EBADF      Errno = 9
-	EAGAIN     Errno = 11
-	ENOMEM     Errno = 12
-	EACCES     Errno = 13
-	EFAULT     Errno = 14
-	EBUSY      Errno = 16
-	EEXIST     Errno = 17
-	EINVAL     Errno = 22
-	ENOSPC     Errno = 28
-	EPIPE      Errno = 32
-	ERANGE     Errno = 34
-	ENODATA    Errno = 61
-	ENOLINK    Errno = 67
-	EPROTO     Errno = 71
-	ESTRPIPE   Errno = 86
-	ENOTSOCK   Errno = 88
-	EMSGSIZE   Errno = 90
-	EOPNOTSUPP Errno = 95
-	ECONNRESET Errno = 104
-	ENOTCONN   Errno = 107
-	ETIMEDOUT  Errno = 110
-	ENOTSUPP   Errno = 524
+	linuxEPERM      = 1
+	linuxENOENT     = 2
+	linuxEFAULT     = 14
+	linuxEBUSY      = 16
+	linuxEEXIST     = 17
+	linuxEINVAL     = 22
+	linuxENOMEM     = 12
+	linuxENOSPC     = 28
+	linuxEOPNOTSUPP = 95
+	linuxE2BIG      = 7
 )
-
-var errnoNames = map[Errno]string{
-	EPERM: "EPERM", ENOENT: "ENOENT", EINTR: "EINTR", EIO: "EIO", E2BIG: "E2BIG",
-	EBADF: "EBADF", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
-	EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
-	ENOSPC: "ENOSPC", EPIPE: "EPIPE", ERANGE: "ERANGE", ENODATA: "ENODATA",
-	ENOLINK: "ENOLINK", EPROTO: "EPROTO", ESTRPIPE: "ESTRPIPE",
-	ENOTSOCK: "ENOTSOCK", EMSGSIZE: "EMSGSIZE", EOPNOTSUPP: "EOPNOTSUPP",
-	ECONNRESET: "ECONNRESET", ENOTCONN: "ENOTCONN", ETIMEDOUT: "ETIMEDOUT",
-	ENOTSUPP: "ENOTSUPP",
-}
-
-// Name is the errno's symbolic name, e.g. "EBUSY".
-func (e Errno) Name() string {
-	if n, ok := errnoNames[e]; ok {
-		return n
-	}
-	return fmt.Sprintf("errno %d", uint32(e))
-}
-
-func (e Errno) Error() string { return e.Name() }
-
-// ErrnoByName returns the errno with the given symbolic name.
-func ErrnoByName(name string) (Errno, bool) {
-	for e, n := range errnoNames {
-		if n == name {
-			return e, true
-		}
-	}
-	return 0, false
-}
 
 // Negative errno values as helpers return them in r0.
 const (
-	errEINVAL = int64(EINVAL)
-	errENOMEM = int64(ENOMEM)
+	errEINVAL = int64(linuxEINVAL)
+	errENOMEM = int64(linuxENOMEM)
 )
+
+// ENOTSUPP is the kernel-internal errno 524 that some operations leak.
+const ENOTSUPP = syscall.Errno(524)
+
+// linuxErrno maps a syscall.Errno to its Linux number (helpers return
+// these to programs).
+func linuxErrno(e syscall.Errno) int64 {
+	switch e {
+	case syscall.EPERM:
+		return 1
+	case syscall.ENOENT:
+		return 2
+	case syscall.E2BIG:
+		return 7
+	case syscall.EBADF:
+		return 9
+	case syscall.EAGAIN:
+		return 11
+	case syscall.ENOMEM:
+		return 12
+	case syscall.EACCES:
+		return 13
+	case syscall.EFAULT:
+		return 14
+	case syscall.EBUSY:
+		return 16
+	case syscall.EEXIST:
+		return 17
+	case syscall.EINVAL:
+		return 22
+	case syscall.ENOSPC:
+		return 28
+	case syscall.EPIPE:
+		return 32
+	case syscall.EOPNOTSUPP:
+		return 95
+	case ENOTSUPP:
+		return 524
+	}
+	return int64(e)
+}

@@ -1,4 +1,299 @@
 package runtime
 
-// Socket is a TCP socket of the virtual network.
-type Socket struct{}
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/skmsg/skmsg/netstack"
+	"gvisor.dev/gvisor/pkg/tcpip"
+)
+
+// TCPState is a TCP state with Linux's numbering.
+type TCPState = netstack.TCPState
+
+// TCP states a socket can be in.
+const (
+	StateEstablished = netstack.StateEstablished
+	StateListen      = netstack.StateListen
+	StateCloseWait   = netstack.StateCloseWait
+	StateClose       = netstack.StateClose
+)
+
+// Socket is a TCP socket of the runtime's virtual network, numbered like a
+// file descriptor. Reads and writes go through the sockmap pipeline when
+// the socket is in a sockmap or sockhash, as with the kernel's tcp_bpf.
+type Socket struct {
+	rt   *Runtime
+	fd   int32
+	conn *netstack.Conn     // connected socket
+	ln   *netstack.Listener // listening socket
+	info sockInfo
+
+	// msgMd and bpfSock are the socket's fixed parts of the contexts.
+	msgMd   [skMsgMdSize]byte
+	bpfSock [bpfSockSize]byte
+
+	cookie atomic.Uint64
+
+	// mu is the socket lock of the send path: it guards the psock's send
+	// state (verdict cache, apply/cork bytes, cork message).
+	mu sync.Mutex
+	// psockMu serializes psock creation, program inheritance and protocol
+	// switching.
+	psockMu sync.Mutex
+	psock   atomic.Pointer[psock]
+
+	closed atomic.Bool
+}
+
+func (rt *Runtime) newSocket(c *netstack.Conn, ln *netstack.Listener) *Socket {
+	s := &Socket{rt: rt, conn: c, ln: ln}
+	if c != nil {
+		s.info = newSockInfo(c.LocalAddrPort(), c.RemoteAddrPort())
+		c.SetOwner(s)
+	} else if ln != nil {
+		s.info = newSockInfo(ln.AddrPort(), ln.AddrPort())
+		s.info.remote = netipZeroPort(s.info.remote)
+	}
+	s.info.fillMsgMd(s.msgMd[:])
+	s.info.fillBpfSock(s.bpfSock[:])
+	rt.installFD(s)
+	return s
+}
+
+// FD is the socket's descriptor number: what a sockmap update from user
+// space takes as the value.
+func (s *Socket) FD() int { return int(s.fd) }
+
+// Conn is the underlying connection of the virtual network (nil for a
+// listening socket).
+func (s *Socket) Conn() *netstack.Conn { return s.conn }
+
+// Cookie is the socket cookie (SO_COOKIE, what a sockmap lookup returns),
+// assigned on first use.
+func (s *Socket) Cookie() uint64 {
+	if c := s.cookie.Load(); c != 0 {
+		return c
+	}
+	s.cookie.CompareAndSwap(0, s.rt.cookies.Add(1))
+	return s.cookie.Load()
+}
+
+// State is the TCP state.
+func (s *Socket) State() TCPState {
+	if s.closed.Load() {
+		return StateClose
+	}
+	if s.ln != nil {
+		return StateListen
+	}
+	return s.conn.State()
+}
+
+func (s *Socket) String() string {
+	if s.ln != nil {
+		return fmt.Sprintf("fd %d (listening %s)", s.fd, s.info.local)
+	}
+	return fmt.Sprintf("fd %d (%s->%s)", s.fd, s.info.local, s.info.remote)
+}
+
+// LocalAddr and RemoteAddr are the socket's addresses.
+func (s *Socket) LocalAddr() net.Addr  { return net.TCPAddrFromAddrPort(s.info.local) }
+func (s *Socket) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(s.info.remote) }
+
+// Progs returns the programs the socket's psock holds (zero when the
+// socket is in no map).
+func (s *Socket) Progs() Progs {
+	if p := s.psock.Load(); p != nil {
+		return p.snapshot()
+	}
+	return Progs{}
+}
+
+// InMap reports whether the socket has a psock (is in at least one map).
+func (s *Socket) InMap() bool { return s.psock.Load() != nil }
+
+// Write is write(2): with an sk_msg program it runs the verdict.
+func (s *Socket) Write(b []byte) (int, error) {
+	if s.conn == nil {
+		return 0, syscall.ENOTCONN
+	}
+	n, err := s.conn.Write(b)
+	return n, sockErr(err)
+}
+
+// Sendmsg is sendmsg(2) with an iovec and MSG_* flags (MSG_DONTWAIT,
+// MSG_MORE, MSG_NOSIGNAL, MSG_EOR are accepted).
+func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
+	if s.conn == nil {
+		return 0, syscall.ENOTCONN
+	}
+	n, err := s.conn.Sendmsg(iov, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
+	return n, sockErr(err)
+}
+
+// Read is read(2): data redirected to the socket's ingress queue first,
+// never mixed with TCP data in one call (tcp_bpf_recvmsg). io.EOF at end
+// of stream.
+func (s *Socket) Read(b []byte) (int, error) {
+	return s.Recvmsg(b, 0)
+}
+
+// Recvmsg is recv(2) with MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL.
+func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
+	if s.conn == nil {
+		return 0, syscall.ENOTCONN
+	}
+	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK|syscall.MSG_WAITALL))
+	if errors.Is(err, io.EOF) {
+		return n, io.EOF
+	}
+	return n, sockErr(err)
+}
+
+// Fionread is ioctl(FIONREAD): bytes a read would return.
+func (s *Socket) Fionread() int {
+	if s.conn == nil {
+		return 0
+	}
+	return s.conn.Readable()
+}
+
+// Shutdown is shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR.
+func (s *Socket) Shutdown(how int) error {
+	if s.conn == nil {
+		return syscall.ENOTCONN
+	}
+	return sockErr(s.conn.Shutdown(how))
+}
+
+// Close removes the socket from every map (sock_map_close), drops its
+// psock (held cork data and unread ingress data are lost), then closes the
+// connection and frees the descriptor number.
+func (s *Socket) Close() error {
+	if s.closed.Swap(true) {
+		return syscall.EBADF
+	}
+	s.removeFromMaps()
+	var err error
+	if s.conn != nil {
+		err = s.conn.Close()
+	} else if s.ln != nil {
+		err = s.ln.Close()
+	}
+	s.rt.freeFD(s)
+	return sockErr(err)
+}
+
+// removeFromMaps is sock_map_remove_links: unlink the socket from every
+// map entry that holds it; the last one drops the psock.
+func (s *Socket) removeFromMaps() {
+	for {
+		p := s.psock.Load()
+		if p == nil {
+			return
+		}
+		p.mu.Lock()
+		if len(p.links) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		l := p.links[0]
+		p.mu.Unlock()
+		before := s.psock.Load()
+		l.m.unlink(s, l.raw)
+		if s.psock.Load() == before && before != nil {
+			// The entry no longer held s (overwritten concurrently):
+			// drop the stale link so the loop ends.
+			p.mu.Lock()
+			if len(p.links) > 0 && p.links[0] == l {
+				p.links = p.links[1:]
+				p.mu.Unlock()
+				p.put()
+				continue
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// updateProto switches the send path the way tcp_bpf_update_proto swaps
+// proto ops: the sk_msg send hook is installed while the psock has a msg
+// program.
+func (s *Socket) updateProto() {
+	if s.conn == nil {
+		return
+	}
+	p := s.psock.Load()
+	if p != nil && !p.dead.Load() && p.progs.msg.Load() != nil {
+		s.conn.SetSendHook(s.sendHook)
+	} else {
+		s.conn.SetSendHook(nil)
+	}
+}
+
+// sockErr reduces netstack errors to their errno, keeping io.EOF.
+func sockErr(err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return err
+	}
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return en
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return syscall.EBADF
+	}
+	return err
+}
+
+// errnoOf is the errno carried by err (EIO when it has none).
+func errnoOf(err error) syscall.Errno {
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return en
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return syscall.EPIPE
+	}
+	return syscall.EIO
+}
+
+// SetSockopt sets an integer socket option by name: SO_RCVBUF, SO_SNDBUF,
+// SO_RCVLOWAT, SO_SNDLOWAT, SO_KEEPALIVE, TCP_NODELAY.
+func (s *Socket) SetSockopt(name string, value int) error {
+	if s.conn == nil && s.ln == nil {
+		return syscall.EBADF
+	}
+	var ep tcpip.Endpoint
+	if s.conn != nil {
+		ep = s.conn.Endpoint()
+	} else {
+		ep = s.ln.Endpoint()
+	}
+	so := ep.SocketOptions()
+	switch name {
+	case "SO_RCVBUF":
+		// Linux doubles the requested size for bookkeeping overhead.
+		so.SetReceiveBufferSize(int64(value)*2, true)
+	case "SO_SNDBUF":
+		so.SetSendBufferSize(int64(value)*2, true)
+	case "SO_RCVLOWAT":
+		so.SetRcvlowat(int32(value))
+	case "SO_SNDLOWAT":
+		// Not changeable on Linux: setsockopt fails with ENOPROTOOPT.
+		return syscall.ENOPROTOOPT
+	case "SO_KEEPALIVE":
+		so.SetKeepAlive(value != 0)
+	case "TCP_NODELAY":
+		so.SetDelayOption(value == 0)
+	default:
+		return fmt.Errorf("unknown socket option %s", name)
+	}
+	return nil
+}

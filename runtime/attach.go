@@ -1,0 +1,224 @@
+package runtime
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// AttachError is the error of an attach, detach or link operation: what
+// was attempted and the errno the kernel returns.
+type AttachError struct {
+	Op      string
+	Program string
+	Map     string
+	Attach  AttachType
+	Errno   syscall.Errno
+	Detail  string
+}
+
+func (e *AttachError) Error() string {
+	s := fmt.Sprintf("%s %s to map %s as %s: %s", e.Op, e.Program, e.Map, e.Attach, e.Errno.Error())
+	if e.Detail != "" {
+		s += " (" + e.Detail + ")"
+	}
+	return s
+}
+
+func (e *AttachError) Unwrap() error { return e.Errno }
+
+func slotIndex(a AttachType) int {
+	switch a {
+	case SkMsgVerdict:
+		return 0
+	case SkSkbStreamParser:
+		return 1
+	case SkSkbStreamVerdict:
+		return 2
+	case SkSkbVerdict:
+		return 3
+	}
+	return -1
+}
+
+// progLinkLookup is sock_map_prog_link_lookup: the slot for attach type
+// a, with the stream_verdict / skb_verdict exclusion. Called with progMu.
+func (m *SockMap) progLinkLookup(a AttachType) (int, syscall.Errno) {
+	switch a {
+	case SkMsgVerdict, SkSkbStreamParser:
+	case SkSkbStreamVerdict:
+		if m.progs.skbVerdict.Load() != nil {
+			return -1, syscall.EBUSY
+		}
+	case SkSkbVerdict:
+		if m.progs.streamVerdict.Load() != nil {
+			return -1, syscall.EBUSY
+		}
+	default:
+		return -1, syscall.EOPNOTSUPP
+	}
+	return slotIndex(a), 0
+}
+
+// progUpdate is sock_map_prog_update: set (old == nil) or replace/remove
+// (old != nil) the program of a slot, honouring link ownership.
+func (m *SockMap) progUpdate(prog, old *Program, l *Link, a AttachType) syscall.Errno {
+	idx, e := m.progLinkLookup(a)
+	if e != 0 {
+		return e
+	}
+	if (l == nil || prog != nil) && m.links[idx] != nil {
+		return syscall.EBUSY
+	}
+	slot := m.progs.slot(a)
+	if old != nil {
+		if slot.Load() != old {
+			return syscall.ENOENT
+		}
+		slot.Store(prog)
+		m.links[idx] = nil
+		return 0
+	}
+	slot.Store(prog)
+	if l != nil {
+		m.links[idx] = l
+	}
+	return 0
+}
+
+func checkProgType(p *Program, a AttachType) syscall.Errno {
+	want := progTypeOf(a)
+	if want == 0 || want == ProgTypeSockOps {
+		return syscall.EINVAL
+	}
+	if p.Type != want {
+		return syscall.EINVAL
+	}
+	return 0
+}
+
+// Attach attaches prog to map m's slot for a (BPF_PROG_ATTACH). The slot is
+// silently replaced when it holds another program. Sockets already in the
+// map keep the programs they inherited.
+func (rt *Runtime) Attach(prog *Program, m *SockMap, a AttachType) error {
+	fail := func(e syscall.Errno, why string) error {
+		return &AttachError{Op: "attach", Program: prog.Name, Map: m.spec.Name, Attach: a, Errno: e, Detail: why}
+	}
+	if e := checkProgType(prog, a); e != 0 {
+		return fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
+	}
+	m.progMu.Lock()
+	defer m.progMu.Unlock()
+	if e := m.progUpdate(prog, nil, nil, a); e != 0 {
+		return fail(e, "")
+	}
+	return nil
+}
+
+// Detach removes prog from m's slot for a (BPF_PROG_DETACH): ENOENT when
+// the slot holds another program, EBUSY when a link owns it.
+func (rt *Runtime) Detach(prog *Program, m *SockMap, a AttachType) error {
+	fail := func(e syscall.Errno, why string) error {
+		return &AttachError{Op: "detach", Program: prog.Name, Map: m.spec.Name, Attach: a, Errno: e, Detail: why}
+	}
+	if e := checkProgType(prog, a); e != 0 {
+		return fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
+	}
+	m.progMu.Lock()
+	defer m.progMu.Unlock()
+	if e := m.progUpdate(nil, prog, nil, a); e != 0 {
+		return fail(e, "")
+	}
+	return nil
+}
+
+// Query returns the program in m's slot for a (BPF_PROG_QUERY), or nil.
+func (m *SockMap) Query(a AttachType) (*Program, error) {
+	s := m.progs.slot(a)
+	if s == nil {
+		return nil, &AttachError{Op: "query", Map: m.spec.Name, Attach: a, Errno: syscall.EOPNOTSUPP}
+	}
+	return s.Load(), nil
+}
+
+// Link is a sockmap bpf_link (BPF_LINK_TYPE_SOCKMAP): it owns a map slot
+// until it is closed.
+type Link struct {
+	m      *SockMap
+	a      AttachType
+	prog   *Program
+	closed bool
+}
+
+// AttachLink creates a sockmap link (BPF_LINK_CREATE): EBUSY when a link
+// already owns the slot; a program attached without a link is replaced.
+func (rt *Runtime) AttachLink(prog *Program, m *SockMap, a AttachType) (*Link, error) {
+	fail := func(e syscall.Errno, why string) error {
+		return &AttachError{Op: "link", Program: prog.Name, Map: m.spec.Name, Attach: a, Errno: e, Detail: why}
+	}
+	if e := checkProgType(prog, a); e != 0 {
+		return nil, fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
+	}
+	l := &Link{m: m, a: a, prog: prog}
+	m.progMu.Lock()
+	defer m.progMu.Unlock()
+	if e := m.progUpdate(prog, nil, l, a); e != 0 {
+		return nil, fail(e, "")
+	}
+	return l, nil
+}
+
+// Program is the link's current program.
+func (l *Link) Program() *Program {
+	l.m.progMu.Lock()
+	defer l.m.progMu.Unlock()
+	return l.prog
+}
+
+// Update replaces the link's program (BPF_LINK_UPDATE): EPERM when old is
+// given and is not the link's program, EINVAL for another program type or
+// expected attach type, ENOLINK once the map is released, EBUSY when the
+// link no longer owns the slot.
+func (l *Link) Update(prog, old *Program) error {
+	m := l.m
+	fail := func(e syscall.Errno) error {
+		return &AttachError{Op: "link update", Program: prog.Name, Map: m.spec.Name, Attach: l.a, Errno: e}
+	}
+	m.progMu.Lock()
+	defer m.progMu.Unlock()
+	if old != nil && l.prog != old {
+		return fail(syscall.EPERM)
+	}
+	if l.prog != nil && (prog.Type != l.prog.Type || prog.ExpectedAttach != l.prog.ExpectedAttach) {
+		return fail(syscall.EINVAL)
+	}
+	if m.released || l.closed {
+		return fail(syscall.ENOLINK)
+	}
+	idx, e := m.progLinkLookup(l.a)
+	if e != 0 {
+		return fail(e)
+	}
+	if m.links[idx] != l {
+		return fail(syscall.EBUSY)
+	}
+	m.progs.slot(l.a).Store(prog)
+	l.prog = prog
+	return nil
+}
+
+// Close detaches the link, emptying its slot.
+func (l *Link) Close() error {
+	m := l.m
+	m.progMu.Lock()
+	defer m.progMu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	idx := slotIndex(l.a)
+	if m.links[idx] == l {
+		m.progs.slot(l.a).Store(nil)
+		m.links[idx] = nil
+	}
+	return nil
+}

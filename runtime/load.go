@@ -1,0 +1,274 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/skmsg/skmsg/loader"
+	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/vm"
+)
+
+// Collection is a loaded object: its maps created, its programs prepared.
+type Collection struct {
+	rt *Runtime
+	// Programs by function name (only those that prepared).
+	Programs map[string]*Program
+	// Maps by name, global data sections included (".data", ".bss",
+	// ".rodata"). Sockmaps and sockhashes are *SockMap.
+	Maps map[string]maps.Map
+	// Rejected holds the programs the verifier would refuse, with why.
+	Rejected map[string]error
+
+	space   *vm.Space
+	pool    machinePool
+	globals map[string]uint64 // base address of global data regions
+}
+
+// SockMap returns the sockmap or sockhash named name.
+func (c *Collection) SockMap(name string) (*SockMap, bool) {
+	sm, ok := c.Maps[name].(*SockMap)
+	return sm, ok
+}
+
+// ProgTypeInfo tells Load how to prepare programs of a type: the helpers
+// they may call and the context access rules.
+type ProgTypeInfo struct {
+	Helpers      func(rt *Runtime) vm.Helpers
+	CheckContext func(p *loader.Program) func(pc int, off int32, size int, write, signExtend bool) error
+}
+
+// progTypes holds the supported program types; each type's file
+// registers itself.
+var progTypes = map[ProgType]ProgTypeInfo{
+	ProgTypeSkMsg: {
+		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), skMsgHelpers(rt)) },
+		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
+			return checkSkMsgAccess
+		},
+	},
+}
+
+// RegisterProgType makes Load prepare programs of type t with info.
+func RegisterProgType(t ProgType, info ProgTypeInfo) { progTypes[t] = info }
+
+// baseHelpers are the generic helpers (map ops, ktime, prandom, tail
+// calls, ...) shared by every program type.
+func (rt *Runtime) baseHelpers() vm.Helpers { return rt.base }
+
+func mergeHelpers(sets ...vm.Helpers) vm.Helpers {
+	out := vm.Helpers{}
+	for _, s := range sets {
+		for id, h := range s {
+			out[id] = h
+		}
+	}
+	return out
+}
+
+func progTypeFromEBPF(t ebpf.ProgramType) ProgType {
+	switch t {
+	case ebpf.SkMsg:
+		return ProgTypeSkMsg
+	case ebpf.SkSKB:
+		return ProgTypeSkSkb
+	case ebpf.SockOps:
+		return ProgTypeSockOps
+	}
+	return 0
+}
+
+// mapSpec converts the loader's description to a maps.Spec.
+func (rt *Runtime) mapSpec(ms *loader.MapSpec) maps.Spec {
+	s := maps.Spec{
+		Name: ms.Name, Type: ms.Type, KeySize: ms.KeySize, ValueSize: ms.ValueSize,
+		MaxEntries: ms.MaxEntries, Flags: ms.Flags,
+	}
+	if ms.OnePerCPU && s.MaxEntries == 0 {
+		s.MaxEntries = uint32(rt.NumCPU())
+	}
+	if ms.GlobalData {
+		s.Contents = ms.Data()
+		s.Freeze = ms.ReadOnly
+	}
+	if ms.InnerMap != nil {
+		inner := rt.mapSpec(ms.InnerMap)
+		s.InnerMap = &inner
+	}
+	return s
+}
+
+// CreateMap creates a map from spec: a *SockMap for sockmaps and
+// sockhashes, a runtime/maps map otherwise, registered for programs.
+func (rt *Runtime) CreateMap(spec maps.Spec) (maps.Map, error) {
+	var m maps.Map
+	switch spec.Type {
+	case ebpf.SockMap, ebpf.SockHash:
+		sm, err := newSockMap(rt, spec)
+		if err != nil {
+			return nil, err
+		}
+		m = sm
+	default:
+		mm, err := maps.New(spec, maps.Options{NumCPU: rt.NumCPU()})
+		if err != nil {
+			return nil, err
+		}
+		m = mm
+	}
+	if _, err := rt.registry.Add(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadOptions change how Load treats an object.
+type LoadOptions struct {
+	// Maps replaces the object's maps of these names with existing maps
+	// (shared maps, as pinning by name would).
+	Maps map[string]maps.Map
+}
+
+// Load creates obj's maps and prepares its sk_msg, sk_skb and sockops
+// programs on the interpreter. A program the verifier would refuse (a
+// helper its type may not call, an invalid context access, ...) is listed
+// in Collection.Rejected with the reason; Load fails only for maps it
+// cannot create.
+func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, error) {
+	var lo LoadOptions
+	if len(opts) > 0 {
+		lo = opts[0]
+	}
+	c := &Collection{
+		rt: rt, Programs: map[string]*Program{}, Maps: map[string]maps.Map{},
+		Rejected: map[string]error{}, space: vm.NewSpace(), globals: map[string]uint64{},
+	}
+	c.pool.space = c.space
+	c.pool.setup = newRunState(rt)
+	for _, ms := range obj.MapList {
+		if shared, ok := lo.Maps[ms.Name]; ok && !ms.GlobalData {
+			if _, err := rt.registry.Add(shared); err != nil {
+				return nil, err
+			}
+			c.Maps[ms.Name] = shared
+			continue
+		}
+		m, err := rt.CreateMap(rt.mapSpec(ms))
+		if err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		c.Maps[ms.Name] = m
+		if ms.GlobalData {
+			r, err := maps.ValueRegion(m)
+			if err != nil {
+				return nil, fmt.Errorf("load: %w", err)
+			}
+			c.globals[ms.Name] = c.space.AddGlobal(r)
+		}
+	}
+	names := make([]string, 0, len(obj.Programs))
+	for n := range obj.Programs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		lp := obj.Programs[name]
+		p, err := c.prepare(lp)
+		if err != nil {
+			c.Rejected[name] = err
+			continue
+		}
+		c.Programs[name] = p
+	}
+	// Initial contents of program arrays and maps of maps.
+	for _, ms := range obj.MapList {
+		if ms.GlobalData {
+			continue
+		}
+		for _, kv := range ms.Contents {
+			name, ok := kv.Value.(string)
+			if !ok {
+				continue
+			}
+			m := c.Maps[ms.Name]
+			if p, ok := c.Programs[name]; ok {
+				if err := m.Update(kv.Key, p.VM, maps.UpdateAny); err != nil {
+					return nil, fmt.Errorf("load: map %s: %w", ms.Name, err)
+				}
+			} else if inner, ok := c.Maps[name]; ok {
+				if err := m.Update(kv.Key, inner, maps.UpdateAny); err != nil {
+					return nil, fmt.Errorf("load: map %s: %w", ms.Name, err)
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
+	pt := progTypeFromEBPF(lp.Type)
+	info, ok := progTypes[pt]
+	if pt == 0 || !ok {
+		return nil, fmt.Errorf("program %s: type %s is not supported by skmsg", lp.Name, lp.Type)
+	}
+	rt := c.rt
+	opts := vm.Options{
+		Helpers: info.Helpers(rt),
+		Budget:  rt.opts.Budget,
+		ResolveImm64: func(pc int, ins asm.Instruction) (uint64, error) {
+			ref := ins.Reference()
+			m, ok := c.Maps[ref]
+			if !ok {
+				return 0, fmt.Errorf("reference to unknown map %q", ref)
+			}
+			switch ins.Src {
+			case asm.PseudoMapFD:
+				h, ok := rt.registry.Handle(m)
+				if !ok {
+					return 0, fmt.Errorf("map %s is not registered", ref)
+				}
+				return h, nil
+			case asm.PseudoMapValue:
+				base, ok := c.globals[ref]
+				if !ok {
+					r, err := maps.ValueRegion(m)
+					if err != nil {
+						return 0, err
+					}
+					base = c.space.AddGlobal(r)
+					c.globals[ref] = base
+				}
+				return base + uint64(ins.Constant)>>32, nil
+			}
+			return 0, fmt.Errorf("unsupported LD_IMM64 form (src %d)", ins.Src)
+		},
+	}
+	if info.CheckContext != nil {
+		opts.CheckContext = info.CheckContext(lp)
+	}
+	vp, err := vm.Prepare(c.space, lp.Name, lp.Instructions, opts)
+	if err != nil {
+		var pe *vm.ProgramError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("program %s: %w", lp.Name, err)
+	}
+	p := &Program{Name: lp.Name, Section: lp.Section, Type: pt, VM: vp, coll: c}
+	switch lp.AttachType {
+	case ebpf.AttachSkMsgVerdict:
+		p.ExpectedAttach = SkMsgVerdict
+	case ebpf.AttachSkSKBStreamParser:
+		p.ExpectedAttach = SkSkbStreamParser
+	case ebpf.AttachSkSKBStreamVerdict:
+		p.ExpectedAttach = SkSkbStreamVerdict
+	case ebpf.AttachSkSKBVerdict:
+		p.ExpectedAttach = SkSkbVerdict
+	case ebpf.AttachCGroupSockOps:
+		p.ExpectedAttach = CgroupSockOps
+	}
+	return p, nil
+}
