@@ -75,6 +75,7 @@ type Conn struct {
 	ingClosed bool
 	ingErr    error
 
+	rcvlowat   atomic.Int32 // SO_RCVLOWAT; gVisor stores but ignores it
 	rdDeadline atomic.Int64 // unix nanoseconds, 0 = none
 	wrDeadline atomic.Int64
 
@@ -86,6 +87,7 @@ type Conn struct {
 
 func newConn(h *Host, ep tcpip.Endpoint, wq *waiter.Queue) *Conn {
 	c := &Conn{net: h.net, host: h, ep: ep, wq: wq, closeCh: make(chan struct{}), rxSig: make(chan struct{}, 1)}
+	c.rcvlowat.Store(1)
 	c.tcpEntry = waiter.NewFunctionEntry(waiter.ReadableEvents|waiter.WritableEvents|waiter.EventHUp|waiter.EventErr, c.onTCPEvent)
 	c.rdEntry, c.rdCh = waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	c.wrEntry, c.wrCh = waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
@@ -373,6 +375,12 @@ func (c *Conn) Recvmsg(b []byte, flags int) (int, error) {
 	c.rdMu.Lock()
 	defer c.rdMu.Unlock()
 	peek := flags&syscall.MSG_PEEK != 0
+	// Like tcp_recvmsg, a blocking read returns once it has
+	// min(SO_RCVLOWAT, len(b)) bytes, or all of b with MSG_WAITALL.
+	target := int(c.rcvlowat.Load())
+	if flags&syscall.MSG_WAITALL != 0 || target > len(b) {
+		target = len(b)
+	}
 	total := 0
 	registered := false
 	defer func() {
@@ -384,7 +392,7 @@ func (c *Conn) Recvmsg(b []byte, flags int) (int, error) {
 		n, err := c.readOnce(b[total:], peek)
 		total += n
 		if err == nil && n > 0 {
-			if flags&syscall.MSG_WAITALL == 0 || peek || total == len(b) {
+			if peek || total >= target || flags&syscall.MSG_DONTWAIT != 0 {
 				return total, nil
 			}
 			continue

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -49,7 +50,7 @@ func (deadlineError) Error() string   { return "i/o timeout" }
 func (deadlineError) Timeout() bool   { return true }
 func (deadlineError) Temporary() bool { return true }
 func (deadlineError) Is(target error) bool {
-	return target == syscall.ETIMEDOUT || target == syscall.EAGAIN
+	return target == syscall.ETIMEDOUT || target == syscall.EAGAIN || target == os.ErrDeadlineExceeded
 }
 
 var errDeadline error = deadlineError{}

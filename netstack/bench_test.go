@@ -1,0 +1,110 @@
+package netstack
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Each benchmark runs the same writer/reader loop over kernel loopback TCP
+// (real sockets on 127.0.0.1) and over a netstack pair, and the netstack
+// run reports its rate as a ratio of the kernel's ("x_kernel").
+
+var kernelRate sync.Map // benchmark name -> ops/s of the kernel run
+
+func kernelPair(b *testing.B) (net.Conn, net.Conn) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Skipf("kernel loopback unavailable: %v", err)
+	}
+	defer l.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := l.Accept()
+		ch <- res{c, err}
+	}()
+	cli, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		b.Fatal(r.err)
+	}
+	return cli, r.c
+}
+
+func netstackPair(b *testing.B, opts Options) (*Network, net.Conn, net.Conn) {
+	n := New(opts)
+	cli, srv, err := n.Pipe("10.0.0.1", "10.0.0.2:80")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, cli, srv
+}
+
+// stream writes b.N chunks of size bytes on w while reading them on r.
+func stream(b *testing.B, w, r net.Conn, size int) float64 {
+	msg := make([]byte, size)
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, size)
+		var err error
+		for i := 0; i < b.N; i++ {
+			if _, err = io.ReadFull(r, buf); err != nil {
+				break
+			}
+		}
+		done <- err
+	}()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := w.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	rate := float64(b.N) / el.Seconds()
+	b.ReportMetric(rate, "msg/s")
+	return rate
+}
+
+func benchBoth(b *testing.B, size int, opts Options) {
+	b.Run("kernel", func(b *testing.B) {
+		cli, srv := kernelPair(b)
+		defer cli.Close()
+		defer srv.Close()
+		rate := stream(b, cli, srv, size)
+		kernelRate.Store(b.Name(), rate)
+	})
+	b.Run("netstack", func(b *testing.B) {
+		n, cli, srv := netstackPair(b, opts)
+		defer n.Close()
+		rate := stream(b, cli, srv, size)
+		kname := b.Name()[:len(b.Name())-len("netstack")] + "kernel"
+		if k, ok := kernelRate.Load(kname); ok {
+			b.ReportMetric(rate/k.(float64), "x_kernel")
+		}
+	})
+}
+
+func BenchmarkThroughput16K(b *testing.B) { benchBoth(b, 16<<10, Options{}) }
+
+func BenchmarkThroughput16KMTU64K(b *testing.B) {
+	benchBoth(b, 16<<10, Options{MTU: 65535, ChecksumOffload: true})
+}
+
+func BenchmarkMessages64(b *testing.B) { benchBoth(b, 64, Options{}) }

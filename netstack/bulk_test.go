@@ -1,0 +1,108 @@
+package netstack
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// pattern is a pseudo-random block of prime length: a stream made of it
+// repeated catches lost, duplicated, reordered or shifted bytes.
+var pattern = func() []byte {
+	b := make([]byte, 65521)
+	rand.New(rand.NewSource(7)).Read(b)
+	return b
+}()
+
+func TestBulkTransfer(t *testing.T) {
+	const size = 64 << 20
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		faults  Faults
+		reverse bool
+	}{
+		{name: "client to server", opts: Options{Seed: 1}},
+		{name: "server to client", opts: Options{Seed: 2}, reverse: true},
+		{name: "client to server, 5% loss and reordering", opts: Options{Seed: 3, MTU: 9000, MinRTO: 5 * time.Millisecond},
+			faults: Faults{Loss: 0.05, Reorder: 0.05}},
+		{name: "server to client, 5% loss and reordering", opts: Options{Seed: 4, MTU: 9000, MinRTO: 5 * time.Millisecond},
+			faults: Faults{Loss: 0.05, Reorder: 0.05}, reverse: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNet(t, tc.opts)
+			cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+			require.NoError(t, n.SetFaults(tc.faults))
+			w, r := cli, srv
+			if tc.reverse {
+				w, r = srv, cli
+			}
+			start := time.Now()
+			errc := make(chan error, 1)
+			go func() {
+				rng := rand.New(rand.NewSource(tc.opts.Seed))
+				off := 0
+				for off < size {
+					k := 1 + rng.Intn(64<<10)
+					if k > size-off {
+						k = size - off
+					}
+					p := off % len(pattern)
+					chunk := pattern[p:]
+					if len(chunk) > k {
+						chunk = chunk[:k]
+					}
+					if _, err := w.Write(chunk); err != nil {
+						errc <- err
+						return
+					}
+					off += len(chunk)
+				}
+				errc <- w.CloseWrite()
+			}()
+			buf := make([]byte, 48<<10)
+			got := 0
+			for {
+				k, err := r.Read(buf)
+				if k > 0 {
+					if err := checkPattern(buf[:k], got); err != nil {
+						t.Fatal(err)
+					}
+					got += k
+				}
+				if err != nil {
+					require.ErrorContains(t, err, "EOF")
+					break
+				}
+			}
+			require.NoError(t, <-errc)
+			require.Equal(t, size, got)
+			st := n.Stats()
+			t.Logf("%d MiB in %v; link %+v", size>>20, time.Since(start).Round(time.Millisecond), st)
+			if tc.faults.Loss > 0 {
+				require.NotZero(t, st.Lost)
+				require.NotZero(t, st.Reordered)
+			}
+		})
+	}
+}
+
+func checkPattern(b []byte, off int) error {
+	for len(b) > 0 {
+		p := off % len(pattern)
+		want := pattern[p:]
+		if len(want) > len(b) {
+			want = want[:len(b)]
+		}
+		if !bytes.Equal(b[:len(want)], want) {
+			return fmt.Errorf("stream corrupt at byte %d", off)
+		}
+		b = b[len(want):]
+		off += len(want)
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+package netstack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRcvlowat(t *testing.T) {
+	n := newNet(t, Options{})
+	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+	require.NoError(t, srv.SetSockoptInt(SOL_SOCKET, SO_RCVLOWAT, 4))
+	go func() {
+		cli.Write([]byte("ab"))
+		n.WaitIdle(context.Background())
+		cli.Write([]byte("cd"))
+	}()
+	buf := make([]byte, 16)
+	k, err := srv.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "abcd", string(buf[:k]), "a blocking read waits for SO_RCVLOWAT bytes")
+}
+
+func TestSendHook(t *testing.T) {
+	n := newNet(t, Options{})
+	a, aPeer := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+	b, bPeer := pipe(t, n, "10.0.0.1", "10.0.0.3:80")
+
+	// Verdict by first byte: 'p' pass, 'r' redirect to b's egress,
+	// 'i' redirect into b's own ingress, anything else drop.
+	a.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
+		var msg []byte
+		for _, v := range iov {
+			msg = append(msg, v...)
+		}
+		switch msg[0] {
+		case 'p':
+			return c.SendTCP(msg, flags)
+		case 'r':
+			return b.SendTCP(msg, flags)
+		case 'i':
+			return len(msg), b.Inject(msg)
+		}
+		return 0, syscall.EACCES
+	})
+	for _, tc := range []struct {
+		msg     string
+		reader  *Conn
+		wantErr error
+	}{
+		{"pass", aPeer, nil},
+		{"redirect", bPeer, nil},
+		{"ingress", b, nil},
+		{"drop", nil, syscall.EACCES},
+	} {
+		t.Run(tc.msg, func(t *testing.T) {
+			k, err := a.Write([]byte(tc.msg))
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, len(tc.msg), k)
+			got := make([]byte, len(tc.msg))
+			_, err = io.ReadFull(tc.reader, got)
+			require.NoError(t, err)
+			assert.Equal(t, tc.msg, string(got))
+		})
+	}
+	// Sendmsg hands the hook the iovec as given.
+	a.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
+		assert.Len(t, iov, 2)
+		assert.Equal(t, syscall.MSG_DONTWAIT, flags)
+		return c.SendTCPv(iov, flags)
+	})
+	k, err := a.Sendmsg([][]byte{[]byte("pa"), []byte("ss")}, syscall.MSG_DONTWAIT)
+	require.NoError(t, err)
+	assert.Equal(t, 4, k)
+	got := make([]byte, 4)
+	_, err = io.ReadFull(aPeer, got)
+	require.NoError(t, err)
+	assert.Equal(t, "pass", string(got))
+
+	a.SetSendHook(nil)
+	_, err = a.Write([]byte("x"))
+	require.NoError(t, err)
+	waitIdle(t, n)
+	assert.Equal(t, 1, aPeer.Readable())
+}
+
+// A recv hook that frames 4-byte records and delivers them upper-cased to
+// the application, like a stream parser plus verdict would.
+func TestRecvHookAndIngress(t *testing.T) {
+	n := newNet(t, Options{})
+	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+	var mu sync.Mutex
+	var calls int
+	var pending []byte
+	srv.SetRecvHook(func(c *Conn) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		buf := make([]byte, 4096)
+		for {
+			k, err := c.RecvTCP(buf)
+			if k > 0 {
+				pending = append(pending, buf[:k]...)
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					c.Inject(bytes.ToUpper(pending)) // the partial tail
+					pending = nil
+					c.CloseIngress(nil)
+				}
+				break
+			}
+		}
+		for len(pending) >= 4 {
+			assert.NoError(t, c.Inject(bytes.ToUpper(pending[:4])))
+			pending = pending[4:]
+		}
+	})
+	_, err := cli.Write([]byte("abcdefg"))
+	require.NoError(t, err)
+	waitIdle(t, n)
+	assert.Equal(t, 4, srv.Readable(), "only framed records are visible")
+	assert.Equal(t, 0, srv.TCPQueued(), "the hook took the bytes out of TCP")
+	got := make([]byte, 4)
+	_, err = io.ReadFull(srv, got)
+	require.NoError(t, err)
+	assert.Equal(t, "ABCD", string(got))
+
+	require.NoError(t, cli.Shutdown(syscall.SHUT_WR))
+	rest, err := io.ReadAll(srv)
+	require.NoError(t, err)
+	assert.Equal(t, "EFG", string(rest))
+	mu.Lock()
+	assert.GreaterOrEqual(t, calls, 2)
+	mu.Unlock()
+}
+
+func TestIngressBeforeTCP(t *testing.T) {
+	n := newNet(t, Options{})
+	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+	_, err := cli.Write([]byte("tcp"))
+	require.NoError(t, err)
+	waitIdle(t, n)
+	require.NoError(t, srv.Inject([]byte("ingress")))
+	assert.Equal(t, 10, srv.Readable())
+	got := make([]byte, 10)
+	_, err = io.ReadFull(srv, got)
+	require.NoError(t, err)
+	assert.Equal(t, "ingresstcp", string(got))
+
+	// Inject wakes a blocked reader.
+	done := make(chan string)
+	go func() {
+		b := make([]byte, 8)
+		k, _ := srv.Read(b)
+		done <- string(b[:k])
+	}()
+	require.NoError(t, srv.Inject([]byte("wake")))
+	assert.Equal(t, "wake", <-done)
+	require.NoError(t, srv.Close())
+	assert.ErrorIs(t, srv.Inject([]byte("x")), syscall.EPIPE)
+}
+
+func TestLifecycleHooks(t *testing.T) {
+	n := newNet(t, Options{})
+	var mu sync.Mutex
+	var events []string
+	rec := func(s string) {
+		mu.Lock()
+		events = append(events, s)
+		mu.Unlock()
+	}
+	n.SetHooks(Hooks{
+		OnEstablished: func(c *Conn, active bool) {
+			assert.Equal(t, StateEstablished, c.State())
+			if active {
+				rec("active " + c.LocalAddrPort().String())
+			} else {
+				rec("passive " + c.LocalAddrPort().String())
+			}
+		},
+		OnListen: func(l *Listener) { rec("listen " + l.AddrPort().String()) },
+		OnClose:  func(c *Conn) { rec("close " + c.LocalAddrPort().String()) },
+	})
+	l, err := n.Listen("10.0.0.2:80")
+	require.NoError(t, err)
+	c, err := n.Dial("10.0.0.1", "10.0.0.2:80")
+	require.NoError(t, err)
+	mu.Lock()
+	assert.Contains(t, events, "active 10.0.0.1:32768", "active side runs before Dial returns")
+	mu.Unlock()
+	// The passive side runs when the handshake completes, without Accept.
+	waitIdle(t, n)
+	mu.Lock()
+	assert.Contains(t, events, "passive 10.0.0.2:80")
+	mu.Unlock()
+	s, err := l.AcceptConn()
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	require.NoError(t, s.Close())
+	mu.Lock()
+	assert.Equal(t, "listen 10.0.0.2:80", events[0])
+	assert.Equal(t, []string{"close 10.0.0.1:32768", "close 10.0.0.2:80"}, events[len(events)-2:])
+	mu.Unlock()
+}
+
+func TestWaitIdle(t *testing.T) {
+	n := newNet(t, Options{})
+	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+
+	n.Busy()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	assert.ErrorIs(t, n.WaitIdle(ctx), context.DeadlineExceeded, "runtime work keeps the network busy")
+	cancel()
+	n.Done()
+	waitIdle(t, n)
+
+	// After WaitIdle, everything written has arrived: no sleeps needed.
+	for i := 0; i < 20; i++ {
+		msg := bytes.Repeat([]byte{byte(i)}, 1000*(i+1))
+		_, err := cli.Write(msg)
+		require.NoError(t, err)
+		waitIdle(t, n)
+		require.Equal(t, len(msg), srv.Readable(), "step %d", i)
+		got := make([]byte, len(msg))
+		_, err = io.ReadFull(srv, got)
+		require.NoError(t, err)
+	}
+
+	// A delayed link keeps the network busy until the frame lands.
+	require.NoError(t, n.SetFaults(Faults{Delay: 5 * time.Millisecond}))
+	_, err := cli.Write([]byte("slow"))
+	require.NoError(t, err)
+	assert.False(t, n.IdleNow())
+	waitIdle(t, n)
+	assert.Equal(t, 4, srv.Readable())
+}
