@@ -659,15 +659,9 @@ func (h *Helpers) strtox(m *vm.Machine, r1, r2, r3, r4 uint64, signed bool) (uin
 	} else {
 		v, ret = strtoul(buf, r3)
 	}
-	if ret >= 0 {
-		putU64(res, v)
+	if ret < 0 {
+		v = 0 // the kernel clears *res on failure
 	}
+	nativePut64(res, v)
 	return uint64(ret), nil
-}
-
-func putU64(b []byte, v uint64) {
-	for i := 0; i < 8; i++ {
-		b[i] = 0
-	}
-	nativePut64(b, v)
 }

@@ -3,7 +3,7 @@ package maps
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
+	"slices"
 	"syscall"
 
 	"github.com/skmsg/skmsg/vm"
@@ -100,6 +100,8 @@ func formatPrintk(m *vm.Machine, format []byte, args []uint64) (string, syscall.
 			if verb == 'u' {
 				verb = 'd'
 			}
+			// The kernel only signs signed conversions.
+			spec = slices.DeleteFunc(spec, func(c byte) bool { return c == '+' || c == ' ' })
 			if size == 4 {
 				v = uint32(arg)
 			} else {
@@ -130,8 +132,10 @@ func formatPointer(m *vm.Machine, f []byte, arg uint64) (string, int, syscall.Er
 		return fmt.Sprintf("%016x", arg), 2, 0
 	case 'K':
 		return "0000000000000000", 2, 0 // kptr_restrict hides kernel pointers
-	case 'B':
-		return fmt.Sprintf("%#x", arg), 2, 0
+	case 'B', 's', 'S':
+		// Symbol names: there are no kernel symbols here, and the kernel
+		// prints an address without one as 0x and its hex digits.
+		return fmt.Sprintf("0x%016x", arg), 2, 0
 	case 'k', 'u':
 		if at(2) != 's' {
 			return "", 0, errPrintk
@@ -166,9 +170,9 @@ func formatPointer(m *vm.Machine, f []byte, arg uint64) (string, int, syscall.Er
 		}
 		return string(s), 3, 0
 	}
-	// Plain %p: the kernel prints a hashed value; the raw one is the most
-	// useful offline.
-	return "0x" + strconv.FormatUint(arg, 16), 1, 0
+	// Plain %p: the kernel prints a hashed value in 16 hex digits; the raw
+	// value is more useful offline and has the same width.
+	return fmt.Sprintf("%016x", arg), 1, 0
 }
 
 // readCString reads a NUL-terminated string of at most max bytes from
