@@ -55,444 +55,550 @@ func (m *Machine) exec(st *state, limit uint64) (stopKind, uint64, error) {
 	left := limit
 
 loop:
-	for left != 0 {
-		left--
-		// Prepare proved every jump, call, return and fall-through lands on
-		// an instruction of the program, so pc is always in range.
-		o := (*op)(unsafe.Add(code, uintptr(pc)*unsafe.Sizeof(op{})))
-		pc++
-		switch o.code {
-		// ALU64
-		case opAdd64Imm:
-			regs[o.dst&15] += o.imm
-		case opAdd64Reg:
-			regs[o.dst&15] += regs[o.src&15]
-		case opSub64Imm:
-			regs[o.dst&15] -= o.imm
-		case opSub64Reg:
-			regs[o.dst&15] -= regs[o.src&15]
-		case opMul64Imm:
-			regs[o.dst&15] *= o.imm
-		case opMul64Reg:
-			regs[o.dst&15] *= regs[o.src&15]
-		case opDiv64Imm:
-			regs[o.dst&15] = div64(regs[o.dst&15], o.imm)
-		case opDiv64Reg:
-			regs[o.dst&15] = div64(regs[o.dst&15], regs[o.src&15])
-		case opSDiv64Imm:
-			regs[o.dst&15] = sdiv64(regs[o.dst&15], o.imm)
-		case opSDiv64Reg:
-			regs[o.dst&15] = sdiv64(regs[o.dst&15], regs[o.src&15])
-		case opOr64Imm:
-			regs[o.dst&15] |= o.imm
-		case opOr64Reg:
-			regs[o.dst&15] |= regs[o.src&15]
-		case opAnd64Imm:
-			regs[o.dst&15] &= o.imm
-		case opAnd64Reg:
-			regs[o.dst&15] &= regs[o.src&15]
-		case opLsh64Imm:
-			regs[o.dst&15] <<= o.imm
-		case opLsh64Reg:
-			regs[o.dst&15] <<= regs[o.src&15] & 63
-		case opRsh64Imm:
-			regs[o.dst&15] >>= o.imm
-		case opRsh64Reg:
-			regs[o.dst&15] >>= regs[o.src&15] & 63
-		case opNeg64:
-			regs[o.dst&15] = -regs[o.dst&15]
-		case opMod64Imm:
-			regs[o.dst&15] = mod64(regs[o.dst&15], o.imm)
-		case opMod64Reg:
-			regs[o.dst&15] = mod64(regs[o.dst&15], regs[o.src&15])
-		case opSMod64Imm:
-			regs[o.dst&15] = smod64(regs[o.dst&15], o.imm)
-		case opSMod64Reg:
-			regs[o.dst&15] = smod64(regs[o.dst&15], regs[o.src&15])
-		case opXor64Imm:
-			regs[o.dst&15] ^= o.imm
-		case opXor64Reg:
-			regs[o.dst&15] ^= regs[o.src&15]
-		case opMov64Imm:
-			regs[o.dst&15] = o.imm
-		case opMov64Reg:
-			regs[o.dst&15] = regs[o.src&15]
-		case opMovSX8to64:
-			regs[o.dst&15] = uint64(int8(regs[o.src&15]))
-		case opMovSX16to64:
-			regs[o.dst&15] = uint64(int16(regs[o.src&15]))
-		case opMovSX32to64:
-			regs[o.dst&15] = uint64(int32(regs[o.src&15]))
-		case opArsh64Imm:
-			regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> o.imm)
-		case opArsh64Reg:
-			regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> (regs[o.src&15] & 63))
-
-		// ALU32: results are zero-extended.
-		case opAdd32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(o.imm))
-		case opAdd32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(regs[o.src&15]))
-		case opSub32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(o.imm))
-		case opSub32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(regs[o.src&15]))
-		case opMul32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(o.imm))
-		case opMul32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(regs[o.src&15]))
-		case opDiv32Imm:
-			regs[o.dst&15] = div32(regs[o.dst&15], o.imm)
-		case opDiv32Reg:
-			regs[o.dst&15] = div32(regs[o.dst&15], regs[o.src&15])
-		case opSDiv32Imm:
-			regs[o.dst&15] = sdiv32(regs[o.dst&15], o.imm)
-		case opSDiv32Reg:
-			regs[o.dst&15] = sdiv32(regs[o.dst&15], regs[o.src&15])
-		case opOr32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(o.imm))
-		case opOr32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(regs[o.src&15]))
-		case opAnd32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(o.imm))
-		case opAnd32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(regs[o.src&15]))
-		case opLsh32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << o.imm)
-		case opLsh32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << (regs[o.src&15] & 31))
-		case opRsh32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> o.imm)
-		case opRsh32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> (regs[o.src&15] & 31))
-		case opNeg32:
-			regs[o.dst&15] = uint64(-uint32(regs[o.dst&15]))
-		case opMod32Imm:
-			regs[o.dst&15] = mod32(regs[o.dst&15], o.imm)
-		case opMod32Reg:
-			regs[o.dst&15] = mod32(regs[o.dst&15], regs[o.src&15])
-		case opSMod32Imm:
-			regs[o.dst&15] = smod32(regs[o.dst&15], o.imm)
-		case opSMod32Reg:
-			regs[o.dst&15] = smod32(regs[o.dst&15], regs[o.src&15])
-		case opXor32Imm:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(o.imm))
-		case opXor32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(regs[o.src&15]))
-		case opMov32Imm:
-			regs[o.dst&15] = o.imm
-		case opMov32Reg:
-			regs[o.dst&15] = uint64(uint32(regs[o.src&15]))
-		case opMovSX8to32:
-			regs[o.dst&15] = uint64(uint32(int32(int8(regs[o.src&15]))))
-		case opMovSX16to32:
-			regs[o.dst&15] = uint64(uint32(int32(int16(regs[o.src&15]))))
-		case opArsh32Imm:
-			regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> o.imm))
-		case opArsh32Reg:
-			regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> (regs[o.src&15] & 31)))
-
-		// Byte order (the host is little endian).
-		case opLe16:
-			regs[o.dst&15] = uint64(uint16(regs[o.dst&15]))
-		case opLe32:
-			regs[o.dst&15] = uint64(uint32(regs[o.dst&15]))
-		case opLe64:
-		case opBe16:
-			regs[o.dst&15] = uint64(bits.ReverseBytes16(uint16(regs[o.dst&15])))
-		case opBe32:
-			regs[o.dst&15] = uint64(bits.ReverseBytes32(uint32(regs[o.dst&15])))
-		case opBe64:
-			regs[o.dst&15] = bits.ReverseBytes64(regs[o.dst&15])
-
-		case opLdImm64:
-			regs[o.dst&15] = o.imm
+	for {
+		// The inner loop runs everything that needs no function call, so
+		// that its state stays in machine registers; slow paths leave it
+		// with slow set and re-enter it when done.
+		var slow *op
+	inner:
+		for left != 0 {
+			left--
+			// Prepare proved every jump, call, return and fall-through lands on
+			// an instruction of the program, so pc is always in range.
+			o := (*op)(unsafe.Add(code, uintptr(pc)*unsafe.Sizeof(op{})))
 			pc++
+			switch o.code {
+			// ALU64
+			case opAdd64Imm:
+				regs[o.dst&15] += o.imm
+			case opAdd64Reg:
+				regs[o.dst&15] += regs[o.src&15]
+			case opSub64Imm:
+				regs[o.dst&15] -= o.imm
+			case opSub64Reg:
+				regs[o.dst&15] -= regs[o.src&15]
+			case opMul64Imm:
+				regs[o.dst&15] *= o.imm
+			case opMul64Reg:
+				regs[o.dst&15] *= regs[o.src&15]
+			case opDiv64Imm:
+				regs[o.dst&15] = div64(regs[o.dst&15], o.imm)
+			case opDiv64Reg:
+				regs[o.dst&15] = div64(regs[o.dst&15], regs[o.src&15])
+			case opSDiv64Imm:
+				regs[o.dst&15] = sdiv64(regs[o.dst&15], o.imm)
+			case opSDiv64Reg:
+				regs[o.dst&15] = sdiv64(regs[o.dst&15], regs[o.src&15])
+			case opOr64Imm:
+				regs[o.dst&15] |= o.imm
+			case opOr64Reg:
+				regs[o.dst&15] |= regs[o.src&15]
+			case opAnd64Imm:
+				regs[o.dst&15] &= o.imm
+			case opAnd64Reg:
+				regs[o.dst&15] &= regs[o.src&15]
+			case opLsh64Imm:
+				regs[o.dst&15] <<= o.imm
+			case opLsh64Reg:
+				regs[o.dst&15] <<= regs[o.src&15] & 63
+			case opRsh64Imm:
+				regs[o.dst&15] >>= o.imm
+			case opRsh64Reg:
+				regs[o.dst&15] >>= regs[o.src&15] & 63
+			case opNeg64:
+				regs[o.dst&15] = -regs[o.dst&15]
+			case opMod64Imm:
+				regs[o.dst&15] = mod64(regs[o.dst&15], o.imm)
+			case opMod64Reg:
+				regs[o.dst&15] = mod64(regs[o.dst&15], regs[o.src&15])
+			case opSMod64Imm:
+				regs[o.dst&15] = smod64(regs[o.dst&15], o.imm)
+			case opSMod64Reg:
+				regs[o.dst&15] = smod64(regs[o.dst&15], regs[o.src&15])
+			case opXor64Imm:
+				regs[o.dst&15] ^= o.imm
+			case opXor64Reg:
+				regs[o.dst&15] ^= regs[o.src&15]
+			case opMov64Imm:
+				regs[o.dst&15] = o.imm
+			case opMov64Reg:
+				regs[o.dst&15] = regs[o.src&15]
+			case opMovSX8to64:
+				regs[o.dst&15] = uint64(int8(regs[o.src&15]))
+			case opMovSX16to64:
+				regs[o.dst&15] = uint64(int16(regs[o.src&15]))
+			case opMovSX32to64:
+				regs[o.dst&15] = uint64(int32(regs[o.src&15]))
+			case opArsh64Imm:
+				regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> o.imm)
+			case opArsh64Reg:
+				regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> (regs[o.src&15] & 63))
 
-		// Loads: the region cache serves the common case inline.
-		case opLdxB, opLdxSB:
-			a := regs[o.src&15] + o.imm
-			var v uint64
-			var ok bool
-			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
-				v = uint64(mi.rdData[off])
-			} else if v, ok = m.loadSlow(pc-1, a, 1); !ok {
+			// ALU32: results are zero-extended.
+			case opAdd32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(o.imm))
+			case opAdd32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(regs[o.src&15]))
+			case opSub32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(o.imm))
+			case opSub32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(regs[o.src&15]))
+			case opMul32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(o.imm))
+			case opMul32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(regs[o.src&15]))
+			case opDiv32Imm:
+				regs[o.dst&15] = div32(regs[o.dst&15], o.imm)
+			case opDiv32Reg:
+				regs[o.dst&15] = div32(regs[o.dst&15], regs[o.src&15])
+			case opSDiv32Imm:
+				regs[o.dst&15] = sdiv32(regs[o.dst&15], o.imm)
+			case opSDiv32Reg:
+				regs[o.dst&15] = sdiv32(regs[o.dst&15], regs[o.src&15])
+			case opOr32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(o.imm))
+			case opOr32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(regs[o.src&15]))
+			case opAnd32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(o.imm))
+			case opAnd32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(regs[o.src&15]))
+			case opLsh32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << o.imm)
+			case opLsh32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << (regs[o.src&15] & 31))
+			case opRsh32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> o.imm)
+			case opRsh32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> (regs[o.src&15] & 31))
+			case opNeg32:
+				regs[o.dst&15] = uint64(-uint32(regs[o.dst&15]))
+			case opMod32Imm:
+				regs[o.dst&15] = mod32(regs[o.dst&15], o.imm)
+			case opMod32Reg:
+				regs[o.dst&15] = mod32(regs[o.dst&15], regs[o.src&15])
+			case opSMod32Imm:
+				regs[o.dst&15] = smod32(regs[o.dst&15], o.imm)
+			case opSMod32Reg:
+				regs[o.dst&15] = smod32(regs[o.dst&15], regs[o.src&15])
+			case opXor32Imm:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(o.imm))
+			case opXor32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(regs[o.src&15]))
+			case opMov32Imm:
+				regs[o.dst&15] = o.imm
+			case opMov32Reg:
+				regs[o.dst&15] = uint64(uint32(regs[o.src&15]))
+			case opMovSX8to32:
+				regs[o.dst&15] = uint64(uint32(int32(int8(regs[o.src&15]))))
+			case opMovSX16to32:
+				regs[o.dst&15] = uint64(uint32(int32(int16(regs[o.src&15]))))
+			case opArsh32Imm:
+				regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> o.imm))
+			case opArsh32Reg:
+				regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> (regs[o.src&15] & 31)))
+
+			// Byte order (the host is little endian).
+			case opLe16:
+				regs[o.dst&15] = uint64(uint16(regs[o.dst&15]))
+			case opLe32:
+				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]))
+			case opLe64:
+			case opBe16:
+				regs[o.dst&15] = uint64(bits.ReverseBytes16(uint16(regs[o.dst&15])))
+			case opBe32:
+				regs[o.dst&15] = uint64(bits.ReverseBytes32(uint32(regs[o.dst&15])))
+			case opBe64:
+				regs[o.dst&15] = bits.ReverseBytes64(regs[o.dst&15])
+
+			case opLdImm64:
+				regs[o.dst&15] = o.imm
+				pc++
+
+			// Loads and stores: the region cache serves the common case here;
+			// anything else leaves the inner loop for the slow path.
+			case opLdxB:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
+					regs[o.dst&15] = uint64(mi.rdData[off])
+					continue
+				}
+				slow = o
+				break inner
+			case opLdxSB:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
+					v := uint64(mi.rdData[off])
+					regs[o.dst&15] = uint64(int8(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opLdxH:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
+					regs[o.dst&15] = uint64(le.Uint16(mi.rdData[off:]))
+					continue
+				}
+				slow = o
+				break inner
+			case opLdxSH:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
+					v := uint64(le.Uint16(mi.rdData[off:]))
+					regs[o.dst&15] = uint64(int16(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opLdxW:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
+					regs[o.dst&15] = uint64(le.Uint32(mi.rdData[off:]))
+					continue
+				}
+				slow = o
+				break inner
+			case opLdxSW:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
+					v := uint64(le.Uint32(mi.rdData[off:]))
+					regs[o.dst&15] = uint64(int32(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opLdxDW:
+				a := regs[o.src&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+8 <= uint64(len(mi.rdData)) {
+					regs[o.dst&15] = le.Uint64(mi.rdData[off:])
+					continue
+				}
+				slow = o
+				break inner
+			case opStxB:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
+					v := regs[o.src&15]
+					mi.wrData[off] = byte(v)
+					continue
+				}
+				slow = o
+				break inner
+			case opStB:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
+					v := uint64(int64(o.aux))
+					mi.wrData[off] = byte(v)
+					continue
+				}
+				slow = o
+				break inner
+			case opStxH:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
+					v := regs[o.src&15]
+					le.PutUint16(mi.wrData[off:], uint16(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opStH:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
+					v := uint64(int64(o.aux))
+					le.PutUint16(mi.wrData[off:], uint16(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opStxW:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
+					v := regs[o.src&15]
+					le.PutUint32(mi.wrData[off:], uint32(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opStW:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
+					v := uint64(int64(o.aux))
+					le.PutUint32(mi.wrData[off:], uint32(v))
+					continue
+				}
+				slow = o
+				break inner
+			case opStxDW:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
+					v := regs[o.src&15]
+					le.PutUint64(mi.wrData[off:], v)
+					continue
+				}
+				slow = o
+				break inner
+			case opStDW:
+				a := regs[o.dst&15] + o.imm
+				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
+					v := uint64(int64(o.aux))
+					le.PutUint64(mi.wrData[off:], v)
+					continue
+				}
+				slow = o
+				break inner
+			case opAtomic, opCallHelper, opCallReg:
+				slow = o
+				break inner
+
+			// Jumps.
+			case opJa:
+				pc = int(o.aux)
+			case opJeqImm:
+				if regs[o.dst&15] == o.imm {
+					pc = int(o.aux)
+				}
+			case opJeqReg:
+				if regs[o.dst&15] == regs[o.src&15] {
+					pc = int(o.aux)
+				}
+			case opJgtImm:
+				if regs[o.dst&15] > o.imm {
+					pc = int(o.aux)
+				}
+			case opJgtReg:
+				if regs[o.dst&15] > regs[o.src&15] {
+					pc = int(o.aux)
+				}
+			case opJgeImm:
+				if regs[o.dst&15] >= o.imm {
+					pc = int(o.aux)
+				}
+			case opJgeReg:
+				if regs[o.dst&15] >= regs[o.src&15] {
+					pc = int(o.aux)
+				}
+			case opJsetImm:
+				if regs[o.dst&15]&o.imm != 0 {
+					pc = int(o.aux)
+				}
+			case opJsetReg:
+				if regs[o.dst&15]&regs[o.src&15] != 0 {
+					pc = int(o.aux)
+				}
+			case opJneImm:
+				if regs[o.dst&15] != o.imm {
+					pc = int(o.aux)
+				}
+			case opJneReg:
+				if regs[o.dst&15] != regs[o.src&15] {
+					pc = int(o.aux)
+				}
+			case opJsgtImm:
+				if int64(regs[o.dst&15]) > int64(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsgtReg:
+				if int64(regs[o.dst&15]) > int64(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJsgeImm:
+				if int64(regs[o.dst&15]) >= int64(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsgeReg:
+				if int64(regs[o.dst&15]) >= int64(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJltImm:
+				if regs[o.dst&15] < o.imm {
+					pc = int(o.aux)
+				}
+			case opJltReg:
+				if regs[o.dst&15] < regs[o.src&15] {
+					pc = int(o.aux)
+				}
+			case opJleImm:
+				if regs[o.dst&15] <= o.imm {
+					pc = int(o.aux)
+				}
+			case opJleReg:
+				if regs[o.dst&15] <= regs[o.src&15] {
+					pc = int(o.aux)
+				}
+			case opJsltImm:
+				if int64(regs[o.dst&15]) < int64(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsltReg:
+				if int64(regs[o.dst&15]) < int64(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJsleImm:
+				if int64(regs[o.dst&15]) <= int64(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsleReg:
+				if int64(regs[o.dst&15]) <= int64(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJeq32Imm:
+				if uint32(regs[o.dst&15]) == uint32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJeq32Reg:
+				if uint32(regs[o.dst&15]) == uint32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJgt32Imm:
+				if uint32(regs[o.dst&15]) > uint32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJgt32Reg:
+				if uint32(regs[o.dst&15]) > uint32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJge32Imm:
+				if uint32(regs[o.dst&15]) >= uint32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJge32Reg:
+				if uint32(regs[o.dst&15]) >= uint32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJset32Imm:
+				if uint32(regs[o.dst&15])&uint32(o.imm) != 0 {
+					pc = int(o.aux)
+				}
+			case opJset32Reg:
+				if uint32(regs[o.dst&15])&uint32(regs[o.src&15]) != 0 {
+					pc = int(o.aux)
+				}
+			case opJne32Imm:
+				if uint32(regs[o.dst&15]) != uint32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJne32Reg:
+				if uint32(regs[o.dst&15]) != uint32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJsgt32Imm:
+				if int32(regs[o.dst&15]) > int32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsgt32Reg:
+				if int32(regs[o.dst&15]) > int32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJsge32Imm:
+				if int32(regs[o.dst&15]) >= int32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsge32Reg:
+				if int32(regs[o.dst&15]) >= int32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJlt32Imm:
+				if uint32(regs[o.dst&15]) < uint32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJlt32Reg:
+				if uint32(regs[o.dst&15]) < uint32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJle32Imm:
+				if uint32(regs[o.dst&15]) <= uint32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJle32Reg:
+				if uint32(regs[o.dst&15]) <= uint32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJslt32Imm:
+				if int32(regs[o.dst&15]) < int32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJslt32Reg:
+				if int32(regs[o.dst&15]) < int32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+			case opJsle32Imm:
+				if int32(regs[o.dst&15]) <= int32(o.imm) {
+					pc = int(o.aux)
+				}
+			case opJsle32Reg:
+				if int32(regs[o.dst&15]) <= int32(regs[o.src&15]) {
+					pc = int(o.aux)
+				}
+
+			// Calls.
+			case opCallLocal:
+				depth := st.depth
+				if depth+1 >= MaxCallDepth {
+					mi.err = &RunError{Program: st.prog.Name, PC: pc - 1, Err: ErrCallDepth}
+					break loop
+				}
+				f := &mi.frames[depth&(MaxCallDepth-1)]
+				f.ret = pc
+				f.prog = st.prog
+				f.regs = [4]uint64{regs[6], regs[7], regs[8], regs[9]}
+				st.depth = depth + 1
+				regs[10] = frameTop(depth + 1)
+				pc = int(o.aux)
+			case opExit:
+				depth := st.depth
+				if depth == 0 {
+					mi.exited = true
+					break loop
+				}
+				depth--
+				st.depth = depth
+				f := &mi.frames[depth&(MaxCallDepth-1)]
+				regs[6], regs[7], regs[8], regs[9] = f.regs[0], f.regs[1], f.regs[2], f.regs[3]
+				regs[10] = frameTop(depth)
+				pc = f.ret
+				if f.prog != st.prog {
+					st.prog = f.prog
+					mi.cur = f.prog
+					code = unsafe.Pointer(unsafe.SliceData(f.prog.impl.ops))
+				}
+			default:
+				slow = o
+				break inner
+			}
+		}
+		if slow == nil {
+			break // out of instructions
+		}
+		o := slow
+		switch o.code {
+		case opLdxB, opLdxSB, opLdxH, opLdxSH, opLdxW, opLdxSW, opLdxDW:
+			v, ok := m.loadSlow(pc-1, regs[o.src&15]+o.imm, int(o.size))
+			if !ok {
 				break loop
 			}
-			if o.code == opLdxSB {
+			switch o.code {
+			case opLdxSB:
 				v = uint64(int8(v))
-			}
-			regs[o.dst&15] = v
-		case opLdxH, opLdxSH:
-			a := regs[o.src&15] + o.imm
-			var v uint64
-			var ok bool
-			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
-				v = uint64(le.Uint16(mi.rdData[off:]))
-			} else if v, ok = m.loadSlow(pc-1, a, 2); !ok {
-				break loop
-			}
-			if o.code == opLdxSH {
+			case opLdxSH:
 				v = uint64(int16(v))
-			}
-			regs[o.dst&15] = v
-		case opLdxW, opLdxSW:
-			a := regs[o.src&15] + o.imm
-			var v uint64
-			var ok bool
-			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
-				v = uint64(le.Uint32(mi.rdData[off:]))
-			} else if v, ok = m.loadSlow(pc-1, a, 4); !ok {
-				break loop
-			}
-			if o.code == opLdxSW {
+			case opLdxSW:
 				v = uint64(int32(v))
 			}
 			regs[o.dst&15] = v
-		case opLdxDW:
-			a := regs[o.src&15] + o.imm
-			if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+8 <= uint64(len(mi.rdData)) {
-				regs[o.dst&15] = le.Uint64(mi.rdData[off:])
-			} else {
-				var v uint64
-				var ok bool
-				if v, ok = m.loadSlow(pc-1, a, 8); !ok {
-					break loop
-				}
-				regs[o.dst&15] = v
-			}
-
-		// Stores.
-		case opStB, opStxB:
-			a := regs[o.dst&15] + o.imm
-			v := regs[o.src&15]
-			if o.code == opStB {
-				v = uint64(o.aux)
-			}
-			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
-				mi.wrData[off] = byte(v)
-			} else if !m.storeSlow(pc-1, a, 1, v) {
+		case opStxB, opStxH, opStxW, opStxDW:
+			if !m.storeSlow(pc-1, regs[o.dst&15]+o.imm, int(o.size), regs[o.src&15]) {
 				break loop
 			}
-		case opStH, opStxH:
-			a := regs[o.dst&15] + o.imm
-			v := regs[o.src&15]
-			if o.code == opStH {
-				v = uint64(o.aux)
-			}
-			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
-				le.PutUint16(mi.wrData[off:], uint16(v))
-			} else if !m.storeSlow(pc-1, a, 2, v) {
-				break loop
-			}
-		case opStW, opStxW:
-			a := regs[o.dst&15] + o.imm
-			v := regs[o.src&15]
-			if o.code == opStW {
-				v = uint64(o.aux)
-			}
-			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
-				le.PutUint32(mi.wrData[off:], uint32(v))
-			} else if !m.storeSlow(pc-1, a, 4, v) {
-				break loop
-			}
-		case opStDW, opStxDW:
-			a := regs[o.dst&15] + o.imm
-			v := regs[o.src&15]
-			if o.code == opStDW {
-				v = uint64(int64(o.aux))
-			}
-			if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
-				le.PutUint64(mi.wrData[off:], v)
-			} else if !m.storeSlow(pc-1, a, 8, v) {
+		case opStB, opStH, opStW, opStDW:
+			if !m.storeSlow(pc-1, regs[o.dst&15]+o.imm, int(o.size), uint64(int64(o.aux))) {
 				break loop
 			}
 		case opAtomic:
 			if !m.atomic(pc-1, o, &regs) {
 				break loop
 			}
-
-		// Jumps.
-		case opJa:
-			pc = int(o.aux)
-		case opJeqImm:
-			if regs[o.dst&15] == o.imm {
-				pc = int(o.aux)
-			}
-		case opJeqReg:
-			if regs[o.dst&15] == regs[o.src&15] {
-				pc = int(o.aux)
-			}
-		case opJgtImm:
-			if regs[o.dst&15] > o.imm {
-				pc = int(o.aux)
-			}
-		case opJgtReg:
-			if regs[o.dst&15] > regs[o.src&15] {
-				pc = int(o.aux)
-			}
-		case opJgeImm:
-			if regs[o.dst&15] >= o.imm {
-				pc = int(o.aux)
-			}
-		case opJgeReg:
-			if regs[o.dst&15] >= regs[o.src&15] {
-				pc = int(o.aux)
-			}
-		case opJsetImm:
-			if regs[o.dst&15]&o.imm != 0 {
-				pc = int(o.aux)
-			}
-		case opJsetReg:
-			if regs[o.dst&15]&regs[o.src&15] != 0 {
-				pc = int(o.aux)
-			}
-		case opJneImm:
-			if regs[o.dst&15] != o.imm {
-				pc = int(o.aux)
-			}
-		case opJneReg:
-			if regs[o.dst&15] != regs[o.src&15] {
-				pc = int(o.aux)
-			}
-		case opJsgtImm:
-			if int64(regs[o.dst&15]) > int64(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsgtReg:
-			if int64(regs[o.dst&15]) > int64(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJsgeImm:
-			if int64(regs[o.dst&15]) >= int64(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsgeReg:
-			if int64(regs[o.dst&15]) >= int64(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJltImm:
-			if regs[o.dst&15] < o.imm {
-				pc = int(o.aux)
-			}
-		case opJltReg:
-			if regs[o.dst&15] < regs[o.src&15] {
-				pc = int(o.aux)
-			}
-		case opJleImm:
-			if regs[o.dst&15] <= o.imm {
-				pc = int(o.aux)
-			}
-		case opJleReg:
-			if regs[o.dst&15] <= regs[o.src&15] {
-				pc = int(o.aux)
-			}
-		case opJsltImm:
-			if int64(regs[o.dst&15]) < int64(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsltReg:
-			if int64(regs[o.dst&15]) < int64(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJsleImm:
-			if int64(regs[o.dst&15]) <= int64(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsleReg:
-			if int64(regs[o.dst&15]) <= int64(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJeq32Imm:
-			if uint32(regs[o.dst&15]) == uint32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJeq32Reg:
-			if uint32(regs[o.dst&15]) == uint32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJgt32Imm:
-			if uint32(regs[o.dst&15]) > uint32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJgt32Reg:
-			if uint32(regs[o.dst&15]) > uint32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJge32Imm:
-			if uint32(regs[o.dst&15]) >= uint32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJge32Reg:
-			if uint32(regs[o.dst&15]) >= uint32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJset32Imm:
-			if uint32(regs[o.dst&15])&uint32(o.imm) != 0 {
-				pc = int(o.aux)
-			}
-		case opJset32Reg:
-			if uint32(regs[o.dst&15])&uint32(regs[o.src&15]) != 0 {
-				pc = int(o.aux)
-			}
-		case opJne32Imm:
-			if uint32(regs[o.dst&15]) != uint32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJne32Reg:
-			if uint32(regs[o.dst&15]) != uint32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJsgt32Imm:
-			if int32(regs[o.dst&15]) > int32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsgt32Reg:
-			if int32(regs[o.dst&15]) > int32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJsge32Imm:
-			if int32(regs[o.dst&15]) >= int32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsge32Reg:
-			if int32(regs[o.dst&15]) >= int32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJlt32Imm:
-			if uint32(regs[o.dst&15]) < uint32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJlt32Reg:
-			if uint32(regs[o.dst&15]) < uint32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJle32Imm:
-			if uint32(regs[o.dst&15]) <= uint32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJle32Reg:
-			if uint32(regs[o.dst&15]) <= uint32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJslt32Imm:
-			if int32(regs[o.dst&15]) < int32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJslt32Reg:
-			if int32(regs[o.dst&15]) < int32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-		case opJsle32Imm:
-			if int32(regs[o.dst&15]) <= int32(o.imm) {
-				pc = int(o.aux)
-			}
-		case opJsle32Reg:
-			if int32(regs[o.dst&15]) <= int32(regs[o.src&15]) {
-				pc = int(o.aux)
-			}
-
-		// Calls.
 		case opCallHelper, opCallReg:
 			prog := st.prog
 			idx := o.aux
@@ -526,36 +632,6 @@ loop:
 				mi.cur = next
 				code = unsafe.Pointer(unsafe.SliceData(next.impl.ops))
 				pc = 0
-			}
-		case opCallLocal:
-			depth := st.depth
-			if depth+1 >= MaxCallDepth {
-				mi.err = &RunError{Program: st.prog.Name, PC: pc - 1, Err: ErrCallDepth}
-				break loop
-			}
-			f := &mi.frames[depth&(MaxCallDepth-1)]
-			f.ret = pc
-			f.prog = st.prog
-			f.regs = [4]uint64{regs[6], regs[7], regs[8], regs[9]}
-			st.depth = depth + 1
-			regs[10] = frameTop(depth + 1)
-			pc = int(o.aux)
-		case opExit:
-			depth := st.depth
-			if depth == 0 {
-				mi.exited = true
-				break loop
-			}
-			depth--
-			st.depth = depth
-			f := &mi.frames[depth&(MaxCallDepth-1)]
-			regs[6], regs[7], regs[8], regs[9] = f.regs[0], f.regs[1], f.regs[2], f.regs[3]
-			regs[10] = frameTop(depth)
-			pc = f.ret
-			if f.prog != st.prog {
-				st.prog = f.prog
-				mi.cur = f.prog
-				code = unsafe.Pointer(unsafe.SliceData(f.prog.impl.ops))
 			}
 		default:
 			mi.err = &RunError{Program: st.prog.Name, PC: pc - 1, Err: fmt.Errorf("invalid instruction (op %d)", o.code)}

@@ -76,7 +76,6 @@ func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
 	mi.tail = nil
 	mi.tailCount = 0
 	mi.executed = 0
-	mi.invalidateCache()
 	st := &mi.st
 	st.regs = [16]uint64{1: args[0], 2: args[1], 3: args[2], 4: args[3], 5: args[4], 10: frameTop(0)}
 	st.pc = 0
