@@ -11,9 +11,10 @@
 // handle or a helper means is decided by the caller through Options.
 package vm
 
-// This file fixes the package's public API so that the loader and the
-// runtime can be written against it. Bodies marked "not implemented" are
-// filled in by the interpreter work.
+// This file holds the package's public API; the implementation lives in
+// prepare.go (validation and pre-decoding), ctxcheck.go (the static context
+// check), exec.go (the interpreter loop), memory.go (regions), machine.go,
+// trace.go and errors.go.
 
 import (
 	"errors"
@@ -82,7 +83,9 @@ func (s *Space) AddGlobal(r Region) uint64 { return s.addGlobal(r) }
 
 // HelperFunc implements one helper. Arguments are r1..r5; the result goes
 // to r0. A non-nil error stops the program; it is returned from Run wrapped
-// in a *HelperError naming the helper and pc.
+// in a *HelperError naming the helper and pc. ErrStop is the exception: it
+// ends the program successfully with the returned value as r0.
+// A helper must not call Run on the Machine it is given.
 type HelperFunc func(m *Machine, r1, r2, r3, r4, r5 uint64) (uint64, error)
 
 // Helper describes one helper a program type may call.
@@ -205,7 +208,8 @@ func (m *Machine) Reset() { m.reset() }
 
 // Run executes p with r1 = arg and returns r0. Run does not allocate on its
 // fast path. The budget of the run is the program's unless SetBudget was
-// called.
+// called. The stack is not cleared between runs (the kernel does not clear
+// it either); the registers other than r1 and r10 start at zero.
 func (m *Machine) Run(p *Program, arg uint64) (uint64, error) { return m.run(p, arg) }
 
 // SetBudget overrides the instruction budget of later runs; 0 restores the
@@ -222,8 +226,11 @@ func (m *Machine) Executed() uint64 { return m.executed() }
 // Helpers use it to read and write program memory. A failure is a *Fault.
 func (m *Machine) Bytes(addr uint64, n int, perm Perm) ([]byte, error) { return m.bytes(addr, n, perm) }
 
-// TailCall is called by the tail_call helper: after the helper returns, the
-// machine continues in next with the current r1 and a fresh stack frame.
+// TailCall is called by the tail_call helper: after the helper returns
+// (without error), the machine continues at the start of next with the
+// current r1, in the current stack frame (as the kernel does, next reuses
+// the frame of the caller; it is not cleared). A tail call made in a
+// subprogram replaces that subprogram: next's exit returns to its caller.
 // Past MaxTailCalls it returns ErrTailCallLimit and the helper should
 // return a negative value, as the kernel falls through to the next insn.
 func (m *Machine) TailCall(next *Program) error { return m.tailCall(next) }

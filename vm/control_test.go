@@ -350,3 +350,28 @@ func TestResolveImm64(t *testing.T) {
 	assert.Equal(t, 1, pe.PC)
 	assert.Contains(t, pe.Reason, "no such map")
 }
+
+func TestHelperSeesMachine(t *testing.T) {
+	space := vm.NewSpace()
+	var inner *vm.Program
+	var regs [vm.NumRegs]uint64
+	var cur *vm.Program
+	var nested error
+	helpers := vm.Helpers{1: {Name: "probe", Fn: func(m *vm.Machine, _, _, _, _, _ uint64) (uint64, error) {
+		regs = m.Regs()
+		cur = m.Program()
+		_, nested = m.Run(inner, 0)
+		return 0, nil
+	}}}
+	p := prepare(t, space, "mov %r7, 77\ncall 1\nexit", vm.Options{Helpers: helpers})
+	inner = p
+	m := space.NewMachine()
+	_, err := m.Run(p, 5)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(77), regs[7])
+	assert.Equal(t, uint64(5), regs[1])
+	assert.Equal(t, vm.Addr(vm.StackRegion, vm.StackSize*vm.MaxCallDepth), regs[10])
+	assert.Same(t, p, cur)
+	require.Error(t, nested, "Run from a helper on the same machine")
+	assert.Contains(t, nested.Error(), "already running")
+}

@@ -50,6 +50,7 @@ var (
 	errOtherSpace   = errors.New("program was prepared for another address space")
 	errNotInHelper  = errors.New("TailCall outside a helper call")
 	errInternalFail = errors.New("internal interpreter error")
+	errBusy         = errors.New("machine is already running a program (Run called from a helper?)")
 )
 
 func (m *Machine) run(p *Program, arg uint64) (uint64, error) {
@@ -67,6 +68,9 @@ func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
 	}
 	if p.impl.space != mi.space {
 		return 0, &RunError{Program: p.Name, PC: 0, Err: errOtherSpace}
+	}
+	if mi.cur != nil {
+		return 0, &RunError{Program: p.Name, PC: 0, Err: errBusy}
 	}
 	budget := mi.budget
 	if budget == 0 {
