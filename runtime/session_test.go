@@ -231,7 +231,9 @@ func (s *skmsgSession) Recv(id scenario.SocketID, max int, peek bool) ([]byte, b
 	return out, false, nil
 }
 
-func (s *skmsgSession) Fionread(id scenario.SocketID) (int, error) { return s.socks[id].Fionread(), nil }
+func (s *skmsgSession) Fionread(id scenario.SocketID) (int, error) {
+	return s.socks[id].Fionread(), nil
+}
 func (s *skmsgSession) Shutdown(id scenario.SocketID, how int) error {
 	return s.socks[id].Shutdown(how)
 }

@@ -74,6 +74,15 @@ func (s *Socket) bpfSendmsg(p *psock, iov [][]byte, flags int) (int, error) {
 	if tmp != nil {
 		tmp.release()
 	}
+	if unsent, e := s.out.flush(flags); e != 0 {
+		// A push that fails in the kernel returns its error at once and
+		// the unsent bytes are not counted; here the failure surfaces at
+		// the flush, with the same count.
+		copied -= unsent
+		if err == 0 {
+			err = e
+		}
+	}
 	if copied > 0 {
 		return copied, nil
 	}
@@ -110,11 +119,7 @@ func (s *Socket) sendVerdict(p *psock, m *Msg, copied *int, flags int) syscall.E
 		var ret syscall.Errno
 		switch p.eval {
 		case verdictPass:
-			if e := s.tcpPush(s, m, tosend, flags); e != 0 {
-				*copied -= int(m.free())
-				ret = e
-				break
-			}
+			s.out.queue(s, false, m, tosend)
 			p.consumeApply(tosend)
 		case verdictRedirect:
 			ingress, target := p.redirIngress, p.skRedir
@@ -129,9 +134,7 @@ func (s *Socket) sendVerdict(p *psock, m *Msg, copied *int, flags int) syscall.E
 				cork = true
 				p.cork = nil
 			}
-			s.mu.Unlock()
 			e := s.sendmsgRedir(target, ingress, m, tosend, flags)
-			s.mu.Lock()
 			if e != 0 {
 				freed := m.free()
 				if !cork {
@@ -175,63 +178,43 @@ func (p *psock) consumeApply(n uint32) {
 	}
 }
 
-// tcpPush sends the first n bytes of m on target's TCP (tcp_bpf_push),
-// consuming them from m.
-func (s *Socket) tcpPush(target *Socket, m *Msg, n uint32, flags int) syscall.Errno {
-	c := target.conn
-	if c == nil {
-		return syscall.EPIPE
-	}
-	for n > 0 && m.n > 0 {
-		e := &m.sg[0]
-		size := e.length
-		if n < size {
-			size = n
-		}
-		w, err := c.SendTCP(e.pg.b[e.offset:e.offset+size], flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
-		if w > 0 {
-			m.consume(uint32(w))
-			n -= uint32(w)
-		}
-		if err != nil {
-			return errnoOf(err)
-		}
-		if w == 0 {
-			return syscall.EAGAIN
-		}
-	}
-	return 0
-}
-
 // sendmsgRedir is tcp_bpf_sendmsg_redir: deliver up to n bytes of m to
 // target's egress (its TCP, without running its msg program) or to its
-// ingress queue.
+// ingress queue. The target must have a psock now (else EPIPE); the bytes
+// are queued on the sender's pending output and moved when it is flushed.
 func (s *Socket) sendmsgRedir(target *Socket, ingress bool, m *Msg, n uint32, flags int) syscall.Errno {
 	if target == nil {
 		return syscall.EPIPE
 	}
 	tp := target.psock.Load()
-	if tp == nil || !tp.get() {
+	if tp == nil || tp.dead.Load() {
 		return syscall.EPIPE
 	}
-	defer tp.put()
-	if ingress {
-		return target.bpfIngress(tp, m, n)
-	}
-	return s.tcpPush(target, m, n, flags)
+	s.out.queue(target, ingress, m, n)
+	return 0
 }
 
-// bpfIngress is bpf_tcp_ingress: move n bytes of m onto target's
-// ingress_msg queue and wake its readers. A psock being torn down drops
-// the bytes silently.
-func (target *Socket) bpfIngress(tp *psock, m *Msg, n uint32) syscall.Errno {
+// pendingOut coalesces what consecutive verdicts of one sendmsg deliver to
+// the same place, as the kernel's tcp_sendmsg_locked coalesces pushes into
+// the tail skb: one TCP send or one ingress message per run of bytes
+// instead of one per verdict (apply_bytes(1) makes a verdict per byte).
+// Only the sending socket's goroutine touches it, under s.mu.
+type pendingOut struct {
+	target  *Socket
+	ingress bool
+	buf     []byte
+}
+
+// queue moves the first n bytes of m to the pending output for (target,
+// ingress), flushing what was pending for another destination first.
+func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 	if n > m.size {
 		n = m.size
 	}
-	if n == 0 {
-		return 0
+	if o.target != nil && (o.target != target || o.ingress != ingress) {
+		o.flushQuiet()
 	}
-	buf := make([]byte, 0, n)
+	o.target, o.ingress = target, ingress
 	left := n
 	for i := 0; i < m.n && left > 0; i++ {
 		e := &m.sg[i]
@@ -239,15 +222,44 @@ func (target *Socket) bpfIngress(tp *psock, m *Msg, n uint32) syscall.Errno {
 		if left < take {
 			take = left
 		}
-		buf = append(buf, e.pg.b[e.offset:e.offset+take]...)
+		o.buf = append(o.buf, e.pg.b[e.offset:e.offset+take]...)
 		left -= take
 	}
 	m.consume(n)
-	if !tp.txEnabled.Load() || target.conn == nil {
-		return 0
+}
+
+// flushQuiet delivers pending bytes, ignoring failures.
+func (o *pendingOut) flushQuiet() { o.flush(0) }
+
+// flush delivers pending bytes and returns how many could not be sent
+// and why. Ingress bytes for a psock being torn down are dropped silently,
+// as sk_psock_queue_msg does.
+func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
+	t := o.target
+	if t == nil || len(o.buf) == 0 {
+		o.target = nil
+		return 0, 0
 	}
-	if err := target.conn.InjectOwned(buf); err != nil {
-		return 0
+	b := o.buf
+	if o.ingress {
+		tp := t.psock.Load()
+		if tp != nil && tp.txEnabled.Load() && t.conn != nil {
+			owned := make([]byte, len(b))
+			copy(owned, b)
+			t.conn.InjectOwned(owned)
+		}
+	} else if t.conn == nil {
+		unsent, err = len(b), syscall.EPIPE
+	} else {
+		w, e := t.conn.SendTCP(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
+		if e != nil {
+			unsent, err = len(b)-w, errnoOf(e)
+		}
 	}
-	return 0
+	o.buf = o.buf[:0]
+	if cap(o.buf) > 1<<20 {
+		o.buf = nil
+	}
+	o.target = nil
+	return unsent, err
 }
