@@ -151,10 +151,6 @@ func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
 	}
-	// With a receive verdict, reads follow tcp_bpf_recvmsg_parser (psock_rx.go).
-	if p := s.psock.Load(); p != nil && p.rxActive() {
-		return s.rxRecvmsg(p, b, flags)
-	}
 	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK|syscall.MSG_WAITALL))
 	if errors.Is(err, io.EOF) {
 		return n, io.EOF
