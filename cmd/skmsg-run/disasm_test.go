@@ -111,6 +111,12 @@ func TestDisasmCommand(t *testing.T) {
 			stdout: []string{"= &map[.rodata][0]\n", "call add_bytes\n", "\nshould_log:\n"},
 		},
 		{
+			name:   "CO-RE object",
+			args:   []string{"disasm", obj("core.o")},
+			code:   0,
+			stdout: []string{"core_msg: section sk_msg, type SkMsg, attach SkMsgVerdict, 21 instructions, 6 CO-RE relocations applied\n", "r2 = *(u32 *)(r1 + 68)\n"},
+		},
+		{
 			name:   "legacy sections",
 			args:   []string{"disasm", obj("legacy_sections.o")},
 			code:   0,

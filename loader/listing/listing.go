@@ -30,7 +30,11 @@ func Write(w io.Writer, p *loader.Program) error {
 		legacy = " (legacy section name)"
 	}
 	bw := &errWriter{w: w}
-	bw.printf("%s: section %s, type %s%s%s, %d instructions\n", p.Name, p.Section, p.Type, attach, legacy, slots)
+	core := ""
+	if p.CORERelocations > 0 {
+		core = fmt.Sprintf(", %d CO-RE relocations applied", p.CORERelocations)
+	}
+	bw.printf("%s: section %s, type %s%s%s, %d instructions%s\n", p.Name, p.Section, p.Type, attach, legacy, slots, core)
 	if len(p.Maps) > 0 {
 		bw.printf("  maps: %s\n", strings.Join(p.Maps, ", "))
 	}
