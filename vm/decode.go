@@ -219,7 +219,7 @@ const (
 	opStxH
 	opStxW
 	opStxDW
-	opAtomic // slow path; the kind is in src's companion field aux
+	opAtomic // slow path; aux holds the atomic operation (the wire imm)
 	// Jumps.
 	opJa
 	opJeqImm

@@ -68,6 +68,11 @@ loop:
 			o := (*op)(unsafe.Add(code, uintptr(pc)*unsafe.Sizeof(op{})))
 			pc++
 			switch o.code {
+			case opInvalid, opNop:
+				// Never produced by Prepare; listed so the jump table
+				// starts at 0.
+				slow = o
+				break inner
 			// ALU64
 			case opAdd64Imm:
 				regs[o.dst&15] += o.imm
