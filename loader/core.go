@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"fmt"
+	"regexp"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ func coreTargets(extra []*btf.Spec) (coreTargetSet, error) {
 // applyCORE resolves the CO-RE relocations of p's instructions, as
 // cilium/ebpf does at program load (linker.go applyRelocations), but
 // against skmsg's targets instead of the running kernel's BTF.
-func applyCORE(p *Program, targets coreTargetSet) error {
+func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
 	var (
 		relos []*btf.CORERelocation
 		idx   []int // position in p.Instructions
@@ -83,8 +84,8 @@ func applyCORE(p *Program, targets coreTargetSet) error {
 			return fmt.Errorf("%s: CO-RE %s: %w", describeInsn(pcs[i], &before), relos[i], err)
 		}
 		if isPoisoned(ins) {
-			return fmt.Errorf("%s: CO-RE relocation %s cannot be resolved against the context types skmsg emulates (%s): %w",
-				describeInsn(pcs[i], &before), relos[i], fixup.String(), ErrNotSupported)
+			return fmt.Errorf("%s: CO-RE relocation %s (%s): %s cannot be resolved against the context types skmsg emulates: %w",
+				describeInsn(pcs[i], &before), relos[i], fixup.String(), describeRelo(relos[i], localBTF), ErrNotSupported)
 		}
 		// Done: drop the relocation so that nothing (cilium/ebpf loading
 		// Program.Spec into a kernel) applies it a second time.
@@ -155,4 +156,85 @@ func applyFixupPortable(desc string, ins *asm.Instruction) error {
 		return fmt.Errorf("invalid class %s", class)
 	}
 	return nil
+}
+
+// reloPattern picks kind, local type name and accessor out of
+// CORERelocation.String(), e.g.
+// `CORERelocation(byte_off, Struct:"sk_msg_md___future"[0:1], local_id=15)`.
+var reloPattern = regexp.MustCompile(`^CORERelocation\(([a-z_]+), [A-Za-z]+:"([^"]+)"\[([0-9:]+)\]`)
+
+// describeRelo names what a relocation wants in C terms
+// ("field sk_msg_md.tx_queue_hint (local type sk_msg_md___future)"), from
+// the object's BTF; it falls back to the type name alone.
+func describeRelo(relo *btf.CORERelocation, local *btf.Spec) string {
+	m := reloPattern.FindStringSubmatch(relo.String())
+	if m == nil {
+		return "the relocated type"
+	}
+	kind, typeName, accessor := m[1], m[2], strings.Split(m[3], ":")
+	target := typeName
+	if i := strings.Index(target, "___"); i > 0 {
+		target = target[:i]
+	}
+	what := "type " + target
+	if strings.HasPrefix(kind, "field") || strings.HasPrefix(kind, "byte") || kind == "signed" || strings.HasPrefix(kind, "lshift") || strings.HasPrefix(kind, "rshift") {
+		if path := fieldPath(local, typeName, accessor); path != "" {
+			what = "field " + target + path
+		}
+	} else if strings.HasPrefix(kind, "enumval") {
+		what = "enum value of " + target
+	}
+	if target != typeName {
+		what += " (local type " + typeName + ")"
+	}
+	return what
+}
+
+// fieldPath walks a CO-RE accessor ("0:1:2": base index, then member or
+// array indices) through the local type and returns ".a.b[2]".
+func fieldPath(spec *btf.Spec, typeName string, accessor []string) string {
+	if spec == nil || len(accessor) < 2 {
+		return ""
+	}
+	types, err := spec.AnyTypesByName(typeName)
+	if err != nil {
+		return ""
+	}
+	var typ btf.Type
+	for _, t := range types {
+		if t.TypeName() == typeName {
+			typ = t
+		}
+	}
+	if typ == nil {
+		return ""
+	}
+	var path strings.Builder
+	for _, a := range accessor[1:] {
+		idx, err := strconv.Atoi(a)
+		if err != nil || idx < 0 {
+			return ""
+		}
+		var members []btf.Member
+		switch t := btf.UnderlyingType(typ).(type) {
+		case *btf.Struct:
+			members = t.Members
+		case *btf.Union:
+			members = t.Members
+		case *btf.Array:
+			fmt.Fprintf(&path, "[%d]", idx)
+			typ = t.Type
+			continue
+		default:
+			return ""
+		}
+		if idx >= len(members) {
+			return ""
+		}
+		if members[idx].Name != "" {
+			path.WriteString("." + members[idx].Name)
+		}
+		typ = members[idx].Type
+	}
+	return path.String()
 }

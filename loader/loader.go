@@ -106,6 +106,9 @@ func parseSpec(r io.ReaderAt) (spec *ebpf.CollectionSpec, err error) {
 		}
 	}()
 	spec, err = ebpf.LoadCollectionSpecFromReader(r)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("parse ELF: truncated object (%w)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse ELF: %w", err)
 	}
@@ -214,9 +217,9 @@ func describeInsn(pc int, ins *asm.Instruction) string {
 	s := fmt.Sprintf("instruction %d (%v)", pc, *ins)
 	if src := ins.Source(); src != nil {
 		if l, ok := src.(*btf.Line); ok {
-			s += fmt.Sprintf(" at %s:%d: %s", l.FileName(), l.LineNumber(), strings.TrimSpace(l.Line()))
+			s += fmt.Sprintf(" [%s:%d: %s]", l.FileName(), l.LineNumber(), strings.TrimSpace(l.Line()))
 		} else {
-			s += fmt.Sprintf(": %s", strings.TrimSpace(src.String()))
+			s += fmt.Sprintf(" [%s]", strings.TrimSpace(src.String()))
 		}
 	}
 	return s

@@ -89,7 +89,7 @@ func (o *Object) loadProgram(ps *ebpf.ProgramSpec, cfg *config, targets coreTarg
 	}
 	ps.Type, ps.AttachType = p.Type, p.AttachType
 
-	if err := applyCORE(p, targets); err != nil {
+	if err := applyCORE(p, targets, o.BTF); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if err := o.checkReferences(p); err != nil {
