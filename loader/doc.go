@@ -57,9 +57,14 @@
 // without a slash is accepted: "sk_msg1" is SK_MSG, "sk_skb2" is SK_SKB with
 // no attach type (the kernel lets an SK_SKB program be attached as parser or
 // verdict), "sockops_x" is SOCK_OPS. Program.LegacySection reports such a
-// prefix match. WithProgramType overrides the type of a program or of a
-// whole section; a program whose type is still unknown makes Open fail with
-// an error wrapping ErrNotSupported that names the section and program.
+// prefix match. The prefix rule is broad ("tcp_verdict" would be a tc
+// classifier), which is why the flag exists. WithProgramType overrides the
+// type of a program or of a whole section (ParseProgramType reads
+// "sk_skb/stream_verdict" and the like); a program whose type is still
+// unknown makes Open fail with an error wrapping ErrNotSupported that names
+// the section and program. Failing early was chosen over keeping an
+// untyped program: the runtime could not pick its context, helpers or
+// attach points anyway, and the message tells what to do.
 //
 // # CO-RE
 //
@@ -71,7 +76,14 @@
 // vmlinux BTF) for programs that relocate against kernel types. A
 // relocation that cannot be resolved against the shipped types (libbpf
 // would "poison" the instruction) makes Open fail, naming the program, the
-// instruction, its source line and the type and field.
+// instruction, its source line and the type and field. It fails early
+// rather than leaving the poisoned call (helper 0xbad2310) to fault at run
+// time: the interpreter rejects unknown helpers when it prepares a program,
+// so the program would be unusable either way, with a worse message. The
+// price: a poisoned access in code that a bpf_core_field_exists() guard
+// makes dead also fails (the kernel verifier would accept it). The applied
+// relocations are removed from the instructions, so Program.Spec can be
+// loaded into a kernel too.
 package loader
 
 //go:generate cp ../testdata/loader/ctx_btf.o ctx_btf.o
