@@ -136,9 +136,22 @@ func TestConformance(t *testing.T) {
 				r1 = m.AddRegion(vm.Region{Name: "mem", Data: v.mem, Perm: vm.PermRW})
 			}
 			// r2 holds the memory's length, as the suite's runners do.
+			mem := append([]byte(nil), v.mem...)
 			r0, err := m.RunArgs(prog, [5]uint64{r1, uint64(len(v.mem))})
 			require.NoError(t, err)
 			require.Equal(t, v.result, r0, "r0 = %#x, want %#x", r0, v.result)
+
+			// The traced loop gives the same result in as many steps.
+			executed := m.Executed()
+			copy(v.mem, mem)
+			tr := &recorder{}
+			m.SetTracer(tr)
+			defer m.SetTracer(nil)
+			r0, err = m.RunArgs(prog, [5]uint64{r1, uint64(len(v.mem))})
+			require.NoError(t, err)
+			require.Equal(t, v.result, r0)
+			require.Equal(t, executed, m.Executed())
+			require.Len(t, tr.steps, int(executed))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Region numbering. The stack is region 1; regions added per run follow;
@@ -104,10 +105,29 @@ func (m *Machine) lookup(addr uint64) *region {
 	return nil
 }
 
+// dedupWindow is how many of the latest per-run regions AddRegion checks
+// for an identical one, so that a helper looking up the same map value
+// again in a loop neither grows the table nor hands out a new address.
+const dedupWindow = 8
+
 func (m *Machine) addRegion(r Region) uint64 {
 	mi := &m.impl
-	mi.regions = append(mi.regions, newRegion(r))
+	nr := newRegion(r)
+	for i := len(mi.regions) - 1; i >= 0 && i >= len(mi.regions)-dedupWindow; i-- {
+		if sameRegion(&mi.regions[i], &nr) {
+			return Addr(RegionID(firstRunRegion+i), 0)
+		}
+	}
+	mi.regions = append(mi.regions, nr)
 	return Addr(RegionID(firstRunRegion+len(mi.regions)-1), 0)
+}
+
+// sameRegion compares plain regions; accessor regions are never merged
+// (an Accessor need not even be comparable).
+func sameRegion(a, b *region) bool {
+	return a.access == nil && b.access == nil && a.size == b.size && a.perm == b.perm &&
+		len(a.data) == len(b.data) && unsafe.SliceData(a.data) == unsafe.SliceData(b.data) &&
+		a.name == b.name
 }
 
 func (m *Machine) reset() {

@@ -250,3 +250,17 @@ exit`, addr)
 	require.Equal(t, uint64(40000), binary.LittleEndian.Uint64(counter))
 	require.Equal(t, uint32(40000), binary.LittleEndian.Uint32(counter[8:]))
 }
+
+func TestAddRegionDeduplicates(t *testing.T) {
+	m := vm.NewSpace().NewMachine()
+	value := make([]byte, 8)
+	a := m.AddRegion(vm.Region{Name: "map_value(m)", Data: value, Perm: vm.PermRW})
+	b := m.AddRegion(vm.Region{Name: "map_value(m)", Data: value, Perm: vm.PermRW})
+	require.Equal(t, a, b, "the same memory gets the same address")
+	c := m.AddRegion(vm.Region{Name: "map_value(m)", Data: value[:4], Perm: vm.PermRW})
+	require.NotEqual(t, a, c)
+	d := m.AddRegion(vm.Region{Name: "map_value(m)", Data: value, Perm: vm.PermRead})
+	require.NotEqual(t, a, d)
+	e := m.AddRegion(vm.Region{Name: "map_value(m)", Data: make([]byte, 8), Perm: vm.PermRW})
+	require.NotEqual(t, a, e)
+}
