@@ -70,7 +70,9 @@
 //
 // CO-RE relocations are resolved against BTF that skmsg ships: the UAPI
 // context structs (__sk_buff, sk_msg_md, bpf_sock_ops, bpf_sock, ...)
-// compiled from testdata/loader/ctx_btf.c and embedded as ctx_btf.o (copy it
+// in the 6.18 kernel layout (testdata/loader/vmlinux.h, trimmed from the
+// kernel BTF, since installed UAPI headers can be older), compiled from
+// testdata/loader/ctx_btf.c and embedded as ctx_btf.o (copy it
 // with `go generate ./loader` after `make testdata`; a test checks the copy
 // is current). WithCORETargets adds more BTF (for example a kernel's
 // vmlinux BTF) for programs that relocate against kernel types. A

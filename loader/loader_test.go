@@ -407,8 +407,9 @@ func TestCORE(t *testing.T) {
 		// remote_port 60, local_port 64 (flavor says 4), size 68 (flavor says 0), family 16.
 		{"core_msg", []int16{60, 64, 68, 16}},
 		{"core_skb", []int16{0}},
-		// bpf_sock_ops: remote_port 64, op 0.
-		{"core_sockops", []int16{64, 0}},
+		// bpf_sock_ops: remote_port 64, op 0, skb_hwtstamp 216 (a field the
+		// installed UAPI header may lack), op 0.
+		{"core_sockops", []int16{64, 0, 216, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.prog, func(t *testing.T) {

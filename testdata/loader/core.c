@@ -45,6 +45,9 @@ int core_sockops(struct bpf_sock_ops *ops)
 {
 	__u32 key = ops->remote_port;
 
+	/* skb_hwtstamp (offset 216) is newer than some installed UAPI headers. */
+	if (ops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB && ops->skb_hwtstamp)
+		key = 0;
 	if (ops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		bpf_sock_hash_update(ops, &sock_hash, &key, BPF_NOEXIST);
 	return 1;

@@ -1,7 +1,10 @@
-// The BTF of the program contexts skmsg emulates, taken from the UAPI
-// header. The loader embeds this object's BTF (loader/ctx_btf.o, a copy made
-// by `go generate ./loader`) and resolves CO-RE relocations against it.
-#include <linux/bpf.h>
+// The BTF of the program contexts skmsg emulates, in the layout of the 6.18
+// kernel (vmlinux.h beside this file; the UAPI header installed here may be
+// older: its bpf_sock_ops lacks skb_hwtstamp). The loader embeds this
+// object's BTF (loader/ctx_btf.o, a copy made by `go generate ./loader`)
+// and resolves CO-RE relocations against it.
+#define BPF_NO_PRESERVE_ACCESS_INDEX
+#include "vmlinux.h"
 
 struct skmsg_ctx_types {
 	struct __sk_buff skb;
