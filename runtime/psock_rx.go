@@ -1,12 +1,26 @@
 package runtime
 
-import "syscall"
+import (
+	"errors"
+	"io"
+	"sync"
+	"syscall"
+	"time"
 
-// This file is the extension point of the receive side (sk_skb stream
-// parser and verdict): the receive state of a psock and the hooks the
-// sockmap code calls. The receive path fills these in; until then a psock
-// never takes over a socket's receive side, so sk_skb programs inherited
-// at insertion are recorded but not run.
+	"github.com/skmsg/skmsg/netstack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+// This file is the receive side of a psock: which receive mode a socket
+// is in, the netstack recv hook that takes arriving TCP bytes (the
+// kernel's replaced sk_data_ready), and the read side the application
+// meets while a receive verdict is present (tcp_bpf_recvmsg_parser).
+//
+// Arrivals: netstack calls the hook after bytes arrive; everything TCP
+// holds at that moment is taken as one skb. The kernel's unit is the
+// receive skb (one segment, or what GRO/coalescing merged); here it is what
+// arrived between two hook calls, which for writes below the MSS is one
+// write.
 
 // rxMode is how received data reaches the application.
 type rxMode uint8
@@ -17,27 +31,65 @@ const (
 	rxVerdict               // stream_verdict or skb_verdict without parser
 )
 
-// rxState is the receive side's per-psock state.
+// rxState is the receive side's per-psock state. The hook goroutine owns
+// strp and pending; mu guards them against stop and readers.
 type rxState struct {
 	mode rxMode
+
+	mu   sync.Mutex
+	strp strparser
+	// err is the socket error a parser abort set (sk_err); reported is
+	// set once a read returned it.
+	err      syscall.Errno
+	reported bool
+	// finSeen: the FIN has gone through the verdict (verdict-only mode).
+	finSeen bool
+	// pending holds verdict results that could not be delivered yet
+	// (target ingress over its receive buffer, target send buffer full),
+	// in order; while it is non-empty no new data is taken from TCP.
+	pending []rxOut
+	retry   *time.Timer
+	// waiters are sockets whose pending output waits for this socket's
+	// reader to make room.
+	waiters []*Socket
+}
+
+// rxOut is one delivery that waits for room.
+type rxOut struct {
+	target  *Socket
+	ingress bool
+	data    []byte
 }
 
 // rxStartFor is called at insertion (under the socket's psockMu) with the
 // programs of the map the socket enters, after they were copied into the
 // psock: it picks the receive mode like sock_map_link does when the
-// socket's data_ready is not already hooked. A non-zero errno fails the
-// insertion.
+// socket's data_ready is not already hooked, and takes over the socket's
+// receive side. A listening socket never runs receive programs.
 func (p *psock) rxStartFor(mp Progs) syscall.Errno {
 	if p.rx.mode != rxNone {
 		return 0
 	}
+	mode := rxNone
 	switch {
 	case mp.StreamParser != nil && mp.StreamVerdict != nil:
-		p.rx.mode = rxStrp
+		mode = rxStrp
 	case mp.StreamParser == nil && mp.StreamVerdict != nil:
-		p.rx.mode = rxVerdict
+		mode = rxVerdict
 	case mp.StreamVerdict == nil && mp.SkbVerdict != nil:
-		p.rx.mode = rxVerdict
+		mode = rxVerdict
+	}
+	if mode == rxNone {
+		return 0
+	}
+	p.rx.mu.Lock()
+	p.rx.mode = mode
+	p.rx.strp = strparser{}
+	p.rx.finSeen = false
+	p.rx.mu.Unlock()
+	if c := p.sk.conn; c != nil {
+		sk := p.sk
+		c.SetRecvHook(sk.rxHook)
 	}
 	return 0
 }
@@ -48,6 +100,9 @@ func (p *psock) rxStartFor(mp Progs) syscall.Errno {
 // are cleared.
 func (p *psock) rxStopFor(mp Progs) {
 	if p.rx.mode == rxNone {
+		if mp.StreamParser != nil {
+			p.progs.streamParser.Store(nil)
+		}
 		return
 	}
 	if mp.StreamParser != nil && p.rx.mode == rxStrp {
@@ -56,13 +111,35 @@ func (p *psock) rxStopFor(mp Progs) {
 	if mp.StreamVerdict != nil || mp.SkbVerdict != nil {
 		p.progs.streamVerdict.Store(nil)
 		p.progs.skbVerdict.Store(nil)
-		p.rx.mode = rxNone
+		p.rxStop()
 	}
 }
 
-// rxStop stops the receive side when the psock is dropped.
+// rxStop stops the receive side (psock drop, or its verdict's map
+// removed): TCP data goes back to the application; a frame the parser
+// held is lost with the strparser, as strp_done frees it.
 func (p *psock) rxStop() {
+	p.rx.mu.Lock()
+	was := p.rx.mode
 	p.rx.mode = rxNone
+	p.rx.strp = strparser{}
+	p.rx.pending = nil
+	if p.rx.retry != nil {
+		p.rx.retry.Stop()
+		p.rx.retry = nil
+	}
+	p.rx.mu.Unlock()
+	if was != rxNone && p.sk.conn != nil {
+		p.sk.conn.SetRecvHook(nil)
+	}
+}
+
+// rxActive reports whether a receive verdict owns the socket's receive
+// side.
+func (p *psock) rxActive() bool {
+	p.rx.mu.Lock()
+	defer p.rx.mu.Unlock()
+	return p.rx.mode != rxNone || p.rx.err != 0
 }
 
 // purgeIngress discards unread ingress data when the psock is dropped.
@@ -70,3 +147,239 @@ func (p *psock) rxStop() {
 // no purge operation yet: unread redirected data stays readable after the
 // socket leaves its last map (the kernel discards it).
 func (p *psock) purgeIngress() {}
+
+// rcvbuf is sk_rcvbuf: Linux's default for a TCP socket unless SO_RCVBUF
+// changed the endpoint's buffer.
+func (s *Socket) rcvbuf() int {
+	const linuxDefault = 131072
+	if s.conn == nil {
+		return linuxDefault
+	}
+	v := int(s.conn.Endpoint().SocketOptions().GetReceiveBufferSize())
+	if v == tcp.DefaultReceiveBufferSize || v <= 0 {
+		return linuxDefault
+	}
+	return v
+}
+
+// ingressFull is the sk_rmem_alloc > sk_rcvbuf check of
+// sk_psock_skb_ingress: the ingress queue holds more than the receive
+// buffer.
+func (s *Socket) ingressFull() bool {
+	return s.conn != nil && s.conn.IngressLen() > s.rcvbuf()
+}
+
+// rxHook is the socket's data_ready while a receive verdict is present:
+// it takes what TCP holds and runs the strparser or the verdict on it.
+func (s *Socket) rxHook(c *netstack.Conn) {
+	p := s.psock.Load()
+	if p == nil {
+		return
+	}
+	rx := &p.rx
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	if rx.mode == rxNone || rx.err != 0 {
+		return
+	}
+	if !p.flushPending() {
+		return
+	}
+	for rx.mode != rxNone && rx.err == 0 && len(rx.pending) == 0 {
+		n := c.TCPQueued()
+		if n == 0 {
+			if rx.mode == rxVerdict && !rx.finSeen {
+				var one [1]byte
+				if _, err := c.PeekTCP(one[:]); errors.Is(err, io.EOF) {
+					// The FIN goes through the verdict as an empty skb.
+					rx.finSeen = true
+					p.verdictRecv(nil)
+				}
+			}
+			return
+		}
+		buf := make([]byte, n)
+		got, err := c.RecvTCP(buf)
+		if err != nil || got == 0 {
+			return
+		}
+		buf = buf[:got]
+		switch rx.mode {
+		case rxStrp:
+			p.strpRecv(buf)
+		case rxVerdict:
+			p.verdictRecv(buf)
+		}
+	}
+}
+
+// flushPending retries held deliveries in order; it reports whether all
+// went out.
+func (p *psock) flushPending() bool {
+	rx := &p.rx
+	for len(rx.pending) > 0 {
+		o := rx.pending[0]
+		done, n := p.sk.deliver(o.target, o.ingress, o.data)
+		if !done {
+			rx.pending[0].data = o.data[n:]
+			p.waitRoom(o.target)
+			return false
+		}
+		rx.pending[0] = rxOut{}
+		rx.pending = rx.pending[1:]
+	}
+	rx.pending = nil
+	return true
+}
+
+// queueOut delivers data to target now if it can, else keeps it (and
+// everything after it) pending.
+func (p *psock) queueOut(target *Socket, ingress bool, data []byte) {
+	rx := &p.rx
+	if len(rx.pending) == 0 {
+		done, n := p.sk.deliver(target, ingress, data)
+		if done {
+			return
+		}
+		data = data[n:]
+		rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, data: data})
+		p.waitRoom(target)
+		return
+	}
+	rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, data: data})
+}
+
+// waitRoom arranges a retry: the target's reader wakes us when it makes
+// room, and a timer retries about a jiffy later in any case (the psock
+// backlog worker's pace), for room that appears without a read.
+func (p *psock) waitRoom(target *Socket) {
+	if tp := target.psock.Load(); tp != nil {
+		tp.rx.addWaiter(p.sk)
+	}
+	if p.rx.retry == nil {
+		c := p.sk.conn
+		p.rx.retry = time.AfterFunc(time.Millisecond, func() {
+			p.rx.mu.Lock()
+			p.rx.retry = nil
+			p.rx.mu.Unlock()
+			c.KickRecv()
+		})
+	}
+}
+
+func (rx *rxState) addWaiter(s *Socket) {
+	if rx == nil {
+		return
+	}
+	// The waiter's own rx.mu may be held (it is the caller); waiters has
+	// its own lock-free discipline: guarded by waitMu.
+	waitMu.Lock()
+	for _, w := range rx.waiters {
+		if w == s {
+			waitMu.Unlock()
+			return
+		}
+	}
+	rx.waiters = append(rx.waiters, s)
+	waitMu.Unlock()
+}
+
+// waitMu guards every rxState.waiters (short critical sections; a
+// socket's rx.mu may be held while taking it).
+var waitMu sync.Mutex
+
+// wakeWaiters kicks the sockets waiting for room in s's ingress queue.
+func (s *Socket) wakeWaiters() {
+	p := s.psock.Load()
+	if p == nil {
+		return
+	}
+	waitMu.Lock()
+	ws := p.rx.waiters
+	p.rx.waiters = nil
+	waitMu.Unlock()
+	for _, w := range ws {
+		if w.conn != nil {
+			w.conn.KickRecv()
+		}
+	}
+}
+
+// deliver moves data to target's ingress queue or sends it on target's
+// egress (the psock backlog worker's sk_psock_handle_skb). It reports
+// whether everything went, and how many bytes did. A target that is gone
+// (no psock, closed) drops the data silently, as the kernel frees the skb.
+func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) {
+	if len(data) == 0 {
+		return true, 0
+	}
+	tp := target.psock.Load()
+	if tp == nil || !tp.txEnabled.Load() || target.conn == nil || target.closed.Load() {
+		return true, len(data)
+	}
+	if ingress {
+		if target.ingressFull() {
+			return false, 0
+		}
+		if err := target.conn.InjectOwned(data); err != nil {
+			return true, len(data)
+		}
+		return true, len(data)
+	}
+	// Egress goes through the target's sendmsg (skb_send_sock), so a msg
+	// program on the target runs; without blocking, as the worker does.
+	n, err := target.conn.Sendmsg([][]byte{data}, syscall.MSG_DONTWAIT)
+	if n == len(data) {
+		return true, n
+	}
+	if err != nil && !errors.Is(err, syscall.EAGAIN) {
+		// A hard error: the kernel sets it on the target and disables
+		// its TX; the data is lost.
+		tp.txEnabled.Store(false)
+		return true, len(data)
+	}
+	return false, n
+}
+
+// rxRecvmsg is tcp_bpf_recvmsg_parser: with a receive verdict the
+// application reads only the ingress queue. A parser abort's socket error
+// is reported once, then reads find nothing.
+func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
+	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK))
+	if n > 0 && flags&syscall.MSG_PEEK == 0 {
+		s.wakeWaiters()
+		p.rx.mu.Lock()
+		kick := len(p.rx.pending) > 0
+		p.rx.mu.Unlock()
+		if kick {
+			s.conn.KickRecv()
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		var en syscall.Errno
+		if errors.As(err, &en) {
+			p.rx.mu.Lock()
+			if p.rx.err != 0 && en == p.rx.err {
+				if p.rx.reported {
+					p.rx.mu.Unlock()
+					return 0, syscall.EAGAIN
+				}
+				p.rx.reported = true
+			}
+			p.rx.mu.Unlock()
+			return n, en
+		}
+		return n, sockErr(err)
+	}
+	return n, err
+}
+
+// abort is strp_abort_strp: the parser stops for good and the socket
+// error is set and reported to readers.
+func (p *psock) abort(e syscall.Errno) {
+	p.rx.err = e
+	p.rx.strp = strparser{}
+	if c := p.sk.conn; c != nil {
+		c.CloseIngress(e)
+	}
+}

@@ -209,7 +209,7 @@ func (n Net) Listen(addr string) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := n.rt.newSocket(nil, l)
+	s := n.rt.listenSocket(l) // sockops.go: the socket TCP_LISTEN_CB saw
 	return &Listener{s}, nil
 }
 

@@ -51,6 +51,9 @@ type Socket struct {
 	out pendingOut
 
 	closed atomic.Bool
+
+	// ops is the socket's sock_ops state (sockops.go).
+	ops sockOpsSock
 }
 
 func (rt *Runtime) newSocket(c *netstack.Conn, ln *netstack.Listener) *Socket {
@@ -150,6 +153,10 @@ func (s *Socket) Read(b []byte) (int, error) {
 func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
+	}
+	// With a receive verdict, reads follow tcp_bpf_recvmsg_parser (psock_rx.go).
+	if p := s.psock.Load(); p != nil && p.rxActive() {
+		return s.rxRecvmsg(p, b, flags)
 	}
 	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK|syscall.MSG_WAITALL))
 	if errors.Is(err, io.EOF) {
