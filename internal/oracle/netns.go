@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,7 +92,38 @@ func setupLoopback(addrs []netip.Addr) error {
 			return fmt.Errorf("adding %s to lo: %w", a, err)
 		}
 	}
+	for _, a := range addrs {
+		if err := waitRoutable(a); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// waitRoutable waits until a route to a reaches it: IPv6 addresses become
+// usable only once address configuration has run in a kernel worker, even
+// without duplicate address detection.
+func waitRoutable(a netip.Addr) error {
+	fam := unix.AF_INET
+	if a.Is6() {
+		fam = unix.AF_INET6
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Connect(fd, sockaddr(netip.AddrPortFrom(a, 9)))
+		unix.Close(fd)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("address %s did not become reachable on lo: %w", a, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func ifindex(fd int, name string) (int, error) {

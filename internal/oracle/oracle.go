@@ -597,6 +597,9 @@ func (s *session) CloseSocket(id scenario.SocketID) error {
 	return unix.Close(fd)
 }
 
+// ApproximateIdle implements scenario.ApproximateIdle.
+func (s *session) ApproximateIdle() {}
+
 func (s *session) Logs() []string {
 	if s.logs == nil {
 		return nil

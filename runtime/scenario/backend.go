@@ -122,3 +122,11 @@ type MapEntry struct {
 	Key   []byte
 	Value []byte
 }
+
+// ApproximateIdle is implemented by sessions whose WaitIdle can only
+// guess (the kernel: it watches queues for a quiet period). On those the
+// runner keeps reading a recv step whose expected bytes have not all
+// arrived until they have or the idle timeout passes.
+type ApproximateIdle interface {
+	ApproximateIdle()
+}
