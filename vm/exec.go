@@ -42,14 +42,16 @@ var le = binary.LittleEndian
 // exec runs from st for at most limit instructions. It returns how many it
 // executed. On stopExit, r0 is st.regs[0].
 //
-// The loop keeps few values live (registers, pc, the remaining count and
-// the code base) so that the compiler can hold them in machine registers;
-// everything rare lives in the Machine.
+// The loop keeps few values live (pc, the remaining count, the code base
+// and the register file's address) so that the compiler can hold them in
+// machine registers; everything rare lives in the Machine. The register
+// file is the Machine's own (no copy in or out, which measured faster than
+// a local array and halves the fixed cost of a run).
 func (m *Machine) exec(st *state, limit uint64) (stopKind, uint64, error) {
 	mi := &m.impl
 	mi.err = nil
 	mi.exited = false
-	regs := st.regs
+	regs := &st.regs
 	pc := st.pc
 	code := unsafe.Pointer(unsafe.SliceData(st.prog.impl.ops))
 	left := limit
@@ -601,7 +603,7 @@ loop:
 				break loop
 			}
 		case opAtomic:
-			if !m.atomic(pc-1, o, &regs) {
+			if !m.atomic(pc-1, o, regs) {
 				break loop
 			}
 		case opCallHelper, opCallReg:
@@ -618,7 +620,6 @@ loop:
 			}
 			h := &prog.impl.helpers[idx]
 			mi.pc = pc - 1
-			st.regs = regs // helpers may look at the register file
 			r0, herr := h.Fn(m, regs[1], regs[2], regs[3], regs[4], regs[5])
 			regs[0] = r0
 			if herr != nil {
@@ -651,7 +652,6 @@ loop:
 	case mi.exited:
 		stop = stopExit
 	}
-	st.regs = regs
 	st.pc = pc
 	return stop, limit - left, mi.err
 }
