@@ -30,6 +30,7 @@ func TestKernelAcceptsPrograms(t *testing.T) {
 		{"globals.o", nil},
 		{"legacy_sections.o", nil},
 		{"iproute2.o", nil},
+		{"mixed.o", nil},
 		{"unknown_section.o", []loader.Option{loader.WithProgramType("custom_verdict", ebpf.SkMsg, ebpf.AttachSkMsgVerdict)}},
 	}
 	for _, tt := range tests {

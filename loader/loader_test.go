@@ -84,6 +84,13 @@ func TestProgramTypes(t *testing.T) {
 		{"maps.o", "skb_verdict_only", "sk_skb/verdict", ebpf.SkSKB, ebpf.AttachSkSKBVerdict, false},
 		{"maps.o", "skb_untyped", "sk_skb", ebpf.SkSKB, ebpf.AttachNone, false},
 		{"maps.o", "sockops_insert", "sockops", ebpf.SockOps, ebpf.AttachCGroupSockOps, false},
+		{"mixed.o", "mixed_msg", "sk_msg", ebpf.SkMsg, ebpf.AttachSkMsgVerdict, false},
+		{"mixed.o", "mixed_socket", "socket", ebpf.SocketFilter, ebpf.AttachNone, false},
+		{"mixed.o", "mixed_tc", "tc", ebpf.SchedCLS, ebpf.AttachNone, false},
+		{"mixed.o", "mixed_xdp", "xdp", ebpf.XDP, ebpf.AttachXDP, false},
+		{"mixed.o", "mixed_cgroup_skb", "cgroup_skb/ingress", ebpf.CGroupSKB, ebpf.AttachCGroupInetIngress, false},
+		{"mixed.o", "mixed_kprobe", "kprobe/tcp_sendmsg", ebpf.Kprobe, ebpf.AttachNone, false},
+		{"mixed.o", "mixed_tracepoint", "tracepoint/sock/inet_sock_set_state", ebpf.TracePoint, ebpf.AttachNone, false},
 		{"legacy_sections.o", "bpf_prog1", "sk_skb1", ebpf.SkSKB, ebpf.AttachNone, true},
 		{"legacy_sections.o", "bpf_prog2", "sk_skb2", ebpf.SkSKB, ebpf.AttachNone, true},
 		{"legacy_sections.o", "bpf_prog3", "sk_msg1", ebpf.SkMsg, ebpf.AttachSkMsgVerdict, true},
@@ -101,6 +108,13 @@ func TestProgramTypes(t *testing.T) {
 			assert.Equal(t, "GPL", p.License)
 		})
 	}
+}
+
+func TestAttachTo(t *testing.T) {
+	obj := open(t, "loader", "mixed.o")
+	assert.Equal(t, "tcp_sendmsg", obj.Programs["mixed_kprobe"].AttachTo)
+	assert.Equal(t, "sock/inet_sock_set_state", obj.Programs["mixed_tracepoint"].AttachTo)
+	assert.Equal(t, "", obj.Programs["mixed_msg"].AttachTo)
 }
 
 func TestProgramTypeOverride(t *testing.T) {
