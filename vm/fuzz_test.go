@@ -5,10 +5,25 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/skmsg/skmsg/vm/internal/asmtext"
 )
+
+// conformanceTestsDir mirrors the conformance test's lookup.
+func conformanceTestsDir() string {
+	if d := os.Getenv("SKMSG_CONFORMANCE_DIR"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "shared", "conformance", "tests")
+}
 
 // validOpcodes are the wire opcodes the fuzzer builds programs from, so
 // that most generated programs get past Prepare and exercise the machine.
@@ -178,6 +193,24 @@ func FuzzVM(f *testing.F) {
 	}
 	for i, s := range seeds {
 		f.Add(s, []byte("0123456789abcdef"), uint8(i))
+	}
+	// The conformance programs, as raw programs (odd modes).
+	files, _ := filepath.Glob(filepath.Join(conformanceTestsDir(), "*.data"))
+	for i, file := range files {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		_, src, ok := strings.Cut(string(text), "-- asm\n")
+		if !ok {
+			continue
+		}
+		src, _, _ = strings.Cut(src, "\n-- ")
+		slots, err := asmtext.Encode(src)
+		if err != nil {
+			continue
+		}
+		f.Add(asmtext.Bytes(slots), []byte("0123456789abcdef0123456789abcdef"), uint8(2*i+1))
 	}
 	f.Fuzz(func(t *testing.T, code, mem []byte, mode uint8) {
 		var raw []byte
