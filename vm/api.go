@@ -219,7 +219,8 @@ func (m *Machine) SetBudget(n uint64) { m.setBudget(n) }
 // SetTracer sets (or with nil clears) the tracer.
 func (m *Machine) SetTracer(t Tracer) { m.setTracer(t) }
 
-// Executed is the number of instructions executed by the last Run.
+// Executed is the number of instructions executed by the last Run (an
+// LD_IMM64 counts once; an instruction that faulted counts).
 func (m *Machine) Executed() uint64 { return m.executed() }
 
 // Bytes returns a view of n bytes at addr, checked for bounds and for perm.
