@@ -59,6 +59,8 @@ func diffCases() []diffCase {
 		{"perf array preserve", Spec{Type: ebpf.PerfEventArray, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagPreserveElem}},
 		{"array preserve", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagPreserveElem}},
 		{"sk storage prealloc", Spec{Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4}},
+		{"lru with spin lock", Spec{Type: ebpf.LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLockOff: 1}},
+		{"percpu array with spin lock", Spec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLockOff: 1}},
 		{"sk storage max 1", Spec{Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}},
 	} {
 		s := c.spec
@@ -210,6 +212,25 @@ func diffCases() []diffCase {
 			name: typ.String(),
 			spec: Spec{Name: "lru", Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 8},
 			ops:  ops,
+		})
+	}
+	for _, typ := range []ebpf.MapType{ebpf.Hash, ebpf.Array} {
+		// A value with a bpf_spin_lock at offset 4: BPF_F_LOCK updates
+		// in place under the lock, and no update touches the lock word.
+		cases = append(cases, diffCase{
+			name: typ.String() + " with spin lock",
+			spec: Spec{Name: "locked", Type: typ, KeySize: 4, ValueSize: 12, MaxEntries: 2, SpinLockOff: 5},
+			ops: []dop{
+				{op: "update", key: u32(1), val: cat(u32(1), u32(0xFFFFFFFF), u32(2)), flags: UpdateLock},
+				{op: "lookup", key: u32(1)},
+				{op: "update", key: u32(1), val: cat(u32(3), u32(0xFFFFFFFF), u32(4)), flags: UpdateLock | UpdateExist},
+				{op: "lookup", key: u32(1)},
+				{op: "update", key: u32(1), val: cat(u32(5), u32(7), u32(6)), flags: UpdateLock | UpdateNoExist},
+				{op: "update", key: u32(0), val: cat(u32(5), u32(7), u32(6)), flags: UpdateLock | UpdateExist},
+				{op: "update", key: u32(1), val: cat(u32(8), u32(7), u32(9))},
+				{op: "lookup", key: u32(1)},
+				{op: "update", key: u32(1), val: cat(u32(8), u32(7), u32(9)), flags: UpdateLock | 8},
+			},
 		})
 	}
 	lk := lpmKey

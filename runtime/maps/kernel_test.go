@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -93,6 +94,22 @@ func toCilium(s Spec) *ebpf.MapSpec {
 	ms := &ebpf.MapSpec{Name: s.Name, Type: s.Type, KeySize: s.KeySize, ValueSize: s.ValueSize, MaxEntries: s.MaxEntries, Flags: s.Flags}
 	if s.InnerMap != nil {
 		ms.InnerMap = toCilium(*s.InnerMap)
+	}
+	if s.SpinLockOff != 0 {
+		// The kernel finds the lock through BTF: struct { u32 before[];
+		// struct bpf_spin_lock lock; u32 after[]; }.
+		u32t := &btf.Int{Name: "u32", Size: 4}
+		lock := &btf.Struct{Name: "bpf_spin_lock", Size: 4, Members: []btf.Member{{Name: "val", Type: u32t}}}
+		var members []btf.Member
+		for off := uint32(0); off < s.ValueSize; off += 4 {
+			m := btf.Member{Name: fmt.Sprintf("f%d", off), Type: u32t, Offset: btf.Bits(off * 8)}
+			if off == s.SpinLockOff-1 {
+				m.Name, m.Type = "lock", lock
+			}
+			members = append(members, m)
+		}
+		ms.Key = &btf.Int{Name: "key", Size: s.KeySize}
+		ms.Value = &btf.Struct{Name: "val", Size: s.ValueSize, Members: members}
 	}
 	return ms
 }

@@ -23,9 +23,9 @@ const maxHandles = 0xFFFFF
 // and what helpers get as their map argument) and resolves handles back.
 // Lookups are lock-free.
 type Registry struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // serializes Add
 	maps  atomic.Pointer[[]registered]
-	index map[Raw]uint64
+	index sync.Map // Raw → uint64
 }
 
 type registered struct {
@@ -35,17 +35,20 @@ type registered struct {
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	r := &Registry{index: make(map[Raw]uint64)}
+	r := &Registry{}
 	r.maps.Store(&[]registered{})
 	return r
 }
 
 // Add registers m (idempotent) and returns its handle.
 func (r *Registry) Add(m Raw) (uint64, error) {
+	if h, ok := r.index.Load(m); ok {
+		return h.(uint64), nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if h, ok := r.index[m]; ok {
-		return h, nil
+	if h, ok := r.index.Load(m); ok {
+		return h.(uint64), nil
 	}
 	old := *r.maps.Load()
 	if len(old) >= maxHandles {
@@ -55,17 +58,18 @@ func (r *Registry) Add(m Raw) (uint64, error) {
 	copy(next, old)
 	next = append(next, registered{m: m, regionName: "map_value(" + m.Name() + ")"})
 	h := vm.Addr(vm.RegionID(HandleRegionBase+len(old)), 0)
-	r.index[m] = h
 	r.maps.Store(&next)
+	r.index.Store(m, h)
 	return h, nil
 }
 
 // Handle returns the handle of a registered map.
 func (r *Registry) Handle(m Raw) (uint64, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	h, ok := r.index[m]
-	return h, ok
+	h, ok := r.index.Load(m)
+	if !ok {
+		return 0, false
+	}
+	return h.(uint64), true
 }
 
 func (r *Registry) lookup(h uint64) *registered {

@@ -225,6 +225,9 @@ func check(s *Spec, opts Options) *checkErr {
 			return err
 		}
 	}
+	if s.SpinLockOff != 0 && s.Type != ebpf.Hash && s.Type != ebpf.Array && s.Type != ebpf.SkStorage {
+		return bad(syscall.EOPNOTSUPP, "bpf_spin_lock in a %s value", s.Type)
+	}
 	if s.SpinLockOff != 0 && (s.SpinLockOff-1+4 > s.ValueSize || (s.SpinLockOff-1)%4 != 0) {
 		return bad(syscall.EINVAL, "spin lock at %d outside value of %d bytes", s.SpinLockOff-1, s.ValueSize)
 	}
