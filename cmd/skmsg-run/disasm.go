@@ -143,6 +143,13 @@ func describeMap(m *loader.MapSpec) string {
 	if m.Legacy != nil {
 		fmt.Fprintf(&b, " (legacy %d-byte definition)", m.Legacy.Size)
 	}
+	if !m.GlobalData {
+		for _, kv := range m.Contents {
+			if name, ok := kv.Value.(string); ok {
+				fmt.Fprintf(&b, " [%v]=%s", kv.Key, name)
+			}
+		}
+	}
 	return b.String()
 }
 

@@ -105,10 +105,12 @@ func TestDisasmCommand(t *testing.T) {
 			notStdout: []string{"msg_all_maps: section"},
 		},
 		{
-			name:   "flags after the object",
-			args:   []string{"disasm", obj("globals.o"), "-program", "msg_globals"},
-			code:   0,
-			stdout: []string{"= &map[.rodata][0]\n", "call add_bytes\n", "\nshould_log:\n"},
+			name: "flags after the object",
+			args: []string{"disasm", obj("globals.o"), "-program", "msg_globals"},
+			code: 0,
+			stdout: []string{"= &map[.rodata][0]\n", "call add_bytes\n", "\nshould_log:\n",
+				"map jump_table: ProgramArray key 4 value 4 max_entries 4 [1]=tail_pass\n",
+				"map .rodata: Array key 4 value 18 max_entries 1 flags 0x80 (global data, read-only)\n"},
 		},
 		{
 			name:   "CO-RE object",
