@@ -20,6 +20,11 @@ const (
 	stackTotal = StackSize * MaxCallDepth
 )
 
+// HandleBase starts the region ids the vm never maps: an embedder may use
+// addresses there as opaque handles (a map pointer, say), which fault as
+// unmapped when a program dereferences them.
+const HandleBase RegionID = 0xF000_0000
+
 // StackRegion is the id of the stack region: r10 of frame d (0 for the
 // entry function) is Addr(StackRegion, MaxCallDepth*StackSize-d*StackSize).
 const StackRegion RegionID = stackRegion
@@ -72,6 +77,10 @@ func (s *Space) addGlobal(r Region) uint64 {
 	// Copy on write: running machines keep reading the old snapshot.
 	next := make([]region, len(cur), len(cur)+1)
 	copy(next, cur)
+	// Unreachable in practice (1.8e9 regions), but handles must stay unmapped.
+	if globalBase+len(cur) >= int(HandleBase) {
+		panic("vm: too many global regions")
+	}
 	next = append(next, newRegion(r))
 	s.impl.globals.Store(&next)
 	return Addr(RegionID(globalBase+len(cur)), 0)
