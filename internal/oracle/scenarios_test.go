@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/internal/oracle"
@@ -16,7 +17,9 @@ import (
 )
 
 // TestBundledScenarios runs every scenario of testdata/scenarios on the
-// kernel: their expectations are what the kernel does.
+// kernel, where every expectation must hold (they are what the kernel
+// does), and on skmsg, whose observations must be the kernel's: return
+// values, errnos, bytes per socket, lookups and final map contents.
 func TestBundledScenarios(t *testing.T) {
 	if err := oracle.Available(); err != nil {
 		t.Skip(err)
@@ -26,12 +29,19 @@ func TestBundledScenarios(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
-			res, err := scenario.RunFile(f, oracle.New(), scenario.Options{})
+			sc, err := scenario.Load(f)
 			require.NoError(t, err)
-			if !res.Passed() || testing.Verbose() {
-				_ = res.WriteText(os.Stdout)
+			c, err := scenario.Compare(sc, oracle.New(), &scenario.Skmsg{}, scenario.Options{})
+			require.NoError(t, err)
+			if !c.A.Passed() || testing.Verbose() {
+				_ = c.A.WriteText(os.Stdout)
 			}
-			require.True(t, res.Passed(), res.Summary())
+			require.True(t, c.A.Passed(), c.A.Summary())
+			var diffs []string
+			for _, d := range c.Differences {
+				diffs = append(diffs, d.String())
+			}
+			assert.Empty(t, diffs, "kernel (a) and skmsg (b) differ:\n%s", strings.Join(diffs, "\n"))
 		})
 	}
 }

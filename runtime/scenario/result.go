@@ -52,6 +52,9 @@ type Observation struct {
 	Value    HexBytes `json:"value,omitempty"`
 	CookieOf string   `json:"cookie_of,omitempty"`
 	Logs     []string `json:"logs,omitempty"`
+	// Detail is the error message of a failed operation, in the
+	// backend's words (not compared across backends).
+	Detail string `json:"detail,omitempty"`
 }
 
 // MapDump is one map's contents.

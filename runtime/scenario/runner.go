@@ -95,6 +95,9 @@ func (r *runner) idle() string {
 // outcome checks an operation's error against the expectation.
 func outcome(err error, exp Expect, obs *Observation) string {
 	errno, ok := ErrnoOf(err)
+	if err != nil {
+		obs.Detail = firstLine(err.Error())
+	}
 	if !ok {
 		obs.Errno = "backend error"
 		return fmt.Sprintf("backend error: %v", err)
@@ -144,7 +147,13 @@ func (r *runner) run() {
 		if err == nil {
 			r.loaded[p.ID] = true
 		} else {
-			obs.Errno = firstLine(err.Error())
+			// The verifier's words differ between backends; the errno
+			// is what compares.
+			obs.Errno = "rejected"
+			if e, ok := ErrnoOf(err); ok && e != 0 {
+				obs.Errno = e.String()
+			}
+			obs.Detail = firstLine(err.Error())
 		}
 		r.record(p.Pos, "program", "load program "+p.Name, obs, msg)
 	}
