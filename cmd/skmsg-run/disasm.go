@@ -31,44 +31,6 @@ Exit status: 0 listed, 1 output failed, 2 unusable object or arguments.`,
 	})
 }
 
-// typeFlags collects repeated --type NAME=TYPE options.
-type typeFlags []loader.Option
-
-func (t *typeFlags) String() string { return "" }
-
-func (t *typeFlags) Set(v string) error {
-	name, typ, ok := strings.Cut(v, "=")
-	if !ok || name == "" || typ == "" {
-		return fmt.Errorf("want NAME=TYPE, got %q", v)
-	}
-	pt, at, err := loader.ParseProgramType(typ)
-	if err != nil {
-		return err
-	}
-	*t = append(*t, loader.WithProgramType(name, pt, at))
-	return nil
-}
-
-// parseInterspersed parses flags that may come before or after the
-// positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func runDisasm(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("disasm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
