@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -135,6 +136,9 @@ func BaseHelpers(env Env) (vm.Helpers, *Helpers) {
 		return env.UidGid, nil
 	})
 	add(asm.FnTracePrintk, "trace_printk", h.tracePrintk)
+	add(asm.FnTraceVprintk, "trace_vprintk", h.traceVprintk)
+	add(asm.FnSnprintf, "snprintf", h.snprintf)
+	add(asm.FnGetNsCurrentPidTgid, "get_ns_current_pid_tgid", h.nsPidTgid)
 	add(asm.FnTailCall, "tail_call", h.tailCall)
 	add(asm.FnRingbufOutput, "ringbuf_output", h.ringbufOutput)
 	add(asm.FnRingbufReserve, "ringbuf_reserve", h.ringbufReserve)
@@ -440,6 +444,104 @@ func (h *Helpers) tracePrintk(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64,
 		h.env.Printk(m, s)
 	}
 	return uint64(len(s)), nil
+}
+
+// maxVarargs is MAX_BPRINTF_VARARGS: the most u64 arguments
+// trace_vprintk and snprintf take.
+const maxVarargs = 12
+
+// varargs reads the u64 argument array of trace_vprintk and snprintf.
+func varargs(m *vm.Machine, addr, n uint64) ([]uint64, syscall.Errno, error) {
+	if n&7 != 0 || n > maxVarargs*8 || n != 0 && addr == 0 {
+		return nil, syscall.EINVAL, nil
+	}
+	if n == 0 {
+		return nil, 0, nil
+	}
+	b, err := m.Bytes(addr, int(n), vm.PermRead)
+	if err != nil {
+		return nil, 0, err
+	}
+	args := make([]uint64, n/8)
+	for i := range args {
+		args[i] = binary.NativeEndian.Uint64(b[i*8:])
+	}
+	return args, 0, nil
+}
+
+// cFormat reads a format of at most size bytes that must hold its NUL.
+func cFormat(m *vm.Machine, addr, size uint64) ([]byte, syscall.Errno, error) {
+	if size == 0 {
+		return nil, syscall.EINVAL, nil
+	}
+	f, err := m.Bytes(addr, int(uint32(size)), vm.PermRead)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, c := range f {
+		if c == 0 {
+			return f[:i], 0, nil
+		}
+	}
+	return nil, syscall.EINVAL, nil
+}
+
+func (h *Helpers) traceVprintk(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
+	args, e, err := varargs(m, r3, uint64(uint32(r4)))
+	if err != nil || e != 0 {
+		return errno(e), err
+	}
+	f, e, err := cFormat(m, r1, r2)
+	if err != nil || e != 0 {
+		return errno(e), err
+	}
+	s, e := formatPrintk(m, f, args)
+	if e != 0 {
+		return errno(e), nil
+	}
+	if h.env.Printk != nil {
+		h.env.Printk(m, s)
+	}
+	return uint64(len(s)), nil
+}
+
+// snprintf is bpf_snprintf: the formatted length plus one is returned
+// even when str is too small; str is always NUL-terminated unless empty.
+func (h *Helpers) snprintf(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
+	args, e, err := varargs(m, r4, uint64(uint32(r5)))
+	if err != nil || e != 0 {
+		return errno(e), err
+	}
+	// The format is a constant string of a read-only map (the verifier
+	// checked its NUL).
+	s, e := formatPrintk(m, []byte(readCString(m, r3, 1<<16)), args)
+	if e != 0 {
+		return errno(e), nil
+	}
+	if n := int(uint32(r2)); n > 0 {
+		out, err := m.Bytes(r1, n, vm.PermWrite)
+		if err != nil {
+			return 0, err
+		}
+		c := copy(out[:n-1], s)
+		out[c] = 0
+	}
+	return uint64(len(s) + 1), nil
+}
+
+// nsPidTgid is get_ns_current_pid_tgid: the configured ids for any
+// namespace (there is one here).
+func (h *Helpers) nsPidTgid(m *vm.Machine, _, _, r3, r4, _ uint64) (uint64, error) {
+	if uint32(r4) != 8 {
+		return errno(syscall.EINVAL), nil
+	}
+	out, err := m.Bytes(r3, 8, vm.PermWrite)
+	if err != nil {
+		return 0, err
+	}
+	binary.NativeEndian.PutUint32(out, uint32(h.env.PidTgid))         // pid
+	binary.NativeEndian.PutUint32(out[4:], uint32(h.env.PidTgid>>32)) // tgid
+	return 0, nil
 }
 
 func (h *Helpers) ringbufArg(v uint64, helper string) (*RingBuf, error) {

@@ -22,6 +22,9 @@ type strIn struct {
 	Args   [3]uint64
 	StrArg uint32
 	_      uint32
+	More   [9]uint64
+	NArgs  uint32
+	_      uint32
 }
 
 type strOut struct {
@@ -30,6 +33,11 @@ type strOut struct {
 	StrtoulRes           uint64
 	Cmp                  [3]int64
 	PrintkRet            int64
+	VprintkRet           int64
+	SnprintfRet          int64
+	SnprintfSmallRet     int64
+	Sbuf                 [48]byte
+	SbufSmall            [8]byte
 }
 
 type strCase struct {
@@ -39,6 +47,8 @@ type strCase struct {
 	fmt    string
 	args   [3]uint64
 	strArg uint32
+	more   [9]uint64
+	nargs  uint32
 }
 
 func (c strCase) input() strIn {
@@ -52,6 +62,8 @@ func (c strCase) input() strIn {
 	copy(in.Fmt[:], c.fmt)
 	in.Args = c.args
 	in.StrArg = c.strArg
+	in.More = c.more
+	in.NArgs = c.nargs
 	return in
 }
 
@@ -107,7 +119,23 @@ func strCases() []strCase {
 		{"%pI6", [3]uint64{}, 1},
 		{"%pS", [3]uint64{}, 1},
 	} {
-		cs = append(cs, strCase{buf: "hello there", fmt: f.fmt, args: f.args, strArg: f.strArg})
+		cs = append(cs, strCase{buf: "hello there", fmt: f.fmt, args: f.args, strArg: f.strArg, nargs: 3})
+	}
+	// trace_vprintk with more arguments, and argument counts that do not
+	// match the format.
+	more := [9]uint64{4, 5, 6, 7, 8, 9, 10, 11, 12}
+	for _, v := range []struct {
+		fmt   string
+		nargs uint32
+	}{
+		{"%d %d %d %d %d %d %d %d %d %d %d %d", 12},
+		{"%d %d %d %d %d %d %d %d %d %d %d %d", 11},
+		{"%d %d %d %d %d %d %d %d %d %d %d %d %d", 12},
+		{"%d %d", 0},
+		{"plain", 0},
+		{"%lld %s", 5},
+	} {
+		cs = append(cs, strCase{buf: "vp", fmt: v.fmt, args: [3]uint64{1, 2, 3}, more: more, nargs: v.nargs})
 	}
 	return cs
 }
@@ -141,11 +169,14 @@ func TestKernelStringHelpers(t *testing.T) {
 		ec.run(t, m, "strfn")
 		var got strOut
 		require.NoError(t, ec.maps["str_out"].Lookup(uint32(0), &got))
+		if i == 0 {
+			t.Logf("kernel: snprintf %q (%d), small %q (%d), vprintk %d", want.Sbuf[:], want.SnprintfRet, want.SbufSmall[:], want.SnprintfSmallRet, want.VprintkRet)
+		}
 		if !assert.Equal(t, want, got, "case %d %+v (last printk %q)", i, c, last(printed)) {
 			diverged++
 		}
 	}
-	t.Logf("compared %d helper runs (8 results each), %d diverged", len(strCases()), diverged)
+	t.Logf("compared %d helper runs (11 results each), %d diverged", len(strCases()), diverged)
 }
 
 func last(s []string) string {

@@ -13,6 +13,9 @@ struct in {
 	__u64 args[3];
 	__u32 str_arg; // bit i: pass &buf as printk argument i
 	__u32 pad;
+	__u64 more[9]; // trace_vprintk arguments 3..11
+	__u32 nargs;   // trace_vprintk argument count, 0..12
+	__u32 pad2;
 };
 
 struct out {
@@ -22,6 +25,11 @@ struct out {
 	__u64 strtoul_res;
 	__s64 cmp[3];
 	__s64 printk_ret;
+	__s64 vprintk_ret;
+	__s64 snprintf_ret;
+	__s64 snprintf_small_ret;
+	char sbuf[48];
+	char sbuf_small[8];
 };
 
 struct {
@@ -41,6 +49,7 @@ struct {
 const char s_hello[] = "hello";
 const char s_empty[] = "";
 const char s_long[] = "hello world, long";
+const char s_fmt[] = "%d-%s-%llx|%5u|%c";
 
 SEC("socket")
 int strfn(struct __sk_buff *skb)
@@ -70,6 +79,17 @@ int strfn(struct __sk_buff *skb)
 	if (in->str_arg & 4)
 		a2 = (__u64)in->buf;
 	o->printk_ret = bpf_trace_printk(in->fmt, sizeof(in->fmt), a0, a1, a2);
+
+	__u64 v[12] = { a0, a1, a2 };
+	for (int i = 0; i < 9; i++)
+		v[3 + i] = in->more[i];
+	__u32 n = in->nargs;
+	if (n > 12)
+		n = 12;
+	o->vprintk_ret = bpf_trace_vprintk(in->fmt, sizeof(in->fmt), v, n * 8);
+	__u64 sv[5] = { in->args[0], (__u64)in->buf, in->args[1], in->args[2], 'Q' };
+	o->snprintf_ret = bpf_snprintf(o->sbuf, sizeof(o->sbuf), s_fmt, sv, sizeof(sv));
+	o->snprintf_small_ret = bpf_snprintf(o->sbuf_small, sizeof(o->sbuf_small), s_fmt, sv, sizeof(sv));
 	return 0;
 }
 
