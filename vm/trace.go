@@ -37,6 +37,8 @@ func (m *Machine) runTraced(budget uint64) (uint64, error) {
 				copy(hc.Args[:], before[1:6])
 				if he, ok := err.(*HelperError); ok {
 					hc.Err = he.Err
+				} else if stop == stopExit {
+					hc.Err = ErrStop // a helper call only ends the run that way
 				}
 				t.Helper(&hc)
 			}
