@@ -27,9 +27,11 @@ import (
 var (
 	availOnce sync.Once
 	availErr  error
-	// One session at a time: sockops sessions move the whole process into
-	// a cgroup, which concurrent sessions would see.
-	sessionMu sync.Mutex
+	// A session with sockops programs moves the whole process into a
+	// cgroup, which sockets made by concurrent sessions would join: it runs
+	// alone. Other sessions (each in its own network namespace) run side
+	// by side.
+	sessionMu sync.RWMutex
 )
 
 // Available says whether this process can run scenarios on the kernel,
@@ -103,6 +105,8 @@ type session struct {
 	socks  []*sock
 	logs   *tracePipe
 	locked bool
+	// exclusive: the session holds sessionMu for writing.
+	exclusive bool
 }
 
 // NewSession implements scenario.Backend: a fresh network namespace and,
@@ -111,7 +115,17 @@ func (k *Kernel) NewSession(env *scenario.Env) (scenario.Session, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
-	sessionMu.Lock()
+	needCgroup := false
+	if env.Scenario != nil {
+		for _, p := range env.Scenario.Programs {
+			needCgroup = needCgroup || p.Attach == scenario.AttachSockops || p.Spec != nil && p.Spec.Type == ebpf.SockOps
+		}
+	}
+	if needCgroup {
+		sessionMu.Lock()
+	} else {
+		sessionMu.RLock()
+	}
 	s := &session{
 		env:    env,
 		maps:   map[scenario.MapID]*ebpf.Map{},
@@ -119,6 +133,8 @@ func (k *Kernel) NewSession(env *scenario.Env) (scenario.Session, error) {
 		progs:  map[scenario.ProgID]*ebpf.Program{},
 		links:  map[scenario.ProgID]link.Link{},
 		locked: true,
+
+		exclusive: needCgroup,
 	}
 	ns, err := newNSThread(env.Addresses)
 	if err != nil {
@@ -126,12 +142,6 @@ func (k *Kernel) NewSession(env *scenario.Env) (scenario.Session, error) {
 		return nil, err
 	}
 	s.ns = ns
-	needCgroup := false
-	if env.Scenario != nil {
-		for _, p := range env.Scenario.Programs {
-			needCgroup = needCgroup || p.Attach == scenario.AttachSockops || p.Spec != nil && p.Spec.Type == ebpf.SockOps
-		}
-	}
 	if needCgroup {
 		if s.cg, err = enterCgroup(); err != nil {
 			s.Close()
@@ -172,7 +182,11 @@ func (s *session) Close() error {
 	}
 	if s.locked {
 		s.locked = false
-		sessionMu.Unlock()
+		if s.exclusive {
+			sessionMu.Unlock()
+		} else {
+			sessionMu.RUnlock()
+		}
 	}
 	return errors.Join(errs...)
 }
