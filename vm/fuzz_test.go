@@ -284,3 +284,53 @@ func FuzzVM(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrepare feeds Prepare instructions with arbitrary field values, as a
+// careless caller building asm.Instructions by hand might: it must answer
+// with a *ProgramError or a program, never panic.
+func FuzzPrepare(f *testing.F) {
+	f.Add([]byte{0xb7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var insns asm.Instructions
+		for len(data) >= 16 {
+			c := data[:16]
+			data = data[16:]
+			ins := asm.Instruction{
+				OpCode:   asm.OpCode(binary.LittleEndian.Uint32(c[0:])),
+				Dst:      asm.Register(c[4]),
+				Src:      asm.Register(c[5]),
+				Offset:   int16(binary.LittleEndian.Uint16(c[6:])),
+				Constant: int64(binary.LittleEndian.Uint64(c[8:])),
+			}
+			if c[4]&0x80 != 0 {
+				ins.OpCode &= 0xff
+			}
+			if c[5]&0x80 != 0 {
+				ins = ins.WithReference("f")
+			}
+			if c[6]&0x80 != 0 {
+				ins = ins.WithSymbol(fmt.Sprint("f", len(insns)%3))
+			}
+			insns = append(insns, ins)
+		}
+		opts := Options{
+			Helpers:      Helpers{1: {Fn: func(*Machine, uint64, uint64, uint64, uint64, uint64) (uint64, error) { return 0, nil }}},
+			ResolveImm64: func(int, asm.Instruction) (uint64, error) { return 0, nil },
+			CheckContext: func(int, int32, int, bool, bool) error { return nil },
+		}
+		space := NewSpace()
+		p, err := Prepare(space, "hand", insns, opts)
+		if err != nil {
+			var pe *ProgramError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Prepare returned %T: %v", err, err)
+			}
+			return
+		}
+		m := space.NewMachine()
+		m.SetBudget(1000)
+		if _, err := m.Run(p, 0); errors.Is(err, errInternalFail) {
+			t.Fatalf("interpreter panicked: %v", err)
+		}
+	})
+}
