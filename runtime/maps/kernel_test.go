@@ -95,6 +95,11 @@ func toCilium(s Spec) *ebpf.MapSpec {
 	if s.InnerMap != nil {
 		ms.InnerMap = toCilium(*s.InnerMap)
 	}
+	if s.Type == ebpf.SkStorage {
+		// The kernel requires BTF for socket storage.
+		ms.Key = &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+		ms.Value = &btf.Int{Name: "u64", Size: s.ValueSize}
+	}
 	if s.SpinLockOff != 0 {
 		// The kernel finds the lock through BTF: struct { u32 before[];
 		// struct bpf_spin_lock lock; u32 after[]; }.
@@ -304,7 +309,33 @@ func TestKernelDifferential(t *testing.T) {
 	ncpu, err := ebpf.PossibleCPU()
 	require.NoError(t, err)
 	total, diverged := 0, 0
-	for _, tc := range diffCases() {
+	// Socket storage is keyed by a socket fd from user space; the
+	// emulation takes the same number as the socket's identity.
+	sock, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	require.NoError(t, err)
+	defer unix.Close(sock)
+	fd := u32(uint32(sock))
+	cases := append(diffCases(), diffCase{
+		name: "sk storage",
+		spec: Spec{Name: "sks", Type: ebpf.SkStorage, KeySize: 4, ValueSize: 8, Flags: FlagNoPrealloc},
+		ops: []dop{
+			{op: "lookup", key: fd},
+			{op: "delete", key: fd},
+			{op: "update", key: fd, val: u64(1), flags: UpdateExist},
+			{op: "update", key: fd, val: u64(1), flags: UpdateNoExist},
+			{op: "update", key: fd, val: u64(2), flags: UpdateNoExist},
+			{op: "lookup", key: fd},
+			{op: "update", key: fd, val: u64(3), flags: UpdateExist},
+			{op: "update", key: fd, val: u64(3), flags: 3},
+			{op: "update", key: fd, val: u64(3), flags: UpdateLock},
+			{op: "lookup", key: fd},
+			{op: "next", key: nil},
+			{op: "next", key: fd},
+			{op: "delete", key: fd},
+			{op: "delete", key: fd},
+		},
+	})
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			k := &kernelSide{ncpu: ncpu}
 			e := &emuSide{ncpu: ncpu}
