@@ -14,12 +14,7 @@ import (
 // skmsgPending lists the bundled scenarios skmsg cannot pass yet, with the
 // reason. An unlisted one must pass; a listed one that passes is reported
 // so that it is taken off the list.
-var skmsgPending = map[string]string{
-	"attach":  "sk_skb programs (stream_verdict, skb_verdict) are not prepared by the runtime yet",
-	"parser":  "sk_skb stream parser and verdict are not prepared by the runtime yet",
-	"verdict": "sk_skb verdict programs are not prepared by the runtime yet",
-	"sockops": "sockops programs are not prepared by the runtime yet",
-}
+var skmsgPending = map[string]string{}
 
 func bundledScenarios(t *testing.T) []string {
 	files, err := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
