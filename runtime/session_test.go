@@ -248,3 +248,16 @@ func (s *skmsgSession) Logs() []string { return nil }
 func (s *skmsgSession) Close() error   { return s.rt.Close() }
 
 var _ scenario.Session = (*skmsgSession)(nil)
+
+// describe lists the session's sockets with what they have readable, for
+// failure messages.
+func (s *skmsgSession) describe() string {
+	out := ""
+	for i, sk := range s.socks {
+		if sk.State() == runtime.StateClose {
+			continue
+		}
+		out += fmt.Sprintf("[%d %s readable %d] ", i, sk, sk.Fionread())
+	}
+	return out
+}

@@ -252,8 +252,13 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 		unsent, err = len(b), syscall.EPIPE
 	} else {
 		w, e := t.conn.SendTCP(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
-		if e != nil {
+		switch {
+		case e != nil:
 			unsent, err = len(b)-w, errnoOf(e)
+		case w < len(b):
+			// A short non-blocking send: the kernel's push retries and
+			// then fails with EAGAIN for the rest.
+			unsent, err = len(b)-w, syscall.EAGAIN
 		}
 	}
 	o.buf = o.buf[:0]
