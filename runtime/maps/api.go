@@ -94,6 +94,13 @@ func (a API) Lookup(key, valueOut any) error {
 	if err != nil {
 		return err
 	}
+	if sp, ok := a.raw.(interface{ Spec() Spec }); ok && sp.Spec().SpinLockOff != 0 {
+		// As the kernel's copy to user space, a lookup shows the lock
+		// word as zero.
+		v = append([]byte(nil), v...)
+		off := sp.Spec().SpinLockOff - 1
+		clear(v[off : off+4])
+	}
 	return a.unmarshalValue(v, valueOut)
 }
 

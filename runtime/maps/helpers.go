@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/skmsg/skmsg/vm"
 )
@@ -207,6 +208,17 @@ func errNotForPrograms(helper string, mp Raw) error {
 	return fmt.Errorf("%s on %s map %s is rejected by the verifier", helper, mp.Type(), mp.Name())
 }
 
+// foreign reports maps whose values are not memory (sockets) and that do
+// not serve the helpers themselves: a program's access to them has no
+// meaning here.
+func foreign(helper string, mp Raw) error {
+	switch mp.Type() {
+	case ebpf.SockMap, ebpf.SockHash, ebpf.ReusePortSockArray, ebpf.DevMap, ebpf.DevMapHash, ebpf.CPUMap, ebpf.XSKMap:
+		return fmt.Errorf("%s on %s map %s: the map does not implement maps.ProgramMap", helper, mp.Type(), mp.Name())
+	}
+	return nil
+}
+
 func (h *Helpers) valuePerm(mp Raw) vm.Perm {
 	if mp.Flags()&FlagRdonlyProg != 0 {
 		return vm.PermRead
@@ -249,6 +261,9 @@ func (h *Helpers) mapLookup(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, erro
 		}
 		return h.valueRegion(m, reg, v), nil
 	}
+	if err := foreign("map_lookup_elem", mp); err != nil {
+		return 0, err
+	}
 	v, err := mp.LookupBytes(key)
 	if err != nil {
 		return 0, nil
@@ -283,6 +298,9 @@ func (h *Helpers) mapUpdate(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, er
 	}
 	if mp.Flags()&FlagRdonlyProg != 0 {
 		return 0, errNotForPrograms("map_update_elem", mp)
+	}
+	if err := foreign("map_update_elem", mp); err != nil {
+		return 0, err
 	}
 	val, err := m.Bytes(r3, int(mp.ValueSize()), vm.PermRead)
 	if err != nil {
@@ -325,6 +343,9 @@ func (h *Helpers) mapDelete(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, erro
 	}
 	if mp.Flags()&FlagRdonlyProg != 0 {
 		return 0, errNotForPrograms("map_delete_elem", mp)
+	}
+	if err := foreign("map_delete_elem", mp); err != nil {
+		return 0, err
 	}
 	if e, ok := mp.(elemOps); ok {
 		return errno(e.progDelete(key)), nil

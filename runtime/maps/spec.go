@@ -231,12 +231,10 @@ func check(s *Spec, opts Options) *checkErr {
 	if s.SpinLockOff != 0 && (s.SpinLockOff-1+4 > s.ValueSize || (s.SpinLockOff-1)%4 != 0) {
 		return bad(syscall.EINVAL, "spin lock at %d outside value of %d bytes", s.SpinLockOff-1, s.ValueSize)
 	}
-	if len(s.Contents) > 0 && (s.Type != ebpf.Array || s.MaxEntries != 1 && len(s.Contents) > int(s.ValueSize)) {
-		if s.Type != ebpf.Array {
-			return bad(syscall.EINVAL, "initial contents on a %s", s.Type)
-		}
+	if len(s.Contents) > 0 && s.Type != ebpf.Array {
+		return bad(syscall.EINVAL, "initial contents on a %s", s.Type)
 	}
-	if len(s.Contents) > int(s.ValueSize) && s.Type == ebpf.Array {
+	if len(s.Contents) > int(s.ValueSize) {
 		return bad(syscall.EINVAL, "initial contents of %d bytes exceed value size %d", len(s.Contents), s.ValueSize)
 	}
 	return nil
