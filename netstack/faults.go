@@ -192,19 +192,14 @@ func (p *pathState) handle(fr frame) {
 		fr.buf.Release()
 		return
 	}
-	f := p.f
-	if f.Loss > 0 && p.rng.Float64() < f.Loss {
+	d := p.decideLocked()
+	if d.lose {
 		p.mu.Unlock()
 		l.stats.lost.Add(1)
 		fr.buf.Release()
 		return
 	}
-	dup := f.Duplicate > 0 && p.rng.Float64() < f.Duplicate
-	reorder := f.Reorder > 0 && p.rng.Float64() < f.Reorder
-	delay := f.Delay
-	if f.Jitter > 0 {
-		delay += time.Duration(p.rng.Int63n(int64(f.Jitter)))
-	}
+	dup, reorder, delay := d.dup, d.reorder, d.delay
 	copies := []frame{fr}
 	if dup {
 		l.stats.dup.Add(1)
@@ -253,6 +248,34 @@ func (p *pathState) handle(fr frame) {
 	for i := 0; i < nout; i++ {
 		l.deliver(out[i].dst, out[i].proto, out[i].buf)
 	}
+}
+
+// decision is what the link does to one frame.
+type decision struct {
+	lose, dup, reorder bool
+	delay              time.Duration
+}
+
+// decideLocked draws the fate of the next frame. It draws the same number
+// of values whatever the outcome, so one frame's fate never shifts the
+// random stream of the frames after it.
+func (p *pathState) decideLocked() decision {
+	f := p.f
+	var d decision
+	if f.Loss > 0 {
+		d.lose = p.rng.Float64() < f.Loss
+	}
+	if f.Duplicate > 0 {
+		d.dup = p.rng.Float64() < f.Duplicate
+	}
+	if f.Reorder > 0 {
+		d.reorder = p.rng.Float64() < f.Reorder
+	}
+	d.delay = f.Delay
+	if f.Jitter > 0 {
+		d.delay += time.Duration(p.rng.Int63n(int64(f.Jitter)))
+	}
+	return d
 }
 
 func (p *pathState) reorderTimeout() time.Duration {

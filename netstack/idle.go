@@ -2,6 +2,8 @@ package netstack
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,12 +80,12 @@ func (n *Network) WaitIdle(ctx context.Context) error {
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return n.notIdleError(err)
 		}
 		a := n.activity.Load()
 		if n.IdleNow() {
 			if err := sleep(settle); err != nil {
-				return err
+				return n.notIdleError(err)
 			}
 			if n.activity.Load() == a && n.IdleNow() {
 				return nil
@@ -92,7 +94,7 @@ func (n *Network) WaitIdle(ctx context.Context) error {
 			continue
 		}
 		if err := sleep(poll); err != nil {
-			return err
+			return n.notIdleError(err)
 		}
 		if poll < time.Millisecond {
 			poll *= 2
@@ -107,6 +109,44 @@ func (n *Network) WaitIdleTimeout(d time.Duration) error {
 	return n.WaitIdle(ctx)
 }
 
+// notIdleError wraps ctx's error with what was still busy, so a scenario
+// that never settles says why.
+func (n *Network) notIdleError(err error) error {
+	return fmt.Errorf("netstack: network not idle (%s): %w", n.BusyReason(), err)
+}
+
+// BusyReason describes what keeps the network from being idle, or returns
+// "idle".
+func (n *Network) BusyReason() string {
+	var why []string
+	if b := n.busy.Load(); b > 0 {
+		why = append(why, fmt.Sprintf("%d hook calls or runtime work items pending", b))
+	}
+	if h := n.link.held.Load(); h > 0 {
+		why = append(why, fmt.Sprintf("%d frames held by faults", h))
+	}
+	if h := n.link.pendingHandshakes(); h > 0 {
+		why = append(why, fmt.Sprintf("%d handshakes not yet accepted", h))
+	}
+	n.trackMu.Lock()
+	for t := range n.tracked {
+		if busy, _ := n.endpointBusy(t); busy && len(why) < 8 {
+			if t.ln != nil {
+				why = append(why, fmt.Sprintf("listener %s has connections to accept", t.ln.addr))
+				continue
+			}
+			used, _ := sendQueued(t.ep)
+			why = append(why, fmt.Sprintf("connection %s:%d->%s:%d in %v with %d bytes unacknowledged or unsent",
+				t.key.local, t.key.localPort, t.key.remote, t.key.remotePort, stateOf(t.ep.State()), used))
+		}
+	}
+	n.trackMu.Unlock()
+	if len(why) == 0 {
+		return "idle"
+	}
+	return strings.Join(why, "; ")
+}
+
 // IdleNow reports whether the network is idle at this instant (see
 // WaitIdle), without waiting for it to stay so.
 func (n *Network) IdleNow() bool {
@@ -118,9 +158,20 @@ func (n *Network) IdleNow() bool {
 	}
 	n.trackMu.Lock()
 	defer n.trackMu.Unlock()
+	// Whatever was busy last time is likely still busy: look there first
+	// so polling a network of many connections stays cheap.
+	if t := n.lastBusy; t != nil {
+		if _, ok := n.tracked[t]; ok {
+			if busy, _ := n.endpointBusy(t); busy {
+				return false
+			}
+		}
+		n.lastBusy = nil
+	}
 	for t := range n.tracked {
 		busy, gone := n.endpointBusy(t)
 		if busy {
+			n.lastBusy = t
 			return false
 		}
 		if gone {

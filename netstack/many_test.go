@@ -20,12 +20,13 @@ func TestMain(m *testing.M) {
 // the network started is left running.
 func TestManyConnections(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	const conns = 1000
+	const conns, hosts = 1000, 10
 	n := New(Options{Seed: 9})
+	defer n.Close()
 	var established sync.Map
 	n.SetHooks(Hooks{OnEstablished: func(c *Conn, active bool) {
 		if !active {
-			established.Store(c.RemoteAddrPort(), true)
+			established.Store(c.RemoteAddrPort(), c)
 		}
 	}})
 	l, err := n.Listen("10.1.0.1:443")
@@ -43,55 +44,66 @@ func TestManyConnections(t *testing.T) {
 		}
 	}()
 
-	// Spread clients over 10 hosts, 100 connections each, dialled in
-	// parallel.
+	// One worker per client host; every connection stays open until all
+	// are established. (A goroutine per connection doing traffic would
+	// starve gVisor's few processor goroutines on two cores and make
+	// retransmission timers fire spuriously.)
 	clients := make([]*Conn, conns)
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for h := 0; h < 10; h++ {
-		wg.Add(1)
-		go func(h int) {
-			defer wg.Done()
-			for i := 0; i < conns/10; i++ {
-				c, err := n.Dial(fmt.Sprintf("10.0.0.%d", h+1), "10.1.0.1:443")
-				if err != nil {
-					errs <- err
-					return
+	perHost := conns / hosts
+	work := func(fn func(h, i int) error) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, hosts)
+		for h := 0; h < hosts; h++ {
+			wg.Add(1)
+			go func(h int) {
+				defer wg.Done()
+				for i := h * perHost; i < (h+1)*perHost; i++ {
+					if err := fn(h, i); err != nil {
+						errs <- err
+						return
+					}
 				}
-				clients[h*(conns/10)+i] = c
-			}
-		}(h)
+			}(h)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	work(func(h, i int) (err error) {
+		clients[i], err = n.Dial(fmt.Sprintf("10.0.0.%d", h+1), "10.1.0.1:443")
+		return err
+	})
 	waitIdle(t, n)
 	count := 0
 	established.Range(func(any, any) bool { count++; return true })
 	assert.Equal(t, conns, count, "every passive side went through OnEstablished")
-
-	for i, c := range clients {
-		wg.Add(1)
-		go func(i int, c *Conn) {
-			defer wg.Done()
-			msg := []byte(fmt.Sprintf("conn %d", i))
-			if _, err := c.Write(msg); err != nil {
-				t.Error(err)
-				return
-			}
-			got := make([]byte, len(msg))
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Error(err)
-				return
-			}
-			assert.Equal(t, msg, got)
-			assert.NoError(t, c.Close())
-		}(i, c)
+	for _, c := range clients {
+		assert.Equal(t, StateEstablished, c.State())
 	}
-	wg.Wait()
+
+	work(func(h, i int) error {
+		c := clients[i]
+		msg := []byte(fmt.Sprintf("conn %d", i))
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil {
+			return err
+		}
+		if string(got) != string(msg) {
+			return fmt.Errorf("conn %d echoed %q", i, got)
+		}
+		return c.Close()
+	})
 	waitIdle(t, n)
+	established.Range(func(_, v any) bool {
+		assert.Contains(t, []TCPState{StateClose, StateLastAck, StateTimeWait}, v.(*Conn).State())
+		return true
+	})
 	require.NoError(t, l.Close())
 	require.NoError(t, n.Close())
 }
