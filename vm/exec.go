@@ -12,11 +12,15 @@ import (
 // state is the resumable execution state of a run: the tracer steps the
 // interpreter one instruction at a time through it.
 type state struct {
-	regs  [16]uint64
+	regs  regFile
 	pc    int
 	depth int
 	prog  *Program
 }
+
+// regFile is the register file, sized so that any uint8 register number
+// indexes it without a bounds check (Prepare allows only r0..r10).
+type regFile [256]uint64
 
 // frame is a saved caller of a bpf-to-bpf call.
 type frame struct {
@@ -77,223 +81,223 @@ loop:
 				break inner
 			// ALU64
 			case opAdd64Imm:
-				regs[o.dst&15] += o.imm
+				regs[o.dst] += o.imm
 			case opAdd64Reg:
-				regs[o.dst&15] += regs[o.src&15]
+				regs[o.dst] += regs[o.src]
 			case opSub64Imm:
-				regs[o.dst&15] -= o.imm
+				regs[o.dst] -= o.imm
 			case opSub64Reg:
-				regs[o.dst&15] -= regs[o.src&15]
+				regs[o.dst] -= regs[o.src]
 			case opMul64Imm:
-				regs[o.dst&15] *= o.imm
+				regs[o.dst] *= o.imm
 			case opMul64Reg:
-				regs[o.dst&15] *= regs[o.src&15]
+				regs[o.dst] *= regs[o.src]
 			case opDiv64Imm:
-				regs[o.dst&15] = div64(regs[o.dst&15], o.imm)
+				regs[o.dst] = div64(regs[o.dst], o.imm)
 			case opDiv64Reg:
-				regs[o.dst&15] = div64(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = div64(regs[o.dst], regs[o.src])
 			case opSDiv64Imm:
-				regs[o.dst&15] = sdiv64(regs[o.dst&15], o.imm)
+				regs[o.dst] = sdiv64(regs[o.dst], o.imm)
 			case opSDiv64Reg:
-				regs[o.dst&15] = sdiv64(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = sdiv64(regs[o.dst], regs[o.src])
 			case opOr64Imm:
-				regs[o.dst&15] |= o.imm
+				regs[o.dst] |= o.imm
 			case opOr64Reg:
-				regs[o.dst&15] |= regs[o.src&15]
+				regs[o.dst] |= regs[o.src]
 			case opAnd64Imm:
-				regs[o.dst&15] &= o.imm
+				regs[o.dst] &= o.imm
 			case opAnd64Reg:
-				regs[o.dst&15] &= regs[o.src&15]
+				regs[o.dst] &= regs[o.src]
 			case opLsh64Imm:
-				regs[o.dst&15] <<= o.imm
+				regs[o.dst] <<= o.imm
 			case opLsh64Reg:
-				regs[o.dst&15] <<= regs[o.src&15] & 63
+				regs[o.dst] <<= regs[o.src] & 63
 			case opRsh64Imm:
-				regs[o.dst&15] >>= o.imm
+				regs[o.dst] >>= o.imm
 			case opRsh64Reg:
-				regs[o.dst&15] >>= regs[o.src&15] & 63
+				regs[o.dst] >>= regs[o.src] & 63
 			case opNeg64:
-				regs[o.dst&15] = -regs[o.dst&15]
+				regs[o.dst] = -regs[o.dst]
 			case opMod64Imm:
-				regs[o.dst&15] = mod64(regs[o.dst&15], o.imm)
+				regs[o.dst] = mod64(regs[o.dst], o.imm)
 			case opMod64Reg:
-				regs[o.dst&15] = mod64(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = mod64(regs[o.dst], regs[o.src])
 			case opSMod64Imm:
-				regs[o.dst&15] = smod64(regs[o.dst&15], o.imm)
+				regs[o.dst] = smod64(regs[o.dst], o.imm)
 			case opSMod64Reg:
-				regs[o.dst&15] = smod64(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = smod64(regs[o.dst], regs[o.src])
 			case opXor64Imm:
-				regs[o.dst&15] ^= o.imm
+				regs[o.dst] ^= o.imm
 			case opXor64Reg:
-				regs[o.dst&15] ^= regs[o.src&15]
+				regs[o.dst] ^= regs[o.src]
 			case opMov64Imm:
-				regs[o.dst&15] = o.imm
+				regs[o.dst] = o.imm
 			case opMov64Reg:
-				regs[o.dst&15] = regs[o.src&15]
+				regs[o.dst] = regs[o.src]
 			case opMovSX8to64:
-				regs[o.dst&15] = uint64(int8(regs[o.src&15]))
+				regs[o.dst] = uint64(int8(regs[o.src]))
 			case opMovSX16to64:
-				regs[o.dst&15] = uint64(int16(regs[o.src&15]))
+				regs[o.dst] = uint64(int16(regs[o.src]))
 			case opMovSX32to64:
-				regs[o.dst&15] = uint64(int32(regs[o.src&15]))
+				regs[o.dst] = uint64(int32(regs[o.src]))
 			case opArsh64Imm:
-				regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> o.imm)
+				regs[o.dst] = uint64(int64(regs[o.dst]) >> o.imm)
 			case opArsh64Reg:
-				regs[o.dst&15] = uint64(int64(regs[o.dst&15]) >> (regs[o.src&15] & 63))
+				regs[o.dst] = uint64(int64(regs[o.dst]) >> (regs[o.src] & 63))
 
 			// ALU32: results are zero-extended.
 			case opAdd32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(o.imm))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) + uint32(o.imm))
 			case opAdd32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) + uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) + uint32(regs[o.src]))
 			case opSub32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(o.imm))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) - uint32(o.imm))
 			case opSub32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) - uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) - uint32(regs[o.src]))
 			case opMul32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(o.imm))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) * uint32(o.imm))
 			case opMul32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) * uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) * uint32(regs[o.src]))
 			case opDiv32Imm:
-				regs[o.dst&15] = div32(regs[o.dst&15], o.imm)
+				regs[o.dst] = div32(regs[o.dst], o.imm)
 			case opDiv32Reg:
-				regs[o.dst&15] = div32(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = div32(regs[o.dst], regs[o.src])
 			case opSDiv32Imm:
-				regs[o.dst&15] = sdiv32(regs[o.dst&15], o.imm)
+				regs[o.dst] = sdiv32(regs[o.dst], o.imm)
 			case opSDiv32Reg:
-				regs[o.dst&15] = sdiv32(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = sdiv32(regs[o.dst], regs[o.src])
 			case opOr32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(o.imm))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) | uint32(o.imm))
 			case opOr32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) | uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) | uint32(regs[o.src]))
 			case opAnd32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(o.imm))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) & uint32(o.imm))
 			case opAnd32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) & uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) & uint32(regs[o.src]))
 			case opLsh32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << o.imm)
+				regs[o.dst] = uint64(uint32(regs[o.dst]) << o.imm)
 			case opLsh32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) << (regs[o.src&15] & 31))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) << (regs[o.src] & 31))
 			case opRsh32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> o.imm)
+				regs[o.dst] = uint64(uint32(regs[o.dst]) >> o.imm)
 			case opRsh32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) >> (regs[o.src&15] & 31))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) >> (regs[o.src] & 31))
 			case opNeg32:
-				regs[o.dst&15] = uint64(-uint32(regs[o.dst&15]))
+				regs[o.dst] = uint64(-uint32(regs[o.dst]))
 			case opMod32Imm:
-				regs[o.dst&15] = mod32(regs[o.dst&15], o.imm)
+				regs[o.dst] = mod32(regs[o.dst], o.imm)
 			case opMod32Reg:
-				regs[o.dst&15] = mod32(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = mod32(regs[o.dst], regs[o.src])
 			case opSMod32Imm:
-				regs[o.dst&15] = smod32(regs[o.dst&15], o.imm)
+				regs[o.dst] = smod32(regs[o.dst], o.imm)
 			case opSMod32Reg:
-				regs[o.dst&15] = smod32(regs[o.dst&15], regs[o.src&15])
+				regs[o.dst] = smod32(regs[o.dst], regs[o.src])
 			case opXor32Imm:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(o.imm))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) ^ uint32(o.imm))
 			case opXor32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]) ^ uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]) ^ uint32(regs[o.src]))
 			case opMov32Imm:
-				regs[o.dst&15] = o.imm
+				regs[o.dst] = o.imm
 			case opMov32Reg:
-				regs[o.dst&15] = uint64(uint32(regs[o.src&15]))
+				regs[o.dst] = uint64(uint32(regs[o.src]))
 			case opMovSX8to32:
-				regs[o.dst&15] = uint64(uint32(int32(int8(regs[o.src&15]))))
+				regs[o.dst] = uint64(uint32(int32(int8(regs[o.src]))))
 			case opMovSX16to32:
-				regs[o.dst&15] = uint64(uint32(int32(int16(regs[o.src&15]))))
+				regs[o.dst] = uint64(uint32(int32(int16(regs[o.src]))))
 			case opArsh32Imm:
-				regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> o.imm))
+				regs[o.dst] = uint64(uint32(int32(regs[o.dst]) >> o.imm))
 			case opArsh32Reg:
-				regs[o.dst&15] = uint64(uint32(int32(regs[o.dst&15]) >> (regs[o.src&15] & 31)))
+				regs[o.dst] = uint64(uint32(int32(regs[o.dst]) >> (regs[o.src] & 31)))
 
 			// Byte order (the host is little endian).
 			case opLe16:
-				regs[o.dst&15] = uint64(uint16(regs[o.dst&15]))
+				regs[o.dst] = uint64(uint16(regs[o.dst]))
 			case opLe32:
-				regs[o.dst&15] = uint64(uint32(regs[o.dst&15]))
+				regs[o.dst] = uint64(uint32(regs[o.dst]))
 			case opLe64:
 			case opBe16:
-				regs[o.dst&15] = uint64(bits.ReverseBytes16(uint16(regs[o.dst&15])))
+				regs[o.dst] = uint64(bits.ReverseBytes16(uint16(regs[o.dst])))
 			case opBe32:
-				regs[o.dst&15] = uint64(bits.ReverseBytes32(uint32(regs[o.dst&15])))
+				regs[o.dst] = uint64(bits.ReverseBytes32(uint32(regs[o.dst])))
 			case opBe64:
-				regs[o.dst&15] = bits.ReverseBytes64(regs[o.dst&15])
+				regs[o.dst] = bits.ReverseBytes64(regs[o.dst])
 
 			case opLdImm64:
-				regs[o.dst&15] = o.imm
+				regs[o.dst] = o.imm
 				pc++
 
 			// Loads and stores: the region cache serves the common case here;
 			// anything else leaves the inner loop for the slow path.
 			case opLdxB:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
-					regs[o.dst&15] = uint64(mi.rdData[off])
+					regs[o.dst] = uint64(mi.rdData[off])
 					continue
 				}
 				slow = o
 				break inner
 			case opLdxSB:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off) < uint64(len(mi.rdData)) {
 					v := uint64(mi.rdData[off])
-					regs[o.dst&15] = uint64(int8(v))
+					regs[o.dst] = uint64(int8(v))
 					continue
 				}
 				slow = o
 				break inner
 			case opLdxH:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
-					regs[o.dst&15] = uint64(le.Uint16(mi.rdData[off:]))
+					regs[o.dst] = uint64(le.Uint16(mi.rdData[off:]))
 					continue
 				}
 				slow = o
 				break inner
 			case opLdxSH:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+2 <= uint64(len(mi.rdData)) {
 					v := uint64(le.Uint16(mi.rdData[off:]))
-					regs[o.dst&15] = uint64(int16(v))
+					regs[o.dst] = uint64(int16(v))
 					continue
 				}
 				slow = o
 				break inner
 			case opLdxW:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
-					regs[o.dst&15] = uint64(le.Uint32(mi.rdData[off:]))
+					regs[o.dst] = uint64(le.Uint32(mi.rdData[off:]))
 					continue
 				}
 				slow = o
 				break inner
 			case opLdxSW:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+4 <= uint64(len(mi.rdData)) {
 					v := uint64(le.Uint32(mi.rdData[off:]))
-					regs[o.dst&15] = uint64(int32(v))
+					regs[o.dst] = uint64(int32(v))
 					continue
 				}
 				slow = o
 				break inner
 			case opLdxDW:
-				a := regs[o.src&15] + o.imm
+				a := regs[o.src] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.rdID && uint64(off)+8 <= uint64(len(mi.rdData)) {
-					regs[o.dst&15] = le.Uint64(mi.rdData[off:])
+					regs[o.dst] = le.Uint64(mi.rdData[off:])
 					continue
 				}
 				slow = o
 				break inner
 			case opStxB:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
-					v := regs[o.src&15]
+					v := regs[o.src]
 					mi.wrData[off] = byte(v)
 					continue
 				}
 				slow = o
 				break inner
 			case opStB:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off) < uint64(len(mi.wrData)) {
 					v := uint64(int64(o.aux))
 					mi.wrData[off] = byte(v)
@@ -302,16 +306,16 @@ loop:
 				slow = o
 				break inner
 			case opStxH:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
-					v := regs[o.src&15]
+					v := regs[o.src]
 					le.PutUint16(mi.wrData[off:], uint16(v))
 					continue
 				}
 				slow = o
 				break inner
 			case opStH:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+2 <= uint64(len(mi.wrData)) {
 					v := uint64(int64(o.aux))
 					le.PutUint16(mi.wrData[off:], uint16(v))
@@ -320,16 +324,16 @@ loop:
 				slow = o
 				break inner
 			case opStxW:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
-					v := regs[o.src&15]
+					v := regs[o.src]
 					le.PutUint32(mi.wrData[off:], uint32(v))
 					continue
 				}
 				slow = o
 				break inner
 			case opStW:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+4 <= uint64(len(mi.wrData)) {
 					v := uint64(int64(o.aux))
 					le.PutUint32(mi.wrData[off:], uint32(v))
@@ -338,16 +342,16 @@ loop:
 				slow = o
 				break inner
 			case opStxDW:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
-					v := regs[o.src&15]
+					v := regs[o.src]
 					le.PutUint64(mi.wrData[off:], v)
 					continue
 				}
 				slow = o
 				break inner
 			case opStDW:
-				a := regs[o.dst&15] + o.imm
+				a := regs[o.dst] + o.imm
 				if off := uint32(a); a>>RegionShift == mi.wrID && uint64(off)+8 <= uint64(len(mi.wrData)) {
 					v := uint64(int64(o.aux))
 					le.PutUint64(mi.wrData[off:], v)
@@ -363,179 +367,179 @@ loop:
 			case opJa:
 				pc = int(o.aux)
 			case opJeqImm:
-				if regs[o.dst&15] == o.imm {
+				if regs[o.dst] == o.imm {
 					pc = int(o.aux)
 				}
 			case opJeqReg:
-				if regs[o.dst&15] == regs[o.src&15] {
+				if regs[o.dst] == regs[o.src] {
 					pc = int(o.aux)
 				}
 			case opJgtImm:
-				if regs[o.dst&15] > o.imm {
+				if regs[o.dst] > o.imm {
 					pc = int(o.aux)
 				}
 			case opJgtReg:
-				if regs[o.dst&15] > regs[o.src&15] {
+				if regs[o.dst] > regs[o.src] {
 					pc = int(o.aux)
 				}
 			case opJgeImm:
-				if regs[o.dst&15] >= o.imm {
+				if regs[o.dst] >= o.imm {
 					pc = int(o.aux)
 				}
 			case opJgeReg:
-				if regs[o.dst&15] >= regs[o.src&15] {
+				if regs[o.dst] >= regs[o.src] {
 					pc = int(o.aux)
 				}
 			case opJsetImm:
-				if regs[o.dst&15]&o.imm != 0 {
+				if regs[o.dst]&o.imm != 0 {
 					pc = int(o.aux)
 				}
 			case opJsetReg:
-				if regs[o.dst&15]&regs[o.src&15] != 0 {
+				if regs[o.dst]&regs[o.src] != 0 {
 					pc = int(o.aux)
 				}
 			case opJneImm:
-				if regs[o.dst&15] != o.imm {
+				if regs[o.dst] != o.imm {
 					pc = int(o.aux)
 				}
 			case opJneReg:
-				if regs[o.dst&15] != regs[o.src&15] {
+				if regs[o.dst] != regs[o.src] {
 					pc = int(o.aux)
 				}
 			case opJsgtImm:
-				if int64(regs[o.dst&15]) > int64(o.imm) {
+				if int64(regs[o.dst]) > int64(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsgtReg:
-				if int64(regs[o.dst&15]) > int64(regs[o.src&15]) {
+				if int64(regs[o.dst]) > int64(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJsgeImm:
-				if int64(regs[o.dst&15]) >= int64(o.imm) {
+				if int64(regs[o.dst]) >= int64(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsgeReg:
-				if int64(regs[o.dst&15]) >= int64(regs[o.src&15]) {
+				if int64(regs[o.dst]) >= int64(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJltImm:
-				if regs[o.dst&15] < o.imm {
+				if regs[o.dst] < o.imm {
 					pc = int(o.aux)
 				}
 			case opJltReg:
-				if regs[o.dst&15] < regs[o.src&15] {
+				if regs[o.dst] < regs[o.src] {
 					pc = int(o.aux)
 				}
 			case opJleImm:
-				if regs[o.dst&15] <= o.imm {
+				if regs[o.dst] <= o.imm {
 					pc = int(o.aux)
 				}
 			case opJleReg:
-				if regs[o.dst&15] <= regs[o.src&15] {
+				if regs[o.dst] <= regs[o.src] {
 					pc = int(o.aux)
 				}
 			case opJsltImm:
-				if int64(regs[o.dst&15]) < int64(o.imm) {
+				if int64(regs[o.dst]) < int64(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsltReg:
-				if int64(regs[o.dst&15]) < int64(regs[o.src&15]) {
+				if int64(regs[o.dst]) < int64(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJsleImm:
-				if int64(regs[o.dst&15]) <= int64(o.imm) {
+				if int64(regs[o.dst]) <= int64(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsleReg:
-				if int64(regs[o.dst&15]) <= int64(regs[o.src&15]) {
+				if int64(regs[o.dst]) <= int64(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJeq32Imm:
-				if uint32(regs[o.dst&15]) == uint32(o.imm) {
+				if uint32(regs[o.dst]) == uint32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJeq32Reg:
-				if uint32(regs[o.dst&15]) == uint32(regs[o.src&15]) {
+				if uint32(regs[o.dst]) == uint32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJgt32Imm:
-				if uint32(regs[o.dst&15]) > uint32(o.imm) {
+				if uint32(regs[o.dst]) > uint32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJgt32Reg:
-				if uint32(regs[o.dst&15]) > uint32(regs[o.src&15]) {
+				if uint32(regs[o.dst]) > uint32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJge32Imm:
-				if uint32(regs[o.dst&15]) >= uint32(o.imm) {
+				if uint32(regs[o.dst]) >= uint32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJge32Reg:
-				if uint32(regs[o.dst&15]) >= uint32(regs[o.src&15]) {
+				if uint32(regs[o.dst]) >= uint32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJset32Imm:
-				if uint32(regs[o.dst&15])&uint32(o.imm) != 0 {
+				if uint32(regs[o.dst])&uint32(o.imm) != 0 {
 					pc = int(o.aux)
 				}
 			case opJset32Reg:
-				if uint32(regs[o.dst&15])&uint32(regs[o.src&15]) != 0 {
+				if uint32(regs[o.dst])&uint32(regs[o.src]) != 0 {
 					pc = int(o.aux)
 				}
 			case opJne32Imm:
-				if uint32(regs[o.dst&15]) != uint32(o.imm) {
+				if uint32(regs[o.dst]) != uint32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJne32Reg:
-				if uint32(regs[o.dst&15]) != uint32(regs[o.src&15]) {
+				if uint32(regs[o.dst]) != uint32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJsgt32Imm:
-				if int32(regs[o.dst&15]) > int32(o.imm) {
+				if int32(regs[o.dst]) > int32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsgt32Reg:
-				if int32(regs[o.dst&15]) > int32(regs[o.src&15]) {
+				if int32(regs[o.dst]) > int32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJsge32Imm:
-				if int32(regs[o.dst&15]) >= int32(o.imm) {
+				if int32(regs[o.dst]) >= int32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsge32Reg:
-				if int32(regs[o.dst&15]) >= int32(regs[o.src&15]) {
+				if int32(regs[o.dst]) >= int32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJlt32Imm:
-				if uint32(regs[o.dst&15]) < uint32(o.imm) {
+				if uint32(regs[o.dst]) < uint32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJlt32Reg:
-				if uint32(regs[o.dst&15]) < uint32(regs[o.src&15]) {
+				if uint32(regs[o.dst]) < uint32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJle32Imm:
-				if uint32(regs[o.dst&15]) <= uint32(o.imm) {
+				if uint32(regs[o.dst]) <= uint32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJle32Reg:
-				if uint32(regs[o.dst&15]) <= uint32(regs[o.src&15]) {
+				if uint32(regs[o.dst]) <= uint32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJslt32Imm:
-				if int32(regs[o.dst&15]) < int32(o.imm) {
+				if int32(regs[o.dst]) < int32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJslt32Reg:
-				if int32(regs[o.dst&15]) < int32(regs[o.src&15]) {
+				if int32(regs[o.dst]) < int32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 			case opJsle32Imm:
-				if int32(regs[o.dst&15]) <= int32(o.imm) {
+				if int32(regs[o.dst]) <= int32(o.imm) {
 					pc = int(o.aux)
 				}
 			case opJsle32Reg:
-				if int32(regs[o.dst&15]) <= int32(regs[o.src&15]) {
+				if int32(regs[o.dst]) <= int32(regs[o.src]) {
 					pc = int(o.aux)
 				}
 
@@ -581,7 +585,7 @@ loop:
 		o := slow
 		switch o.code {
 		case opLdxB, opLdxSB, opLdxH, opLdxSH, opLdxW, opLdxSW, opLdxDW:
-			v, ok := m.loadSlow(pc-1, regs[o.src&15]+o.imm, int(o.size))
+			v, ok := m.loadSlow(pc-1, regs[o.src]+o.imm, int(o.size))
 			if !ok {
 				break loop
 			}
@@ -593,13 +597,13 @@ loop:
 			case opLdxSW:
 				v = uint64(int32(v))
 			}
-			regs[o.dst&15] = v
+			regs[o.dst] = v
 		case opStxB, opStxH, opStxW, opStxDW:
-			if !m.storeSlow(pc-1, regs[o.dst&15]+o.imm, int(o.size), regs[o.src&15]) {
+			if !m.storeSlow(pc-1, regs[o.dst]+o.imm, int(o.size), regs[o.src]) {
 				break loop
 			}
 		case opStB, opStH, opStW, opStDW:
-			if !m.storeSlow(pc-1, regs[o.dst&15]+o.imm, int(o.size), uint64(int64(o.aux))) {
+			if !m.storeSlow(pc-1, regs[o.dst]+o.imm, int(o.size), uint64(int64(o.aux))) {
 				break loop
 			}
 		case opAtomic:
@@ -610,7 +614,7 @@ loop:
 			prog := st.prog
 			idx := o.aux
 			if o.code == opCallReg {
-				id := regs[o.dst&15]
+				id := regs[o.dst]
 				i, ok := prog.impl.helperIdx[asm.BuiltinFunc(id)]
 				if !ok || id > 0xffffffff {
 					mi.err = &RunError{Program: prog.Name, PC: pc - 1, Err: fmt.Errorf("%w: %v (#%d)", ErrUnknownHelper, asm.BuiltinFunc(id), id)}

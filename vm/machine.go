@@ -81,7 +81,9 @@ func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
 	mi.tailCount = 0
 	mi.executed = 0
 	st := &mi.st
-	st.regs = [16]uint64{1: args[0], 2: args[1], 3: args[2], 4: args[3], 5: args[4], 10: frameTop(0)}
+	r := &st.regs
+	r[0], r[1], r[2], r[3], r[4], r[5] = 0, args[0], args[1], args[2], args[3], args[4]
+	r[6], r[7], r[8], r[9], r[10] = 0, 0, 0, 0, frameTop(0)
 	st.pc = 0
 	st.depth = 0
 	st.prog = p
@@ -147,7 +149,7 @@ func (m *Machine) tailCall(next *Program) error {
 // (a region backed by an odd sub-slice); aligned ones use sync/atomic.
 var atomicMu sync.Mutex
 
-func (m *Machine) atomic(pc int, o *op, regs *[16]uint64) bool {
+func (m *Machine) atomic(pc int, o *op, regs *regFile) bool {
 	if err := m.atomicErr(pc, o, regs); err != nil {
 		m.impl.err = err
 		return false
@@ -155,20 +157,20 @@ func (m *Machine) atomic(pc int, o *op, regs *[16]uint64) bool {
 	return true
 }
 
-func (m *Machine) atomicErr(pc int, o *op, regs *[16]uint64) error {
+func (m *Machine) atomicErr(pc int, o *op, regs *regFile) error {
 	n := int(o.size)
 	switch o.aux {
 	case atomicLoadAcq:
-		v, err := m.load(pc, regs[o.src&15]+o.imm, n)
+		v, err := m.load(pc, regs[o.src]+o.imm, n)
 		if err != nil {
 			return err
 		}
-		regs[o.dst&15] = v
+		regs[o.dst] = v
 		return nil
 	case atomicStRel:
-		return m.store(pc, regs[o.dst&15]+o.imm, n, regs[o.src&15])
+		return m.store(pc, regs[o.dst]+o.imm, n, regs[o.src])
 	}
-	addr := regs[o.dst&15] + o.imm
+	addr := regs[o.dst] + o.imm
 	r, off, kind := m.check(addr, n, PermRW)
 	if kind == 0 && r.access != nil {
 		kind = FaultAccessor
@@ -184,7 +186,7 @@ func (m *Machine) atomicErr(pc int, o *op, regs *[16]uint64) error {
 		return m.fault(pc, addr, n, true, r, kind, err)
 	}
 	b := r.data[off : off+uint32(n)]
-	src := regs[o.src&15]
+	src := regs[o.src]
 	kindOp := o.aux
 	apply := func(old uint64) (uint64, bool) {
 		switch kindOp &^ atomicFetch {
@@ -240,7 +242,7 @@ func (m *Machine) atomicErr(pc int, o *op, regs *[16]uint64) error {
 	case kindOp == atomicCmpXchg:
 		regs[0] = old
 	case kindOp&atomicFetch != 0:
-		regs[o.src&15] = old
+		regs[o.src] = old
 	}
 	return nil
 }

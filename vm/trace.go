@@ -15,7 +15,8 @@ func (m *Machine) runTraced(budget uint64) (uint64, error) {
 		}
 		prog, pc, depth := st.prog, st.pc, st.depth
 		o := prog.impl.ops[pc]
-		before := st.regs
+		var before [16]uint64
+		copy(before[:], st.regs[:16])
 		stop, n, err := m.exec(st, 1)
 		mi.executed += n
 
