@@ -49,9 +49,10 @@ func coreTargets(extra []*btf.Spec) (coreTargetSet, error) {
 // against skmsg's targets instead of the running kernel's BTF.
 func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
 	var (
-		relos []*btf.CORERelocation
-		idx   []int // position in p.Instructions
-		pcs   []int // instruction slot, for messages
+		relos      []*btf.CORERelocation
+		idx        []int // position in p.Instructions
+		pcs        []int // instruction slot, for messages
+		unresolved = map[int]string{}
 	)
 	iter := p.Instructions.Iterate()
 	for iter.Next() {
@@ -77,6 +78,7 @@ func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
 	if err != nil {
 		return fmt.Errorf("CO-RE: %w", err)
 	}
+	var poisoned []int // positions in relos
 	for i, fixup := range fixups {
 		ins := &p.Instructions[idx[i]]
 		before := *ins
@@ -84,14 +86,42 @@ func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
 			return fmt.Errorf("%s: CO-RE %s: %w", describeInsn(pcs[i], &before), relos[i], err)
 		}
 		if isPoisoned(ins) {
-			return fmt.Errorf("%s: CO-RE relocation %s (%s): %s cannot be resolved against the context types skmsg emulates: %w",
-				describeInsn(pcs[i], &before), relos[i], fixup.String(), describeRelo(relos[i], localBTF), ErrNotSupported)
+			// Keep what the instruction was for the messages below.
+			poisoned = append(poisoned, i)
+			*ins = ins.WithSource(before.Source())
+			unresolved[i] = fmt.Sprintf("%s: CO-RE relocation %s (%s): %s cannot be resolved against the context types skmsg emulates",
+				describeInsn(pcs[i], &before), relos[i], fixup.String(), describeRelo(relos[i], localBTF))
+			continue
 		}
 		// Done: drop the relocation so that nothing (cilium/ebpf loading
 		// Program.Spec into a kernel) applies it a second time.
 		*ins = btf.WithCORERelocationMetadata(*ins, nil)
 	}
 	p.CORERelocations = len(relos)
+	if len(poisoned) == 0 {
+		return nil
+	}
+
+	// A poisoned instruction is fine where the code CO-RE produced cannot
+	// reach it (a bpf_core_field_exists() guard that folded to 0), as in
+	// the kernel verifier; anywhere else the program cannot run.
+	reachable := reachableSlots(p.Instructions)
+	for _, i := range poisoned {
+		if reachable[pcs[i]] {
+			return fmt.Errorf("%s: %w", unresolved[i], ErrNotSupported)
+		}
+	}
+	for _, i := range poisoned {
+		ins := &p.Instructions[idx[i]]
+		src := ins.Source()
+		if ins.OpCode.IsDWordLoad() {
+			*ins = asm.LoadImm(asm.R0, 0, asm.DWord)
+		} else {
+			*ins = asm.Instruction{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Ja)}
+		}
+		*ins = ins.WithSource(src)
+		p.DeadCORE = append(p.DeadCORE, DeadCORE{PC: pcs[i], Reason: unresolved[i]})
+	}
 	return nil
 }
 

@@ -75,17 +75,22 @@
 // testdata/loader/ctx_btf.c and embedded as ctx_btf.o (copy it
 // with `go generate ./loader` after `make testdata`; a test checks the copy
 // is current). WithCORETargets adds more BTF (for example a kernel's
-// vmlinux BTF) for programs that relocate against kernel types. A
-// relocation that cannot be resolved against the shipped types (libbpf
-// would "poison" the instruction) makes Open fail, naming the program, the
-// instruction, its source line and the type and field. It fails early
-// rather than leaving the poisoned call (helper 0xbad2310) to fault at run
-// time: the interpreter rejects unknown helpers when it prepares a program,
-// so the program would be unusable either way, with a worse message. The
-// price: a poisoned access in code that a bpf_core_field_exists() guard
-// makes dead also fails (the kernel verifier would accept it). The applied
-// relocations are removed from the instructions, so Program.Spec can be
-// loaded into a kernel too.
+// vmlinux BTF) for programs that relocate against kernel types.
+//
+// A relocation that cannot be resolved (libbpf "poisons" the instruction)
+// is handled as the kernel verifier handles it: if the code as relocated
+// can reach the instruction, Open fails, naming the program, the
+// instruction, its source line and the C field; if it cannot (an access
+// guarded by bpf_core_field_exists() or bpf_core_type_exists() that folded
+// to 0), the instruction is replaced by a no-op of the same width and
+// listed in Program.DeadCORE. Reachability follows constants written by
+// moves and 64-bit loads only, so it may call dead code reachable (an
+// error) but never the reverse. Failing at Open was chosen over leaving the
+// poisoned call (helper 0xbad2310) to fault at run time: the interpreter
+// rejects unknown helpers when it prepares a program, so the program would
+// be unusable either way, with a worse message. Applied relocations are
+// removed from the instructions, so Program.Spec can be loaded into a
+// kernel too.
 package loader
 
 //go:generate cp ../testdata/loader/ctx_btf.o ctx_btf.o

@@ -26,6 +26,7 @@ func TestKernelAcceptsPrograms(t *testing.T) {
 		opts []loader.Option
 	}{
 		{"core.o", nil},
+		{"core_guarded.o", nil},
 		{"maps.o", nil},
 		{"globals.o", nil},
 		{"legacy_sections.o", nil},

@@ -473,6 +473,35 @@ func TestCOREUnresolvable(t *testing.T) {
 	}
 }
 
+// TestCOREGuarded: an unresolvable access behind bpf_core_field_exists()
+// is dead once the guard is relocated, so the object loads and the access
+// becomes a no-op, in the entry function and in a subprogram.
+func TestCOREGuarded(t *testing.T) {
+	p := open(t, "loader", "core_guarded.o").Programs["msg_guarded"]
+	require.NotNil(t, p)
+	require.Len(t, p.DeadCORE, 2)
+	slots := map[int]asm.Instruction{}
+	iter := p.Instructions.Iterate()
+	for iter.Next() {
+		slots[int(iter.Offset)] = *iter.Ins
+	}
+	for _, d := range p.DeadCORE {
+		assert.Contains(t, d.Reason, "field sk_msg_md.tx_queue_hint (local type sk_msg_md___future)")
+		ins := slots[d.PC]
+		assert.Equal(t, asm.Ja, ins.OpCode.JumpOp(), "pc %d: %v", d.PC, ins)
+		assert.Equal(t, int16(0), ins.Offset)
+		assert.NotNil(t, ins.Source(), "line info kept")
+	}
+	// The guarded read of size (offset 68 in sk_msg_md) is still there.
+	var offs []int16
+	for _, ins := range p.Instructions {
+		if ins.OpCode.Class() == asm.LdXClass {
+			offs = append(offs, ins.Offset)
+		}
+	}
+	assert.Equal(t, []int16{68}, offs)
+}
+
 // TestCOREWithKernelBTF relocates against this machine's kernel BTF given
 // as an extra target: the result must agree with the shipped context BTF.
 func TestCOREWithKernelBTF(t *testing.T) {

@@ -38,6 +38,11 @@ type Program struct {
 	Functions []string
 	// CORERelocations is the number of CO-RE relocations applied.
 	CORERelocations int
+	// DeadCORE lists instructions whose CO-RE relocation could not be
+	// resolved but which no path reaches (an access guarded by a
+	// bpf_core_field_exists() that folded to 0). Each was replaced by a
+	// no-op of the same width ("goto +0", or "r0 = 0 ll").
+	DeadCORE []DeadCORE
 	// Spec is the cilium/ebpf spec this was made from (a private copy, with
 	// the same Instructions and the type decided here). CO-RE is already
 	// applied and its relocation records removed, so the spec can also be
@@ -211,4 +216,10 @@ func (o *Object) checkReferences(p *Program) error {
 	}
 	sort.Strings(p.Maps)
 	return nil
+}
+
+// DeadCORE is an unresolvable CO-RE relocation in dead code.
+type DeadCORE struct {
+	PC     int    // instruction slot
+	Reason string // what could not be resolved, with the source line
 }

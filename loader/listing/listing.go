@@ -38,6 +38,10 @@ func Write(w io.Writer, p *loader.Program) error {
 	if len(p.Maps) > 0 {
 		bw.printf("  maps: %s\n", strings.Join(p.Maps, ", "))
 	}
+	dead := make(map[int]bool, len(p.DeadCORE))
+	for _, d := range p.DeadCORE {
+		dead[d.PC] = true
+	}
 	var last string
 	iter := p.Instructions.Iterate()
 	for iter.Next() {
@@ -52,7 +56,11 @@ func Write(w io.Writer, p *loader.Program) error {
 			}
 		}
 		pc := int(iter.Offset)
-		bw.printf("%6d: %s\n", pc, Format(*ins, pc))
+		note := ""
+		if dead[pc] {
+			note = "    ; dead code: unresolvable CO-RE access replaced by a no-op"
+		}
+		bw.printf("%6d: %s%s\n", pc, Format(*ins, pc), note)
 	}
 	return bw.err
 }
