@@ -38,10 +38,8 @@ type rxState struct {
 
 	mu   sync.Mutex
 	strp strparser
-	// err is the socket error a parser abort set (sk_err); reported is
-	// set once a read returned it.
-	err      syscall.Errno
-	reported bool
+	// err is the socket error a parser abort set (sk_err).
+	err syscall.Errno
 	// finSeen: the FIN has gone through the verdict (verdict-only mode).
 	finSeen bool
 	// pending holds verdict results that could not be delivered yet
@@ -342,9 +340,16 @@ func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) 
 }
 
 // rxRecvmsg is tcp_bpf_recvmsg_parser: with a receive verdict the
-// application reads only the ingress queue. A parser abort's socket error
-// is reported once, then reads find nothing.
+// application reads only the ingress queue. After a parser abort the
+// skb that failed stays in TCP's receive queue, so reads find it there
+// and return EAGAIN without ever reporting the socket error.
 func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
+	p.rx.mu.Lock()
+	aborted := p.rx.err != 0
+	p.rx.mu.Unlock()
+	if aborted && s.conn.IngressLen() == 0 {
+		return 0, syscall.EAGAIN
+	}
 	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK))
 	if n > 0 && flags&syscall.MSG_PEEK == 0 {
 		s.wakeWaiters()
@@ -356,30 +361,26 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		var en syscall.Errno
-		if errors.As(err, &en) {
-			p.rx.mu.Lock()
-			if p.rx.err != 0 && en == p.rx.err {
-				if p.rx.reported {
-					p.rx.mu.Unlock()
-					return 0, syscall.EAGAIN
-				}
-				p.rx.reported = true
-			}
-			p.rx.mu.Unlock()
-			return n, en
-		}
 		return n, sockErr(err)
 	}
 	return n, err
 }
 
-// abort is strp_abort_strp: the parser stops for good and the socket
-// error is set and reported to readers.
+// abort is strp_abort_strp: the parser stops for good with the socket
+// error set (sk_err; visible to SO_ERROR, not to reads, see rxRecvmsg).
 func (p *psock) abort(e syscall.Errno) {
 	p.rx.err = e
 	p.rx.strp = strparser{}
-	if c := p.sk.conn; c != nil {
-		c.CloseIngress(e)
+}
+
+// SockError is the pending socket error a stream parser abort set
+// (SO_ERROR), 0 if none.
+func (s *Socket) SockError() syscall.Errno {
+	p := s.psock.Load()
+	if p == nil {
+		return 0
 	}
+	p.rx.mu.Lock()
+	defer p.rx.mu.Unlock()
+	return p.rx.err
 }
