@@ -98,7 +98,6 @@ func baseName(path string) string {
 	return path
 }
 
-
 // effects lists what an instruction did: changed registers, memory
 // written, helper call.
 func effects(ti *scenario.TracedInsn, p painter) string {

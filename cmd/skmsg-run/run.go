@@ -30,6 +30,9 @@ number, its line, what was expected and what was seen; bpf_printk output is
 printed under the step whose programs printed it.
 
   --kernel        run on the real kernel instead (needs root and BPF)
+  --trace-pipe=false
+                  with --kernel: leave the machine-wide trace_pipe alone
+                  (bpf_printk output is then not shown)
   --shard I/N     run only the I-th of N slices of the sorted files (1 <= I <= N)
   -j N            files run at once (default 1; skmsg runs share nothing,
                   but the virtual network's idle detection can end a wait
@@ -53,16 +56,19 @@ option cannot be used (scenario errors are reported as FILE:LINE:COL).`,
 
 // runFlags are the options run, compare and trace share.
 type runFlags struct {
-	kernel  bool
-	shard   string
-	jobs    int
-	json    bool
-	junit   string
-	pcap    string
-	seed    string
-	trace   bool
-	verbose bool
-	color   string
+	kernel bool
+	// tracePipe collects bpf_printk output of kernel runs from the
+	// machine-wide trace_pipe (which consumes it for every other reader).
+	tracePipe bool
+	shard     string
+	jobs      int
+	json      bool
+	junit     string
+	pcap      string
+	seed      string
+	trace     bool
+	verbose   bool
+	color     string
 }
 
 // seedOption parses --seed.
@@ -154,7 +160,7 @@ func runOne(file string, f *runFlags, opts scenario.Options, pcap string) fileRu
 	var sk *scenario.Skmsg
 	var pcapFile *os.File
 	if f.kernel {
-		backend = oracle.New()
+		backend = &oracle.Kernel{TracePipe: f.tracePipe}
 	} else {
 		sk = &scenario.Skmsg{Trace: f.trace}
 		if pcap != "" {
@@ -191,6 +197,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var f runFlags
 	fs.BoolVar(&f.kernel, "kernel", false, "run on the real kernel")
+	fs.BoolVar(&f.tracePipe, "trace-pipe", true, "with --kernel: collect bpf_printk output from trace_pipe")
 	fs.StringVar(&f.shard, "shard", "", "I/N: run the I-th of N slices of the files")
 	fs.IntVar(&f.jobs, "j", 1, "files run at once")
 	fs.BoolVar(&f.json, "json", false, "one JSON object per step on stdout")
