@@ -610,8 +610,8 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 	}
 }
 
-// Writable is the free space in the send buffer (what a MSG_DONTWAIT send
-// could queue right now), or 0.
+// Writable reports whether a MSG_DONTWAIT send could queue something now
+// (poll's POLLOUT; gVisor reports it once half the send buffer is free).
 func (c *Conn) Writable() bool {
 	return c.ep.Readiness(waiter.WritableEvents)&waiter.WritableEvents != 0
 }

@@ -247,3 +247,37 @@ func TestWaitIdle(t *testing.T) {
 	waitIdle(t, n)
 	assert.Equal(t, 4, srv.Readable())
 }
+
+func TestIdleCheckAndAbandonedDial(t *testing.T) {
+	n := newNet(t, Options{})
+	var mu sync.Mutex
+	reason := "runtime queue not empty"
+	n.AddIdleCheck(func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return reason
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	err := n.WaitIdle(ctx)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "runtime queue not empty", "the error says what is busy")
+	mu.Lock()
+	reason = ""
+	mu.Unlock()
+	waitIdle(t, n)
+
+	// A dial abandoned mid-handshake leaves nothing to wait for.
+	h, err := n.Host("10.0.0.2")
+	require.NoError(t, err)
+	l, err := h.Listen(false, 80)
+	require.NoError(t, err)
+	require.NoError(t, n.SetPathFaults("10.0.0.2", "10.0.0.1", Faults{Loss: 1}))
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
+	_, err = n.DialContext(ctx, "10.0.0.1", l.AddrPort().String())
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, n.SetPathFaults("10.0.0.2", "10.0.0.1", Faults{}))
+	waitIdle(t, n)
+	assert.Equal(t, 0, l.Pending())
+}

@@ -35,6 +35,15 @@ func (n *Network) track(t *tracked) {
 // outstanding. Every Busy needs exactly one Done.
 func (n *Network) Busy() { n.busy.Add(1) }
 
+// AddIdleCheck registers a callback that WaitIdle consults: while busy
+// returns a non-empty reason, the network is not idle. It runs often and
+// must be quick; it must not call back into the Network.
+func (n *Network) AddIdleCheck(busy func() string) {
+	n.trackMu.Lock()
+	n.idleChecks = append(n.idleChecks, busy)
+	n.trackMu.Unlock()
+}
+
 // Done ends one unit of work started with Busy.
 func (n *Network) Done() { n.done() }
 
@@ -129,6 +138,11 @@ func (n *Network) BusyReason() string {
 		why = append(why, fmt.Sprintf("%d handshakes not yet accepted", h))
 	}
 	n.trackMu.Lock()
+	for _, f := range n.idleChecks {
+		if r := f(); r != "" {
+			why = append(why, r)
+		}
+	}
 	for t := range n.tracked {
 		if busy, _ := n.endpointBusy(t); busy && len(why) < 8 {
 			if t.ln != nil {
@@ -158,6 +172,11 @@ func (n *Network) IdleNow() bool {
 	}
 	n.trackMu.Lock()
 	defer n.trackMu.Unlock()
+	for _, f := range n.idleChecks {
+		if f() != "" {
+			return false
+		}
+	}
 	// Whatever was busy last time is likely still busy: look there first
 	// so polling a network of many connections stays cheap.
 	if t := n.lastBusy; t != nil {

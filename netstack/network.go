@@ -81,9 +81,10 @@ type Network struct {
 	// tracked holds every TCP endpoint whose activity WaitIdle must see:
 	// open Conns and Listeners, and closed Conns until TCP finishes with
 	// them.
-	trackMu  sync.Mutex
-	tracked  map[*tracked]struct{}
-	lastBusy *tracked
+	trackMu    sync.Mutex
+	tracked    map[*tracked]struct{}
+	lastBusy   *tracked
+	idleChecks []func() string
 
 	busy     atomic.Int64  // pending hook calls and runtime work (Busy/Done)
 	activity atomic.Uint64 // bumped by every frame and hook call, for settle checks

@@ -95,6 +95,10 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 	wq.EventRegister(&entry)
 	defer wq.EventUnregister(&entry)
 	fail := func(err error) (*Conn, error) {
+		// The listener will never accept this handshake: stop waiting for it.
+		if la, lerr := ep.GetLocalAddress(); lerr == nil {
+			n.link.handshakeDone(flowKey{local: tcpip.AddrFromSlice(ra.Addr().AsSlice()), remote: la.Addr, localPort: ra.Port(), remotePort: la.Port})
+		}
 		c.shutdownLocal()
 		return nil, opErr(err)
 	}
@@ -219,9 +223,19 @@ func (n *Network) ListenBacklog(addr string, backlog int) (*Listener, error) {
 	return l, nil
 }
 
-// Listen listens on the host's first address of addr's family... or on
-// addr itself; addr must belong to this host.
-func (h *Host) Listen(addr string) (*Listener, error) { return h.net.Listen(addr) }
+// Listen listens on port of the host's first address of the given family
+// (ipv6 false: IPv4); port 0 picks an ephemeral port.
+func (h *Host) Listen(ipv6 bool, port uint16) (*Listener, error) {
+	family := netip.IPv4Unspecified()
+	if ipv6 {
+		family = netip.IPv6Unspecified()
+	}
+	a, ok := h.localAddr(family)
+	if !ok {
+		return nil, &OpError{Op: "listen", Err: fmt.Errorf("host has no address of that family: %w", syscall.EAFNOSUPPORT)}
+	}
+	return h.net.Listen(netip.AddrPortFrom(a, port).String())
+}
 
 func (l *Listener) acceptLoop(entry *waiter.Entry, ch chan struct{}) {
 	defer l.wg.Done()
