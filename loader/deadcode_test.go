@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/cilium/ebpf/asm"
@@ -57,4 +59,26 @@ func TestReachableSlots(t *testing.T) {
 			assert.True(t, r[0])
 		})
 	}
+}
+
+// FuzzReachableSlots feeds arbitrary instruction streams to the
+// reachability analysis: it must not panic and must mark the entry.
+func FuzzReachableSlots(f *testing.F) {
+	seed := asm.Instructions{asm.Mov.Imm(asm.R1, 0), asm.JEq.Imm(asm.R1, 0, ""), asm.Return()}
+	seed[1].Offset = 1
+	var buf bytes.Buffer
+	if err := seed.Marshal(&buf, binary.LittleEndian); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		insns, err := asm.AppendInstructions(nil, bytes.NewReader(data), binary.LittleEndian, "linux")
+		if err != nil || len(insns) == 0 {
+			return
+		}
+		r := reachableSlots(insns)
+		if !r[0] {
+			t.Fatal("entry not reachable")
+		}
+	})
 }
