@@ -20,6 +20,9 @@ import (
 // kernel, where every expectation must hold (they are what the kernel
 // does), and on skmsg, whose observations must be the kernel's: return
 // values, errnos, bytes per socket, lookups and final map contents.
+// Scenarios under pending/ show kernel behaviour skmsg does not reproduce
+// yet: their differences are logged, and one that agrees is reported so
+// that it moves up.
 func TestBundledScenarios(t *testing.T) {
 	if err := oracle.Available(); err != nil {
 		t.Skip(err)
@@ -27,8 +30,15 @@ func TestBundledScenarios(t *testing.T) {
 	files, err := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+	pending, err := filepath.Glob(testobj.Path("scenarios", "pending", "*.yaml"))
+	require.NoError(t, err)
+	for _, f := range append(files, pending...) {
+		isPending := filepath.Base(filepath.Dir(f)) == "pending"
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		if isPending {
+			name = "pending/" + name
+		}
+		t.Run(name, func(t *testing.T) {
 			sc, err := scenario.Load(f)
 			require.NoError(t, err)
 			c, err := scenario.Compare(sc, oracle.New(), &scenario.Skmsg{}, scenario.Options{})
@@ -40,6 +50,14 @@ func TestBundledScenarios(t *testing.T) {
 			var diffs []string
 			for _, d := range c.Differences {
 				diffs = append(diffs, d.String())
+			}
+			if isPending {
+				if len(diffs) == 0 {
+					t.Logf("skmsg now agrees with the kernel on %s: move it out of pending/", name)
+				} else {
+					t.Logf("not yet on skmsg: kernel (a) and skmsg (b) differ:\n%s", strings.Join(diffs, "\n"))
+				}
+				return
 			}
 			assert.Empty(t, diffs, "kernel (a) and skmsg (b) differ:\n%s", strings.Join(diffs, "\n"))
 		})
