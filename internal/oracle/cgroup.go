@@ -82,6 +82,7 @@ func enterCgroup() (*sockCgroup, error) {
 		return nil, err
 	}
 	cg.original = filepath.Join(root, own)
+	removeStale(root)
 	cg.path = filepath.Join(root, fmt.Sprintf("skmsg-oracle-%d", os.Getpid()))
 	if err := os.Mkdir(cg.path, 0o755); err != nil && !os.IsExist(err) {
 		cg.release()
@@ -116,4 +117,19 @@ func (cg *sockCgroup) release() error {
 		_ = os.Remove(cg.mounted)
 	}
 	return first
+}
+
+// removeStale removes the cgroups of oracle processes that died inside
+// one (an empty cgroup is all that is left of them).
+func removeStale(root string) {
+	dirs, _ := filepath.Glob(filepath.Join(root, "skmsg-oracle-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "skmsg-oracle-"))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); err == unix.ESRCH {
+			_ = os.Remove(d) // fails harmlessly if something is still in it
+		}
+	}
 }

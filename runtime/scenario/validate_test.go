@@ -110,7 +110,9 @@ func TestBundledScenariosValidate(t *testing.T) {
 	files, err := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	for _, f := range files {
+	pending, err := filepath.Glob(testobj.Path("scenarios", "pending", "*.yaml"))
+	require.NoError(t, err)
+	for _, f := range append(files, pending...) {
 		_, err := Load(f)
 		require.NoError(t, err, f)
 	}
