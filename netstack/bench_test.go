@@ -82,7 +82,7 @@ func stream(b *testing.B, w, r net.Conn, size int) float64 {
 	return rate
 }
 
-func benchBoth(b *testing.B, size int, opts Options) {
+func benchBoth(b *testing.B, size int, opts Options, wrap func(cli, srv *Conn)) {
 	b.Run("kernel", func(b *testing.B) {
 		cli, srv := kernelPair(b)
 		defer cli.Close()
@@ -93,6 +93,9 @@ func benchBoth(b *testing.B, size int, opts Options) {
 	b.Run("netstack", func(b *testing.B) {
 		n, cli, srv := netstackPair(b, opts)
 		defer n.Close()
+		if wrap != nil {
+			wrap(cli.(*Conn), srv.(*Conn))
+		}
 		rate := stream(b, cli, srv, size)
 		kname := b.Name()[:len(b.Name())-len("netstack")] + "kernel"
 		if k, ok := kernelRate.Load(kname); ok {
@@ -101,10 +104,33 @@ func benchBoth(b *testing.B, size int, opts Options) {
 	})
 }
 
-func BenchmarkThroughput16K(b *testing.B) { benchBoth(b, 16<<10, Options{}) }
+// Bulk throughput with 16 KiB writes; the link MTU is 64 KiB like lo.
+func BenchmarkThroughput16K(b *testing.B) { benchBoth(b, 16<<10, Options{}, nil) }
 
-func BenchmarkThroughput16KMTU64K(b *testing.B) {
-	benchBoth(b, 16<<10, Options{MTU: 65535, ChecksumOffload: true})
+// The same on an Ethernet-sized MTU: many more segments per byte.
+func BenchmarkThroughput16KMTU1500(b *testing.B) { benchBoth(b, 16<<10, Options{MTU: 1500}, nil) }
+
+// Message rate with 64-byte writes, each read back whole.
+func BenchmarkMessages64(b *testing.B) { benchBoth(b, 64, Options{}, nil) }
+
+// The runtime's paths: every write through a send hook that passes to TCP,
+// every arrival through a recv hook that moves bytes to the ingress queue.
+func BenchmarkMessages64Hooks(b *testing.B) {
+	benchBoth(b, 64, Options{}, func(cli, srv *Conn) {
+		cli.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
+			return c.SendTCPv(iov, flags)
+		})
+		buf := make([]byte, 64<<10)
+		srv.SetRecvHook(func(c *Conn) {
+			for {
+				k, err := c.RecvTCP(buf)
+				if k > 0 {
+					c.Inject(buf[:k])
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	})
 }
-
-func BenchmarkMessages64(b *testing.B) { benchBoth(b, 64, Options{}) }

@@ -219,12 +219,36 @@ func (l *link) deliver(dst *Host, proto tcpip.NetworkProtocolNumber, buf buffer.
 		return
 	}
 	l.delivering.Add(1)
+	buf = compact(buf)
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buf})
 	pkt.RXChecksumValidated = dst.nic.offload
 	(*d).DeliverNetworkPacket(proto, pkt)
 	pkt.DecRef()
 	l.stats.delivered.Add(1)
 	l.delivering.Add(-1)
+}
+
+// compact copies a frame made of many small pieces into one. gVisor merges
+// small writes into one segment by chaining their views; a receiver that
+// reads such a segment a little at a time walks the chain from its start
+// on every read, which is quadratic. One copy per frame (the kernel copies
+// too) keeps reads linear.
+func compact(buf buffer.Buffer) buffer.Buffer {
+	const maxViews = 8
+	views := 0
+	vl := buf.AsViewList()
+	for v := vl.Front(); v != nil; v = v.Next() {
+		if views++; views > maxViews {
+			break
+		}
+	}
+	if views <= maxViews {
+		return buf
+	}
+	v := buffer.NewViewSize(int(buf.Size()))
+	buf.ReadAt(v.AsSlice(), 0)
+	buf.Release()
+	return buffer.MakeWithView(v)
 }
 
 func (l *link) shutdown() {
