@@ -81,6 +81,7 @@ type Conn struct {
 
 	closed  atomic.Bool
 	closeCh chan struct{}
+	tcpDone atomic.Bool // OnTCPDone fired (or not needed)
 
 	owner atomic.Value
 }
@@ -112,6 +113,9 @@ func (c *Conn) setAddrs() {
 // onTCPEvent runs under the endpoint's lock inside gVisor: it must not call
 // back into the endpoint, so the recv hook runs on its own goroutine.
 func (c *Conn) onTCPEvent(m waiter.EventMask) {
+	if m&(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
+		c.checkTCPDone()
+	}
 	if m&waiter.ReadableEvents != 0 && c.recvHook.Load() != nil {
 		c.scheduleRecv()
 		m &^= waiter.ReadableEvents
@@ -145,7 +149,41 @@ func (c *Conn) Host() *Host { return c.host }
 func (c *Conn) Network() *Network { return c.net }
 
 // State is the TCP state, numbered as Linux numbers them.
-func (c *Conn) State() TCPState { return stateOf(c.ep.State()) }
+func (c *Conn) State() TCPState {
+	st := stateOf(c.ep.State())
+	if st == StateClose || st == StateTimeWait {
+		c.checkTCPDone()
+	}
+	return st
+}
+
+// checkTCPDone fires OnTCPDone once when TCP finished without the
+// application closing the Conn.
+func (c *Conn) checkTCPDone() {
+	if c.tcpDone.Load() || c.closed.Load() {
+		return
+	}
+	switch stateOf(c.ep.State()) {
+	case StateClose, StateTimeWait:
+	default:
+		return
+	}
+	if c.tcpDone.Swap(true) {
+		return
+	}
+	hk := c.net.getHooks()
+	if hk == nil || hk.OnTCPDone == nil {
+		return
+	}
+	n := c.net
+	n.busy.Add(1)
+	n.hookWG.Add(1)
+	go func() {
+		defer n.hookWG.Done()
+		defer n.done()
+		hk.OnTCPDone(c)
+	}()
+}
 
 // Endpoint exposes the gVisor endpoint, for statistics and experiments.
 func (c *Conn) Endpoint() tcpip.Endpoint { return c.ep }

@@ -281,3 +281,44 @@ func TestIdleCheckAndAbandonedDial(t *testing.T) {
 	waitIdle(t, n)
 	assert.Equal(t, 0, l.Pending())
 }
+
+func TestTCPDoneHook(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, cli, srv *Conn)
+		want []string // which ends see OnTCPDone
+	}{
+		{"peer reset", func(t *testing.T, cli, srv *Conn) {
+			require.NoError(t, srv.Abort())
+		}, []string{"client"}},
+		{"both shut down", func(t *testing.T, cli, srv *Conn) {
+			require.NoError(t, cli.Shutdown(syscall.SHUT_WR))
+			require.NoError(t, srv.Shutdown(syscall.SHUT_WR))
+		}, []string{"client", "server"}},
+		{"closed by the application", func(t *testing.T, cli, srv *Conn) {
+			require.NoError(t, cli.Close())
+			require.NoError(t, srv.Close())
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNet(t, Options{})
+			var mu sync.Mutex
+			var got []string
+			cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+			n.SetHooks(Hooks{OnTCPDone: func(c *Conn) {
+				mu.Lock()
+				defer mu.Unlock()
+				if c == cli {
+					got = append(got, "client")
+				} else {
+					got = append(got, "server")
+				}
+			}})
+			tc.run(t, cli, srv)
+			waitIdle(t, n)
+			mu.Lock()
+			defer mu.Unlock()
+			assert.ElementsMatch(t, tc.want, got)
+		})
+	}
+}

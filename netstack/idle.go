@@ -213,6 +213,11 @@ func (n *Network) endpointBusy(t *tracked) (busy, gone bool) {
 		return t.ep.Readiness(waiter.ReadableEvents) != 0, false
 	}
 	st := tcp.EndpointState(t.ep.State())
+	if st == tcp.StateTimeWait || st == tcp.StateClose || st == tcp.StateError {
+		if c := t.conn; c != nil && !c.tcpDone.Load() {
+			c.checkTCPDone() // marks busy itself if it fires
+		}
+	}
 	stuck := n.link.zeroWindow(t.key)
 	switch st {
 	case tcp.StateConnecting, tcp.StateSynSent, tcp.StateSynRecv:

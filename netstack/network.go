@@ -64,6 +64,13 @@ type Hooks struct {
 	// OnClose runs when the application closes a Conn (Close or Abort),
 	// before TCP sends its FIN or RST.
 	OnClose func(c *Conn)
+	// OnTCPDone runs once when a Conn the application has not closed
+	// reaches CLOSE or TIME_WAIT on its own: reset by the peer, or both
+	// FINs exchanged after a shutdown. The kernel unhashes the socket at
+	// that point (tcp_done), which removes it from sockmaps. It runs on a
+	// goroutine of its own, soon after the transition (at the latest when
+	// WaitIdle next looks), and WaitIdle waits for it.
+	OnTCPDone func(c *Conn)
 }
 
 // Network is a set of hosts on one link. It is safe for concurrent use.
@@ -86,7 +93,8 @@ type Network struct {
 	lastBusy   *tracked
 	idleChecks []func() string
 
-	busy     atomic.Int64  // pending hook calls and runtime work (Busy/Done)
+	hookWG   sync.WaitGroup // OnTCPDone calls in progress
+	busy     atomic.Int64   // pending hook calls and runtime work (Busy/Done)
 	activity atomic.Uint64 // bumped by every frame and hook call, for settle checks
 	idleMu   sync.Mutex
 	idleCh   chan struct{} // closed and replaced when activity might have ended
@@ -160,6 +168,7 @@ func (n *Network) Close() error {
 	for _, c := range conns {
 		c.waitWorkers()
 	}
+	n.hookWG.Wait()
 	for _, l := range lns {
 		l.wg.Wait()
 	}
