@@ -69,12 +69,28 @@
 //     the active side before Dial returns and on the passive side when the
 //     handshake completes (whether or not the application ever calls
 //     Accept; Accept returns the Conn only afterwards). OnListen runs when a
-//     Listener starts listening; OnClose runs when the application closes a
+//     Listener starts listening. OnClose runs when the application closes a
 //     Conn, before TCP closes (like sock_map_close before tcp_close).
+//     OnTCPDone runs when a Conn the application still holds reaches CLOSE
+//     or TIME_WAIT by itself (peer reset, or both sides shut down): the
+//     kernel unhashes such a socket, which drops it from sockmaps.
+//     [Conn.SetOwner] keeps the runtime's per-socket state on the Conn.
 //
 //   - Idle: [Network.WaitIdle] returns when no TCP data, SYN or FIN is
 //     unacknowledged (except data stuck behind a zero window), no frame is
 //     held by a fault, no handshake waits in a listener's queue and no hook
 //     call is pending. The runtime marks its own asynchronous work with
-//     [Network.Busy] / [Network.Done] so WaitIdle also waits for it.
+//     [Network.Busy] / [Network.Done], or registers a check with
+//     [Network.AddIdleCheck], so WaitIdle also waits for it. When the
+//     context ends first, the error says what was still busy.
+//
+// # Performance notes
+//
+// Frames are delivered synchronously from the sending goroutine into the
+// receiving stack (no goroutine per frame, no channel), and the link MTU
+// defaults to 65535 like the kernel's loopback. gVisor processes received
+// segments on a few goroutines per stack, so throughput depends on the Go
+// scheduler as much as on CPU. A frame made of many small pieces (gVisor
+// chains the views of small writes) is copied into one piece on delivery,
+// so reading it in small steps stays linear.
 package netstack

@@ -95,7 +95,7 @@ type Network struct {
 
 	hookWG   sync.WaitGroup // OnTCPDone calls in progress
 	busy     atomic.Int64   // pending hook calls and runtime work (Busy/Done)
-	activity atomic.Uint64 // bumped by every frame and hook call, for settle checks
+	activity atomic.Uint64  // bumped by every frame and hook call, for settle checks
 	idleMu   sync.Mutex
 	idleCh   chan struct{} // closed and replaced when activity might have ended
 }
