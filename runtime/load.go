@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"unicode"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -249,6 +251,17 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 	if info.CheckContext != nil {
 		opts.CheckContext = info.CheckContext(lp)
 	}
+	// Refuse helpers the type may not call the way the verifier words it.
+	for i, ins := range lp.Instructions {
+		if !ins.IsBuiltinCall() {
+			continue
+		}
+		fn := asm.BuiltinFunc(ins.Constant)
+		if _, ok := opts.Helpers[fn]; !ok {
+			return nil, &vm.ProgramError{Program: lp.Name, PC: slotOf(lp.Instructions, i),
+				Reason: fmt.Sprintf("unknown func bpf_%s#%d: not available to %s programs", helperName(fn), int32(fn), pt)}
+		}
+	}
 	vp, err := vm.Prepare(c.space, lp.Name, lp.Instructions, opts)
 	if err != nil {
 		var pe *vm.ProgramError
@@ -271,4 +284,37 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 		p.ExpectedAttach = CgroupSockOps
 	}
 	return p, nil
+}
+
+// helperName is the kernel's name of a helper without the bpf_ prefix
+// (asm.FnGetSocketCookie -> "get_socket_cookie").
+func helperName(fn asm.BuiltinFunc) string {
+	n := strings.TrimPrefix(fn.String(), "Fn")
+	if strings.HasPrefix(n, "BuiltinFunc(") {
+		return fmt.Sprintf("helper_%d", int32(fn))
+	}
+	var b strings.Builder
+	for i, r := range n {
+		if unicode.IsUpper(r) {
+			if i > 0 && !unicode.IsUpper(rune(n[i-1])) {
+				b.WriteByte('_')
+			} else if i > 0 && i+1 < len(n) && unicode.IsLower(rune(n[i+1])) {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// slotOf is the instruction slot index of instruction i (LD_IMM64 takes
+// two slots).
+func slotOf(insns asm.Instructions, i int) int {
+	slot := 0
+	for j := 0; j < i; j++ {
+		slot += int(insns[j].Size() / asm.InstructionSize)
+	}
+	return slot
 }

@@ -165,12 +165,18 @@ func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	return n, sockErr(err)
 }
 
-// Fionread is ioctl(FIONREAD): bytes a read would return.
+// Fionread is ioctl(FIONREAD). On the 6.18 kernel a socket with a psock
+// answers from its psock: the bytes on its ingress queue only, not the TCP
+// receive queue (0 while only TCP data is queued); a socket in no map
+// answers with its TCP receive queue.
 func (s *Socket) Fionread() int {
 	if s.conn == nil {
 		return 0
 	}
-	return s.conn.Readable()
+	if s.psock.Load() != nil {
+		return s.conn.IngressLen()
+	}
+	return s.conn.TCPQueued()
 }
 
 // Shutdown is shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR.

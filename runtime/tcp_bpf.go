@@ -202,7 +202,8 @@ func (s *Socket) sendmsgRedir(target *Socket, ingress bool, m *Msg, n uint32, fl
 type pendingOut struct {
 	target  *Socket
 	ingress bool
-	buf     []byte
+	buf     []byte // egress bytes (reused)
+	owned   []byte // ingress bytes (handed over at flush)
 }
 
 // queue moves the first n bytes of m to the pending output for (target,
@@ -215,6 +216,15 @@ func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 		o.flushQuiet()
 	}
 	o.target, o.ingress = target, ingress
+	if ingress && o.owned == nil {
+		// Ingress bytes are handed to the target's queue, which keeps
+		// them: build them in a buffer of their own (one copy).
+		o.owned = make([]byte, 0, n)
+	}
+	dst := &o.buf
+	if ingress {
+		dst = &o.owned
+	}
 	left := n
 	for i := 0; i < m.n && left > 0; i++ {
 		e := &m.sg[i]
@@ -222,7 +232,7 @@ func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 		if left < take {
 			take = left
 		}
-		o.buf = append(o.buf, e.pg.b[e.offset:e.offset+take]...)
+		*dst = append(*dst, e.pg.b[e.offset:e.offset+take]...)
 		left -= take
 	}
 	m.consume(n)
@@ -236,16 +246,16 @@ func (o *pendingOut) flushQuiet() { o.flush(0) }
 // as sk_psock_queue_msg does.
 func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 	t := o.target
-	if t == nil || len(o.buf) == 0 {
+	if t == nil || (len(o.buf) == 0 && len(o.owned) == 0) {
 		o.target = nil
 		return 0, 0
 	}
 	b := o.buf
 	if o.ingress {
+		owned := o.owned
+		o.owned = nil
 		tp := t.psock.Load()
 		if tp != nil && tp.txEnabled.Load() && t.conn != nil {
-			owned := make([]byte, len(b))
-			copy(owned, b)
 			t.conn.InjectOwned(owned)
 		}
 	} else if t.conn == nil {

@@ -152,4 +152,11 @@ int msg_bad_narrow(struct sk_msg_md *msg)
 	return *(volatile __u8 *)&msg->local_port == 1 ? SK_PASS : SK_DROP;
 }
 
+// Refused by the verifier: get_socket_cookie is not an sk_msg helper.
+SEC("sk_msg")
+int msg_bad_helper(struct sk_msg_md *msg)
+{
+	return bpf_get_socket_cookie(msg) ? SK_PASS : SK_DROP;
+}
+
 char _license[] SEC("license") = "GPL";
