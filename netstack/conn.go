@@ -40,8 +40,9 @@ type Conn struct {
 	appq     waiter.Queue // what application readers wait on
 	wrq      waiter.Queue // what writers (SendTCP) wait on
 
-	sendHook atomic.Pointer[SendHook]
-	recvHook atomic.Pointer[RecvHook]
+	sendHook    atomic.Pointer[SendHook]
+	recvHook    atomic.Pointer[RecvHook]
+	consumeHook atomic.Pointer[func(*Conn)]
 
 	// Receive hook worker.
 	rxMu      sync.Mutex
@@ -410,6 +411,27 @@ func (c *Conn) Recvmsg(b []byte, flags int) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	n, err := c.recvmsg(b, flags)
+	if n > 0 && flags&syscall.MSG_PEEK == 0 {
+		if h := c.consumeHook.Load(); h != nil {
+			(*h)(c)
+		}
+	}
+	return n, err
+}
+
+// SetConsumeHook registers fn to run on the reader's goroutine after each
+// application read that consumed bytes (from the ingress queue or TCP), so
+// the runtime can resume deliveries that waited for room. nil removes it.
+func (c *Conn) SetConsumeHook(fn func(c *Conn)) {
+	if fn == nil {
+		c.consumeHook.Store(nil)
+		return
+	}
+	c.consumeHook.Store(&fn)
+}
+
+func (c *Conn) recvmsg(b []byte, flags int) (int, error) {
 	c.rdMu.Lock()
 	defer c.rdMu.Unlock()
 	peek := flags&syscall.MSG_PEEK != 0

@@ -62,7 +62,8 @@
 //     first, then TCP data; with a recv hook, reads see only the ingress
 //     queue, and EOF once TCP's receive side has closed with nothing left
 //     queued (or after CloseIngress). [Conn.Readable] (FIONREAD) counts what
-//     a read would see. Ingress redirects are only visible to the application;
+//     a read would see. [Conn.SetConsumeHook] reports application reads that
+//     made room (to resume deliveries waiting for it). Ingress redirects are only visible to the application;
 //     they do not pass through TCP and so never appear on the link.
 //
 //   - Lifecycle: [Hooks] given to [Network.SetHooks]. OnEstablished runs on

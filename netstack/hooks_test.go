@@ -160,6 +160,18 @@ func TestIngressBeforeTCP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ingresstcp", string(got))
 
+	// The consume hook hears about reads that took bytes, not peeks.
+	var consumed int
+	srv.SetConsumeHook(func(c *Conn) { consumed++ })
+	require.NoError(t, srv.Inject([]byte("xy")))
+	_, err = srv.Recvmsg(got[:1], syscall.MSG_PEEK)
+	require.NoError(t, err)
+	assert.Equal(t, 0, consumed)
+	_, err = io.ReadFull(srv, got[:2])
+	require.NoError(t, err)
+	assert.Equal(t, 1, consumed)
+	srv.SetConsumeHook(nil)
+
 	// Inject wakes a blocked reader.
 	done := make(chan string)
 	go func() {
