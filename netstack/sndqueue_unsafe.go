@@ -2,39 +2,57 @@ package netstack
 
 import (
 	"reflect"
-	"sync"
 	"unsafe"
 
+	gsync "gvisor.dev/gvisor/pkg/sync"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
 // gVisor does not export how many bytes sit in a TCP endpoint's send
-// buffer (queued or sent but unacknowledged), yet that is exactly what the
-// idle check needs. The field is read under its own mutex, at offsets
-// found by reflection once; if the layout is not the expected one, the
-// idle check falls back to the link-level view.
+// buffer (queued, or sent and not yet acknowledged), yet that is exactly
+// what the idle check needs. The counter is read under its own mutex, at
+// offsets found by reflection once; TestSendQueueLayout fails if a gVisor
+// upgrade changes the layout, and the idle check then falls back to
+// watching the link.
 var sndQueueLayout = func() (l struct {
 	ok      bool
 	muOff   uintptr
 	usedOff uintptr
 }) {
+	// offsetOf follows a path of field names, adding offsets (FieldByName
+	// gives promoted fields' offsets relative to their own struct).
+	offsetOf := func(t reflect.Type, path ...string) (uintptr, reflect.Type, bool) {
+		var off uintptr
+		for _, name := range path {
+			if t.Kind() != reflect.Struct {
+				return 0, nil, false
+			}
+			f, ok := t.FieldByName(name)
+			if !ok {
+				return 0, nil, false
+			}
+			// Walk the index path for promoted fields.
+			cur := t
+			for _, i := range f.Index {
+				sf := cur.Field(i)
+				off += sf.Offset
+				cur = sf.Type
+			}
+			t = cur
+		}
+		return off, t, true
+	}
 	et := reflect.TypeOf(tcp.Endpoint{})
-	sq, ok := et.FieldByName("sndQueueInfo")
-	if !ok {
+	muOff, muType, ok := offsetOf(et, "sndQueueInfo", "sndQueueMu", "mu")
+	if !ok || muType != reflect.TypeOf(gsync.Mutex{}) {
 		return
 	}
-	mu, ok := sq.Type.FieldByName("sndQueueMu")
-	if !ok || mu.Type.Kind() != reflect.Struct || mu.Type.NumField() < 1 || mu.Type.Field(0).Type != reflect.TypeOf(sync.Mutex{}) || mu.Type.Field(0).Offset != 0 {
+	usedOff, usedType, ok := offsetOf(et, "sndQueueInfo", "SndBufUsed")
+	if !ok || usedType.Kind() != reflect.Int {
 		return
 	}
-	used, ok := sq.Type.FieldByName("SndBufUsed")
-	if !ok || used.Type.Kind() != reflect.Int {
-		return
-	}
-	l.ok = true
-	l.muOff = sq.Offset + mu.Offset
-	l.usedOff = sq.Offset + used.Offset
+	l.ok, l.muOff, l.usedOff = true, muOff, usedOff
 	return
 }()
 
@@ -45,7 +63,7 @@ func sendQueued(ep tcpip.Endpoint) (int, bool) {
 		return 0, false
 	}
 	base := unsafe.Pointer(e)
-	mu := (*sync.Mutex)(unsafe.Add(base, sndQueueLayout.muOff))
+	mu := (*gsync.Mutex)(unsafe.Add(base, sndQueueLayout.muOff))
 	mu.Lock()
 	v := *(*int)(unsafe.Add(base, sndQueueLayout.usedOff))
 	mu.Unlock()
