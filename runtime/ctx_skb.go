@@ -241,6 +241,8 @@ func (c *skbCtx) field(off uint32) (uint32, bool) {
 		return uint32(sk.info.local.Port()), true
 	case skbOffGsoSegs:
 		return 1, true
+	case skbOffHash:
+		return sk.flowHash(), true
 	}
 	if off >= skbOffRemoteIP6 && off < skbOffRemotePort {
 		if sk.info.family != afInet6 {
@@ -258,7 +260,7 @@ func (c *skbCtx) field(off uint32) (uint32, bool) {
 	if off >= skbOffCb && off < skbOffCbEnd {
 		return 0, true // the program can only read its (zeroed) cb[]
 	}
-	if off < skbOffSk {
+	if off < skbOffSk || off == skbOffGsoSize {
 		return 0, true
 	}
 	return 0, false
@@ -282,11 +284,32 @@ func (c *skbCtx) Load(off uint32, size int) (uint64, error) {
 	if !ok || size > 4 {
 		return 0, fmt.Errorf("__sk_buff %s (off %d) cannot be loaded with %d bytes", skbFieldName(int32(off)), off, size)
 	}
+	if skbU16Field(base) && size <= 2 {
+		// The kernel converts these fields with a 2-byte load: a 2-byte
+		// load at either half yields the converted value unshifted (for
+		// remote_port that is port << 16), a 1-byte load one of its two
+		// low bytes.
+		if size == 2 {
+			return uint64(v), nil
+		}
+		return uint64(v>>(8*(off&1))) & 0xFF, nil
+	}
 	v >>= 8 * (off - base)
 	if size < 4 {
 		v &= 1<<(8*size) - 1
 	}
 	return uint64(v), nil
+}
+
+// skbU16Field reports whether the kernel reads the field at off from a
+// 16-bit member (the verifier's target size is 2).
+func skbU16Field(off uint32) bool {
+	switch off {
+	case skbOffQueueMap, skbOffProtocol, skbOffVlanTCI, skbOffVlanProto,
+		skbOffTcIndex, skbOffRemotePort, skbOffLocalPort, skbOffGsoSegs:
+		return true
+	}
+	return false
 }
 
 // Store implements vm.Accessor: only priority and tc_index are writable.
@@ -351,4 +374,25 @@ func init() {
 			return checkSkSkbAccess
 		},
 	})
+}
+
+// flowHash stands in for skb->hash, the flow hash the sender's socket
+// stamped on the skb: the kernel's is random per connection; this one is
+// a non-zero FNV-1a of the 4-tuple, so runs repeat.
+func (sk *Socket) flowHash() uint32 {
+	h := uint32(2166136261)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint32(c)
+			h *= 16777619
+		}
+	}
+	r, l := sk.info.remote.Addr().As16(), sk.info.local.Addr().As16()
+	mix(r[:])
+	mix(l[:])
+	mix([]byte{byte(sk.info.remote.Port() >> 8), byte(sk.info.remote.Port()), byte(sk.info.local.Port() >> 8), byte(sk.info.local.Port())})
+	if h == 0 {
+		h = 1
+	}
+	return h
 }

@@ -15,26 +15,27 @@ import (
 	"github.com/skmsg/skmsg/runtime/scenario"
 )
 
-func rxScenarios(t *testing.T) []string {
+// The receive-path scenarios (testdata/rx): stream parser framing,
+// verdicts, verdict-only mode, skb helpers, sockops and the service-mesh
+// pattern. Their expectations are what the kernel does.
+
+func rxScenarios(t *testing.T) map[string]string {
 	files, err := filepath.Glob(testobj.Path("rx", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	return files
+	out := map[string]string{}
+	for _, f := range files {
+		out[strings.TrimSuffix(filepath.Base(f), ".yaml")] = f
+	}
+	return out
 }
 
-// TestRxScenariosKernel runs the receive-path scenarios on the kernel:
-// their expectations are what the kernel does.
-func TestRxScenariosKernel(t *testing.T) {
-	if err := oracle.Available(); err != nil {
-		t.Skip(err)
-	}
-	for _, f := range rxScenarios(t) {
-		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		if strings.HasSuffix(name, "_probe") && os.Getenv("SKMSG_PROBE") == "" {
-			continue
-		}
+// TestRxScenarios runs the scenarios on skmsg: every expectation the
+// kernel meets must hold here too.
+func TestRxScenarios(t *testing.T) {
+	for name, f := range rxScenarios(t) {
 		t.Run(name, func(t *testing.T) {
-			res, err := scenario.RunFile(f, oracle.New(), scenario.Options{})
+			res, err := scenario.RunFile(f, rxBackend{}, scenario.Options{})
 			require.NoError(t, err)
 			if !res.Passed() || testing.Verbose() {
 				_ = res.WriteText(os.Stdout)
@@ -44,21 +45,27 @@ func TestRxScenariosKernel(t *testing.T) {
 	}
 }
 
-// TestRxScenarios runs the same scenarios on skmsg: every expectation the
-// kernel meets must hold here too.
-func TestRxScenarios(t *testing.T) {
-	for _, f := range rxScenarios(t) {
-		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		if strings.HasSuffix(name, "_probe") {
-			continue
-		}
+// TestRxCompare runs each scenario on the kernel and on skmsg: the
+// kernel must meet the file's expectations, and the two must agree on
+// every observation (returns, errnos, bytes per socket, lookups) and on
+// every map's contents at the end.
+func TestRxCompare(t *testing.T) {
+	if err := oracle.Available(); err != nil {
+		t.Skip(err)
+	}
+	for name, f := range rxScenarios(t) {
 		t.Run(name, func(t *testing.T) {
-			res, err := scenario.RunFile(f, rxBackend{}, scenario.Options{})
+			sc, err := scenario.Load(f)
 			require.NoError(t, err)
-			if !res.Passed() || testing.Verbose() {
-				_ = res.WriteText(os.Stdout)
+			cmp, err := scenario.Compare(sc, oracle.New(), rxBackend{}, scenario.Options{})
+			require.NoError(t, err)
+			if !cmp.A.Passed() {
+				_ = cmp.A.WriteText(os.Stdout)
 			}
-			require.True(t, res.Passed(), res.Summary())
+			require.True(t, cmp.A.Passed(), "kernel: %s", cmp.A.Summary())
+			for _, d := range cmp.Differences {
+				t.Errorf("%s", d)
+			}
 		})
 	}
 }

@@ -13,7 +13,7 @@ static __always_inline void fields(struct __sk_buff *skb)
 	record(16, skb->pkt_type);
 	record(17, skb->ingress_ifindex);
 	record(18, skb->ifindex);
-	record(19, skb->hash);
+	record(19, skb->hash != 0);
 	record(20, skb->napi_id);
 	record(21, skb->queue_mapping);
 	record(22, skb->priority);
@@ -21,7 +21,8 @@ static __always_inline void fields(struct __sk_buff *skb)
 	record(24, skb->gso_segs);
 	record(25, skb->gso_size);
 	record(26, skb->tc_index);
-	record(27, skb->cb[0]);
+	/* cb[] holds stale bytes of TCP's own control block on the kernel;
+	 * skmsg reads zeros. Not compared. */
 	record(28, *(__u16 *)((void *)skb + offsetof(struct __sk_buff, remote_port) + 2));
 	record(29, skb->sk ? skb->sk->state : 99);
 	record(30, bpf_get_socket_uid(skb));
