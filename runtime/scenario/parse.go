@@ -172,7 +172,7 @@ func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
 			return false, true
 		}
 	}
-	p.errorf(n, path, "expected true or false, found %s", describe(n))
+	p.errorf(n, path, "expected true or false, found %s", kindName(n))
 	return false, false
 }
 
@@ -192,8 +192,6 @@ func kindName(n *yaml.Node) string {
 	}
 	return "nothing"
 }
-
-func describe(n *yaml.Node) string { return kindName(n) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

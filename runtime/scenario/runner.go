@@ -30,7 +30,7 @@ func RunFile(path string, b Backend, opts Options) (*Result, error) {
 }
 
 // Run runs a validated scenario on a backend.
-func Run(sc *Scenario, b Backend, opts Options) (*Result, error) {
+func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 	seed := sc.Seed
 	if opts.Seed != nil {
 		seed = *opts.Seed
@@ -53,10 +53,14 @@ func Run(sc *Scenario, b Backend, opts Options) (*Result, error) {
 
 		idleTimeout: opts.IdleTimeout,
 	}
+	// Closed even if a step panics: a kernel session holds a network
+	// namespace, maybe a cgroup, and a lock other sessions wait for.
+	defer func() {
+		if cerr := sess.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%s: closing %s backend: %w", sc.File, b.Name(), cerr)
+		}
+	}()
 	r.run()
-	if err := sess.Close(); err != nil {
-		return r.res, fmt.Errorf("%s: closing %s backend: %w", sc.File, b.Name(), err)
-	}
 	return r.res, nil
 }
 
