@@ -159,8 +159,20 @@ func verdictString(r *scenario.ProgramRun, p painter) string {
 	if r.Err != "" {
 		return p.paint(red, fmt.Sprintf("stopped: %s (verdict %s)", r.Err, r.Verdict))
 	}
-	if r.Verdict == "" {
+	switch r.Verdict {
+	case "":
 		return fmt.Sprintf("returned %s", signedVal(r.Return))
+	case "parser":
+		// A stream parser's result is a frame length, 0 for "more
+		// data needed" or a negative errno.
+		n := int64(int32(uint32(r.Return)))
+		switch {
+		case n > 0:
+			return fmt.Sprintf("%s frame of %d bytes", p.paint(bold, "parsed:"), n)
+		case n == 0:
+			return fmt.Sprintf("%s more data needed (returned 0)", p.paint(bold, "parsed:"))
+		}
+		return fmt.Sprintf("%s %s (returned %d)", p.paint(bold, "parsed:"), p.paint(red, "error"), n)
 	}
 	col := green
 	v := r.Verdict

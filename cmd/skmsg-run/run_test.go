@@ -457,10 +457,16 @@ func TestTraceCommand(t *testing.T) {
 // TestTraceReceivePath: sk_skb parser and verdict runs are traced too,
 // with the socket they ran for.
 func TestTraceReceivePath(t *testing.T) {
-	stdout, stderr, code := runBinary(t, "trace", testobj.Path("scenarios", "verdict.yaml"))
+	stdout, stderr, code := runBinary(t, "trace", "--step", "1", testobj.Path("scenarios", "verdict.yaml"))
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, "(sk_skb)")
-	assert.Contains(t, stdout, "verdict:")
+	assert.Contains(t, stdout, "program skb_redir_ingress (sk_skb) on a.server, 11 bytes")
+	assert.Contains(t, stdout, "verdict: redirect to b.client (ingress) (returned 1)")
+
+	// 30 bytes in 10-byte frames: three parser runs, each a frame.
+	stdout, stderr, code = runBinary(t, "trace", "--step", "1", "--program", "prog_parser", testobj.Path("scenarios", "parser.yaml"))
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, 3, strings.Count(stdout, "parsed: frame of 10 bytes"), stdout)
+	assert.NotContains(t, stdout, "prog_verdict")
 }
 
 func TestRunTraceFlag(t *testing.T) {
