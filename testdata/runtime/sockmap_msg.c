@@ -159,4 +159,23 @@ int msg_bad_helper(struct sk_msg_md *msg)
 	return bpf_get_socket_cookie(msg) ? SK_PASS : SK_DROP;
 }
 
+// sk_skb programs for the attach rules (slot conflicts, replace, detach).
+SEC("sk_skb/stream_parser")
+int skb_parser(struct __sk_buff *skb)
+{
+	return skb->len;
+}
+
+SEC("sk_skb/stream_verdict")
+int skb_stream_verdict(struct __sk_buff *skb)
+{
+	return SK_PASS;
+}
+
+SEC("sk_skb/verdict")
+int skb_verdict(struct __sk_buff *skb)
+{
+	return SK_PASS;
+}
+
 char _license[] SEC("license") = "GPL";
