@@ -29,7 +29,8 @@ type Options struct {
 	// MTU of the link; 0 means 65535, close to the kernel loopback's
 	// 65536, so segments are as large as on lo. 1500 gives Ethernet-sized
 	// segments (many more frames, and gVisor's per-segment cost makes bulk
-	// transfers an order of magnitude slower).
+	// transfers an order of magnitude slower). Values below 1280 (the
+	// IPv6 minimum) are raised to 1280, above 65535 lowered to 65535.
 	MTU uint32
 
 	// EphemeralPortFirst is the first port handed out to Dial without an
