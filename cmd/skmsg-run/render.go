@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
@@ -104,7 +105,11 @@ func effects(ti *scenario.TracedInsn, p painter) string {
 	var parts []string
 	if h := ti.Helper; h != nil {
 		args := make([]string, 0, 5)
-		for _, a := range h.Args {
+		for i, a := range h.Args {
+			if i == 0 && h.Format != "" {
+				args = append(args, strconv.Quote(h.Format))
+				continue
+			}
 			args = append(args, hexVal(a))
 		}
 		s := fmt.Sprintf("%s(%s) = %s", h.Name, strings.Join(args, ", "), signedVal(h.Ret))

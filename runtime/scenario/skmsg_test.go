@@ -221,3 +221,37 @@ steps:
 	assert.NotEqual(t, p1, p2)
 	assert.Len(t, p1, 8)
 }
+
+// TestSkmsgTracePrintk: a bpf_printk call is traced with its format
+// string (read from .rodata) and its arguments.
+func TestSkmsgTracePrintk(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "clock.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`name: clock
+object: `+testobj.Path("skmsg-run", "clock.o")+`
+programs:
+  - {program: msg_clock, attach: sk_msg, map: sock_map}
+connections:
+  - name: a
+maps:
+  - {map: sock_map, key: u32:0, socket: a.client}
+steps:
+  - send: {socket: a.client, data: "seven b"}
+`), 0o644))
+	b := &scenario.Skmsg{Trace: true}
+	res, err := scenario.RunFile(file, b, scenario.Options{})
+	require.NoError(t, err)
+	require.True(t, res.Passed(), res.Summary())
+	runs := stepRuns(t, res, b.Runs(), 1)
+	require.Len(t, runs, 1)
+	var printk *scenario.TracedHelper
+	for _, in := range runs[0].Insns {
+		if in.Helper != nil && in.Helper.Name == "trace_printk" {
+			printk = in.Helper
+		}
+	}
+	require.NotNil(t, printk, "trace_printk call traced")
+	assert.Equal(t, "sk_msg of %u bytes", printk.Format)
+	assert.EqualValues(t, len("sk_msg of %u bytes")+1, printk.Args[1], "size includes the NUL")
+	assert.EqualValues(t, 7, printk.Args[2], "msg->size")
+	assert.EqualValues(t, len("sk_msg of 7 bytes"), printk.Ret)
+}

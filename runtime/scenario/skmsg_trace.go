@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -69,6 +70,9 @@ type TracedHelper struct {
 	Args [5]uint64
 	Ret  uint64
 	Err  string
+	// Format is the format string of a bpf_trace_printk call when it lies
+	// in global data (.rodata, as bpf_printk puts it).
+	Format string
 }
 
 // runTracer collects program runs for a session: it is the runtime's
@@ -166,6 +170,9 @@ func (t *runTracer) Helper(h *vm.HelperCall) {
 	}
 	if h.Err != nil {
 		th.Err = h.Err.Error()
+	}
+	if h.Helper.ID == asm.FnTracePrintk {
+		th.Format = globalString(h.Program, h.Args[0], h.Args[1])
 	}
 	// The call's Step may come before or after this report.
 	r := t.run(h.Program)
@@ -295,4 +302,23 @@ func (n *socketNames) of(s *runtime.Socket) string {
 		return name
 	}
 	return fmt.Sprintf("fd %d (%s → %s)", s.FD(), s.LocalAddr(), s.RemoteAddr())
+}
+
+// globalString reads n bytes at addr when they lie in a global region of
+// p's address space (a stack or context address gives ""), up to a NUL.
+func globalString(p *vm.Program, addr, n uint64) string {
+	id := vm.RegionID(addr >> vm.RegionShift)
+	if !id.IsGlobal() || p.Space() == nil {
+		return ""
+	}
+	r, ok := p.Space().Global(id)
+	off := addr & vm.OffsetMask
+	if !ok || r.Data == nil || off > uint64(len(r.Data)) || n > uint64(len(r.Data))-off {
+		return ""
+	}
+	b := r.Data[off : off+n]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }
