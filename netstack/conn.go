@@ -56,6 +56,11 @@ type Conn struct {
 	rdMu    sync.Mutex
 	rdEntry waiter.Entry
 	rdCh    chan struct{}
+	rdw     tcpip.SliceWriter
+
+	// Raw TCP reads by the runtime.
+	rxwMu sync.Mutex
+	rxw   tcpip.SliceWriter
 
 	// Application writes through the send hook, serialized (lock_sock).
 	wrMu sync.Mutex
@@ -508,8 +513,11 @@ func (c *Conn) readOnce(b []byte, peek bool) (int, error) {
 		}
 		return 0, errnoOf(terr)
 	}
-	w := tcpip.SliceWriter(b)
-	res, terr := c.ep.Read(&w, tcpip.ReadOptions{Peek: peek})
+	// A writer kept in the Conn (reads hold rdMu) so a read allocates
+	// nothing: a local would escape through the io.Writer interface.
+	c.rdw = tcpip.SliceWriter(b)
+	res, terr := c.ep.Read(&c.rdw, tcpip.ReadOptions{Peek: peek})
+	c.rdw = nil
 	if terr != nil {
 		return 0, errnoOf(terr)
 	}
@@ -533,8 +541,11 @@ func (c *Conn) recvTCP(b []byte, peek bool) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	w := tcpip.SliceWriter(b)
-	res, terr := c.ep.Read(&w, tcpip.ReadOptions{Peek: peek})
+	c.rxwMu.Lock()
+	c.rxw = tcpip.SliceWriter(b)
+	res, terr := c.ep.Read(&c.rxw, tcpip.ReadOptions{Peek: peek})
+	c.rxw = nil
+	c.rxwMu.Unlock()
 	if terr != nil {
 		return 0, c.opErr("recv", errnoOf(terr))
 	}
