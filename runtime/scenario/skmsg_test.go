@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/runtime/scenario"
 )
@@ -254,4 +255,35 @@ steps:
 	assert.EqualValues(t, len("sk_msg of %u bytes")+1, printk.Args[1], "size includes the NUL")
 	assert.EqualValues(t, 7, printk.Args[2], "msg->size")
 	assert.EqualValues(t, len("sk_msg of 7 bytes"), printk.Ret)
+}
+
+// BenchmarkScenario runs one bundled scenario per iteration: on skmsg, on
+// skmsg with every instruction traced, and on the kernel (the baseline
+// where it is available).
+func BenchmarkScenario(b *testing.B) {
+	sc, err := scenario.Load(scenarioPath("redirect_ingress.yaml"))
+	require.NoError(b, err)
+	backends := []struct {
+		name string
+		new  func() scenario.Backend
+	}{
+		{"skmsg", func() scenario.Backend { return &scenario.Skmsg{} }},
+		{"skmsg-trace", func() scenario.Backend { return &scenario.Skmsg{Trace: true} }},
+	}
+	if oracle.Available() == nil {
+		backends = append(backends, struct {
+			name string
+			new  func() scenario.Backend
+		}{"kernel", func() scenario.Backend { return oracle.New() }})
+	}
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := scenario.Run(sc, be.new(), scenario.Options{})
+				if err != nil || !res.Passed() {
+					b.Fatalf("%v %s", err, res.Summary())
+				}
+			}
+		})
+	}
 }
