@@ -199,3 +199,33 @@ func TestParseFilterErrors(t *testing.T) {
 	assert.Equal(t, uint32(0x40000), prog[0].K)
 	_ = strconv.Itoa
 }
+
+func TestChecksumModes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opts     Options
+		zeroCsum bool
+	}{
+		{"computed while capturing", Options{}, false},
+		{"always computed and verified", Options{VerifyChecksums: true}, false},
+		{"offloaded", Options{ChecksumOffload: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNet(t, tc.opts)
+			var buf bytes.Buffer
+			c, err := n.Capture(&buf, CaptureOptions{})
+			require.NoError(t, err)
+			conversation(t, n)
+			require.NoError(t, c.Close())
+			_, frames := readPcap(t, buf.Bytes())
+			require.NotEmpty(t, frames)
+			for _, f := range frames {
+				if tc.zeroCsum {
+					assert.Zero(t, f.tcp.Checksum)
+				} else {
+					assert.NotZero(t, f.tcp.Checksum)
+				}
+			}
+		})
+	}
+}

@@ -221,7 +221,6 @@ func (l *link) deliver(dst *Host, proto tcpip.NetworkProtocolNumber, buf buffer.
 	l.delivering.Add(1)
 	buf = compact(buf)
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buf})
-	pkt.RXChecksumValidated = dst.nic.offload
 	(*d).DeliverNetworkPacket(proto, pkt)
 	pkt.DecRef()
 	l.stats.delivered.Add(1)
@@ -267,7 +266,6 @@ type nicEndpoint struct {
 	host       *Host
 	link       *link
 	mtu        uint32
-	offload    bool
 	dispatcher atomic.Pointer[stack.NetworkDispatcher]
 }
 
@@ -278,11 +276,21 @@ func (e *nicEndpoint) SetMTU(mtu uint32)                {}
 func (e *nicEndpoint) MaxHeaderLength() uint16          { return 0 }
 func (e *nicEndpoint) LinkAddress() tcpip.LinkAddress   { return "" }
 func (e *nicEndpoint) SetLinkAddress(tcpip.LinkAddress) {}
+
+// Capabilities is asked per packet by gVisor, so checksum computation
+// follows whether a capture is running at that moment.
 func (e *nicEndpoint) Capabilities() stack.LinkEndpointCapabilities {
-	if e.offload {
+	o := &e.link.net.opts
+	switch {
+	case o.VerifyChecksums:
+		return 0
+	case o.ChecksumOffload:
 		return stack.CapabilityTXChecksumOffload | stack.CapabilityRXChecksumOffload
 	}
-	return 0
+	if c := e.link.captures.Load(); c != nil && len(*c) > 0 {
+		return stack.CapabilityRXChecksumOffload
+	}
+	return stack.CapabilityTXChecksumOffload | stack.CapabilityRXChecksumOffload
 }
 func (e *nicEndpoint) Attach(d stack.NetworkDispatcher) {
 	if d == nil {

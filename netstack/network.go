@@ -43,10 +43,14 @@ type Options struct {
 	// milliseconds to recover quickly. 0 keeps the default.
 	MinRTO time.Duration
 
-	// ChecksumOffload skips computing and verifying IP/TCP checksums, which
-	// saves time on bulk transfers; captured frames then carry zero
-	// checksums.
+	// Checksums: by default the link cannot corrupt a frame, so received
+	// checksums are not verified, and IP/TCP checksums are computed only
+	// while a Capture runs (captured frames are correct). ChecksumOffload
+	// never computes them (captured frames then carry zero checksums);
+	// VerifyChecksums always computes and verifies them, exercising
+	// gVisor's checksum code at some cost in speed.
 	ChecksumOffload bool
+	VerifyChecksums bool
 }
 
 // Hooks are the runtime's connection lifecycle callbacks; see the package
@@ -320,7 +324,7 @@ func (n *Network) addHostLocked(addrs []netip.Addr) (*Host, error) {
 	h := &Host{net: n, index: idx, stack: s, nextPort: n.opts.EphemeralPortFirst}
 	// Locally administered unicast MACs, one per host, for captures.
 	h.mac = [6]byte{0x02, 0x00, 0x00, byte(idx >> 16), byte(idx >> 8), byte(idx)}
-	h.nic = &nicEndpoint{host: h, link: &n.link, mtu: n.opts.MTU, offload: n.opts.ChecksumOffload}
+	h.nic = &nicEndpoint{host: h, link: &n.link, mtu: n.opts.MTU}
 	if err := s.CreateNIC(1, h.nic); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("netstack: create NIC: %s", err)
