@@ -74,6 +74,14 @@ func (f fields) get(k string) *yaml.Node {
 
 func (f fields) has(k string) bool { return f.get(k) != nil }
 
+func (p *parser) positions(f fields) map[string]Pos {
+	out := make(map[string]Pos, len(f.vals))
+	for k, v := range f.vals {
+		out[k] = p.pos(v)
+	}
+	return out
+}
+
 // mapping checks that n is a mapping whose keys are among allowed, each at
 // most once.
 func (p *parser) mapping(n *yaml.Node, path string, allowed ...string) (fields, bool) {
@@ -433,7 +441,7 @@ func (p *parser) mapDecl(n *yaml.Node, path string) *MapDecl {
 
 func (p *parser) program(n *yaml.Node, path string) *Program {
 	f, _ := p.mapping(n, path, "program", "object", "attach", "map", "expect")
-	pr := &Program{Pos: p.pos(n), Map: NoMap}
+	pr := &Program{Pos: p.pos(n), Map: NoMap, FieldPos: p.positions(f)}
 	if f.vals == nil {
 		return nil
 	}
@@ -535,6 +543,7 @@ func (p *parser) stepBody(s *Step, f fields, path string) {
 	if f.vals == nil {
 		return
 	}
+	s.FieldPos = p.positions(f)
 	need := func(k string) *yaml.Node {
 		v := f.get(k)
 		if v == nil {
@@ -671,7 +680,7 @@ func (p *parser) stepBody(s *Step, f fields, path string) {
 			s.Client, _ = p.addrPort(v, path+".client")
 		}
 	case StepAttach, StepDetach:
-		pr := &Program{Pos: s.Pos, Map: NoMap}
+		pr := &Program{Pos: s.Pos, Map: NoMap, FieldPos: s.FieldPos}
 		if v := need("program"); v != nil {
 			pr.Name, _ = p.name(v, path+".program")
 		}

@@ -140,6 +140,7 @@ func (k AttachKind) AttachType() ebpf.AttachType {
 // Program is a programs: entry.
 type Program struct {
 	Pos            Pos
+	FieldPos       map[string]Pos // where each field's value is
 	ID             ProgID
 	Name           string
 	ObjectName     string // as written, may be ""
@@ -221,10 +222,11 @@ const (
 
 // Step is one entry of steps: (or of maps:, which holds updates).
 type Step struct {
-	Pos    Pos
-	Number int // 1-based within its list
-	Kind   StepKind
-	Expect Expect
+	Pos      Pos
+	FieldPos map[string]Pos // where each field's value is
+	Number   int            // 1-based within its list
+	Kind     StepKind
+	Expect   Expect
 
 	Socket string // send, recv, close, fionread, shutdown, sockopt
 
@@ -288,4 +290,22 @@ type MapDef struct {
 // IsSockMap says whether the map holds sockets.
 func (m *MapDef) IsSockMap() bool {
 	return m.Spec.Type == ebpf.SockMap || m.Spec.Type == ebpf.SockHash
+}
+
+// At is where a field of the program entry is written (the entry itself
+// when the field is absent).
+func (p *Program) At(field string) Pos {
+	if q, ok := p.FieldPos[field]; ok {
+		return q
+	}
+	return p.Pos
+}
+
+// At is where a field of the step is written (the step itself when the
+// field is absent).
+func (s *Step) At(field string) Pos {
+	if q, ok := s.FieldPos[field]; ok {
+		return q
+	}
+	return s.Pos
 }

@@ -209,7 +209,7 @@ func (v *validator) resolveProgram(pr *Program, path string, setup bool) {
 	sc := v.sc
 	var obj *Object
 	if pr.ObjectName != "" {
-		obj = v.findObject(pr.ObjectName, pr.Pos, path+".object")
+		obj = v.findObject(pr.ObjectName, pr.At("object"), path+".object")
 		if obj == nil {
 			return
 		}
@@ -227,9 +227,9 @@ func (v *validator) resolveProgram(pr *Program, path string, setup bool) {
 				names = append(names, sortedKeys(o.Spec.Programs)...)
 			}
 			if len(sc.Objects) == 0 {
-				v.errorf(pr.Pos, path, "program %q: the scenario has no object", pr.Name)
+				v.errorf(pr.At("program"), path+".program", "program %q: the scenario has no object", pr.Name)
 			} else {
-				v.errorf(pr.Pos, path, "no program %q (programs: %s)", pr.Name, strings.Join(names, ", "))
+				v.errorf(pr.At("program"), path+".program", "no program %q (programs: %s)", pr.Name, strings.Join(names, ", "))
 			}
 			return
 		case 1:
@@ -239,23 +239,23 @@ func (v *validator) resolveProgram(pr *Program, path string, setup bool) {
 			for _, o := range in {
 				names = append(names, o.Name)
 			}
-			v.errorf(pr.Pos, path, "program %q is in several objects (%s): say which with object:", pr.Name, strings.Join(names, ", "))
+			v.errorf(pr.At("program"), path+".program", "program %q is in several objects (%s): say which with object:", pr.Name, strings.Join(names, ", "))
 			return
 		}
 	}
 	pr.Object = obj
 	ps, ok := obj.Spec.Programs[pr.Name]
 	if !ok {
-		v.errorf(pr.Pos, path, "object %s has no program %q (programs: %s)", obj.Path, pr.Name, strings.Join(sortedKeys(obj.Spec.Programs), ", "))
+		v.errorf(pr.At("program"), path+".program", "object %s has no program %q (programs: %s)", obj.Path, pr.Name, strings.Join(sortedKeys(obj.Spec.Programs), ", "))
 		return
 	}
 	if pr.MapRef != "" {
 		if pr.Attach == AttachSockops {
-			v.errorf(pr.Pos, path+".map", "sockops programs attach to the whole network, not to a map")
+			v.errorf(pr.At("map"), path+".map", "sockops programs attach to the whole network, not to a map")
 		}
-		pr.Map = v.lookupMap(pr.MapRef, pr.Pos, path+".map")
+		pr.Map = v.lookupMap(pr.MapRef, pr.At("map"), path+".map")
 		if pr.Map != NoMap && !sc.MapDefs[pr.Map].IsSockMap() && !pr.ExpectRejected {
-			v.errorf(pr.Pos, path+".map", "map %s is a %s, not a sockmap or sockhash", sc.MapDefs[pr.Map].Name, sc.MapDefs[pr.Map].Spec.Type)
+			v.errorf(pr.At("map"), path+".map", "map %s is a %s, not a sockmap or sockhash", sc.MapDefs[pr.Map].Name, sc.MapDefs[pr.Map].Spec.Type)
 		}
 	} else if pr.Attach != AttachNone && pr.Attach != AttachSockops {
 		v.errorf(pr.Pos, path, "attach: %s needs map:", pr.Attach)
@@ -273,7 +273,7 @@ func (v *validator) resolveProgram(pr *Program, path string, setup bool) {
 		spec.Type = pr.Attach.ProgramType()
 		spec.AttachType = pr.Attach.AttachType()
 	} else if pr.Attach != AttachNone && spec.Type != pr.Attach.ProgramType() && !pr.ExpectRejected {
-		v.errorf(pr.Pos, path+".attach", "program %q (section %q) is of type %s; attach: %s needs %s", pr.Name, ps.SectionName, spec.Type, pr.Attach, pr.Attach.ProgramType())
+		v.errorf(pr.At("attach"), path+".attach", "program %q (section %q) is of type %s; attach: %s needs %s", pr.Name, ps.SectionName, spec.Type, pr.Attach, pr.Attach.ProgramType())
 		return
 	}
 	pr.Spec = spec
@@ -316,21 +316,21 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 	sc := v.sc
 	switch s.Kind {
 	case StepSend, StepRecv, StepClose, StepFionread, StepShutdown, StepSockopt:
-		v.socket(s.Socket, s.Pos, path+".socket", known)
+		v.socket(s.Socket, s.At("socket"), path+".socket", known)
 	case StepConnect:
 		found := false
 		for _, l := range sc.Listeners {
 			found = found || l.Name == s.To
 		}
 		if !found {
-			v.errorf(s.Pos, path+".to", "no listener %q", s.To)
+			v.errorf(s.At("to"), path+".to", "no listener %q", s.To)
 		}
-		v.define(known, s.Name+".client", s.Pos, path)
-		v.define(known, s.Name+".server", s.Pos, path)
+		v.define(known, s.Name+".client", s.At("name"), path)
+		v.define(known, s.Name+".server", s.At("name"), path)
 		if s.Client.IsValid() {
 			for _, l := range sc.Listeners {
 				if l.Name == s.To && l.Addr.Addr().Is4() != s.Client.Addr().Is4() {
-					v.errorf(s.Pos, path+".client", "client %s and listener %s are of different address families", s.Client.Addr(), l.Addr.Addr())
+					v.errorf(s.At("client"), path+".client", "client %s and listener %s are of different address families", s.Client.Addr(), l.Addr.Addr())
 				}
 			}
 		}
@@ -348,7 +348,7 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 			}
 		}
 		if match == nil {
-			v.errorf(s.Pos, path+".program", "program %q is not loaded: list it under programs: (attach: may be left out there)", pr.Name)
+			v.errorf(s.At("program"), path+".program", "program %q is not loaded: list it under programs: (attach: may be left out there)", pr.Name)
 			return
 		}
 		pr.ID, pr.Spec, pr.ExpectRejected = match.ID, match.Spec, match.ExpectRejected
@@ -356,7 +356,7 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 			pr.Map = NoMap
 		}
 	case StepLookup, StepUpdate, StepDelete:
-		s.Map = v.lookupMap(s.MapRef, s.Pos, path+".map")
+		s.Map = v.lookupMap(s.MapRef, s.At("map"), path+".map")
 		if s.Map == NoMap {
 			return
 		}
@@ -377,7 +377,7 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 		if (s.SockValue != "" || s.CookieOf != "") && !d.IsSockMap() {
 			v.errorf(s.Pos, path, "map %s is a %s: socket values need a sockmap or sockhash", d.Name, d.Spec.Type)
 		}
-		v.socket(s.SockValue, s.Pos, path+".socket", known)
-		v.socket(s.CookieOf, s.Pos, path+".cookie_of", known)
+		v.socket(s.SockValue, s.At("socket"), path+".socket", known)
+		v.socket(s.CookieOf, s.At("cookie_of"), path+".cookie_of", known)
 	}
 }
