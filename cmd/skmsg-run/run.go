@@ -24,8 +24,8 @@ func init() {
 		Usage: `usage: skmsg-run run [options] FILE...
 
 Runs each scenario file (see SCENARIOS.md) on skmsg's user-space runtime and
-checks every expectation. Files run in parallel; their reports are printed
-in the order the files were given. A failing step is printed with its
+checks every expectation. With -j N, N files run at once; reports are
+printed in the order of the sorted files. A failing step is printed with its
 number, its line, what was expected and what was seen; bpf_printk output is
 printed under the step whose programs printed it.
 
@@ -47,6 +47,8 @@ printed under the step whose programs printed it.
   --trace         print every program run: instructions with C source lines,
                   changed registers, memory writes, helper calls, verdict
   -v              print every step, not only failures and printk output
+  --color MODE    auto (default: colour when stdout is a terminal), always
+                  or never
 
 Exit status: 0 every expectation held, 1 one failed, 2 a file, object or
 option cannot be used (scenario errors are reported as FILE:LINE:COL).`,
