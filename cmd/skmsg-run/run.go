@@ -24,8 +24,8 @@ func init() {
 		Usage: `usage: skmsg-run run [options] FILE...
 
 Runs each scenario file (see SCENARIOS.md) on skmsg's user-space runtime and
-checks every expectation. With -j N, N files run at once; reports are
-printed in the order of the sorted files. A failing step is printed with its
+checks every expectation. Files run in parallel (-j); reports are printed
+in the order of the sorted files. A failing step is printed with its
 number, its line, what was expected and what was seen; bpf_printk output is
 printed under the step whose programs printed it.
 
@@ -34,10 +34,8 @@ printed under the step whose programs printed it.
                   with --kernel: leave the machine-wide trace_pipe alone
                   (bpf_printk output is then not shown)
   --shard I/N     run only the I-th of N slices of the sorted files (1 <= I <= N)
-  -j N            files run at once (default 1; skmsg runs share nothing,
-                  but the virtual network's idle detection can end a wait
-                  early when runs starve each other of CPU; kernel runs are
-                  serialised whatever N is)
+  -j N            files run at once (default: the number of CPUs; kernel
+                  runs with sockops programs run one at a time whatever N)
   --json          one JSON object per step on stdout (the report goes to stderr)
   --junit FILE    write a JUnit XML report, one test case per step
   --pcap FILE     write the traffic on the virtual link; with several files,
@@ -133,7 +131,9 @@ type fileRun struct {
 // runFiles runs every file (at most jobs at once) and returns the outcomes
 // in the order of files.
 func runFiles(files []string, jobs int, one func(file string) fileRun) []fileRun {
-	jobs = max(1, min(jobs, goruntime.GOMAXPROCS(0)*4))
+	if jobs < 1 {
+		jobs = goruntime.GOMAXPROCS(0)
+	}
 	out := make([]fileRun, len(files))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -201,7 +201,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.kernel, "kernel", false, "run on the real kernel")
 	fs.BoolVar(&f.tracePipe, "trace-pipe", true, "with --kernel: collect bpf_printk output from trace_pipe")
 	fs.StringVar(&f.shard, "shard", "", "I/N: run the I-th of N slices of the files")
-	fs.IntVar(&f.jobs, "j", 1, "files run at once")
+	fs.IntVar(&f.jobs, "j", 0, "files run at once (0: the number of CPUs)")
 	fs.BoolVar(&f.json, "json", false, "one JSON object per step on stdout")
 	fs.StringVar(&f.junit, "junit", "", "write a JUnit XML report to `FILE`")
 	fs.StringVar(&f.pcap, "pcap", "", "write the traffic to `FILE`")
