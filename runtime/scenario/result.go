@@ -39,6 +39,9 @@ type StepResult struct {
 	Pass    bool        `json:"pass"`
 	Message string      `json:"message,omitempty"`
 	Obs     Observation `json:"observed"`
+	// Seconds is how long the step took, the wait for idle after it
+	// included.
+	Seconds float64 `json:"seconds"`
 }
 
 // Observation is what a step saw, in a form that compares across backends
@@ -179,6 +182,7 @@ type junitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
+	Time     string      `xml:"time,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
 
@@ -187,6 +191,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	File      string        `xml:"file,attr,omitempty"`
 	Line      int           `xml:"line,attr,omitempty"`
+	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 }
 
@@ -201,15 +206,18 @@ func WriteJUnit(w io.Writer, results ...*Result) error {
 	var doc junitSuites
 	for _, r := range results {
 		s := junitSuite{Name: r.Scenario + " (" + r.Backend + ")", Tests: len(r.Steps)}
+		total := 0.0
 		for _, st := range r.Steps {
-			c := junitCase{Name: st.Name() + ": " + st.Desc, Classname: r.File, File: r.File, Line: st.Line}
+			c := junitCase{Name: st.Name() + ": " + st.Desc, Classname: r.File, File: r.File, Line: st.Line, Time: fmt.Sprintf("%.6f", st.Seconds)}
 			if !st.Pass {
 				s.Failures++
 				first, _, _ := strings.Cut(st.Message, "\n")
 				c.Failure = &junitFailure{Message: first, Text: st.Message}
 			}
 			s.Cases = append(s.Cases, c)
+			total += st.Seconds
 		}
+		s.Time = fmt.Sprintf("%.6f", total)
 		doc.Suites = append(doc.Suites, s)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

@@ -17,7 +17,7 @@ func sampleResult() *Result {
 		Scenario: "demo", File: "demo.yaml", Backend: "kernel",
 		Steps: []StepResult{
 			{Phase: PhaseSetup, Number: 1, Line: 2, Kind: "object", Desc: "load object x.o", Pass: true},
-			{Phase: PhaseSteps, Number: 1, Line: 9, Kind: "send", Desc: "send 11 bytes on a.client", Pass: true, Obs: Observation{Ret: &ret}},
+			{Phase: PhaseSteps, Number: 1, Line: 9, Kind: "send", Desc: "send 11 bytes on a.client", Pass: true, Obs: Observation{Ret: &ret}, Seconds: 0.25},
 			{Phase: PhaseSteps, Number: 2, Line: 11, Kind: "recv", Desc: "recv on a.server", Pass: false,
 				Message: "expected 11 bytes, got 5; equal up to offset 5\n  expected ...", Obs: Observation{Data: []byte("hello"), Len: &n}},
 			{Phase: PhaseSteps, Number: 3, Line: 12, Kind: "lookup", Desc: "lookup sock_map[u32:0]", Pass: true,
@@ -53,6 +53,8 @@ func TestWriteJUnit(t *testing.T) {
 	require.Len(t, doc.Suites, 1)
 	s := doc.Suites[0]
 	require.Equal(t, 4, s.Tests)
+	require.Equal(t, "0.250000", s.Time)
+	require.Equal(t, "0.250000", s.Cases[1].Time)
 	require.Equal(t, 1, s.Failures)
 	require.Len(t, s.Cases, 4)
 	require.Nil(t, s.Cases[1].Failure)

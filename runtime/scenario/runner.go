@@ -72,6 +72,8 @@ type runner struct {
 	cookies map[uint64]string
 	loaded  map[ProgID]bool
 	res     *Result
+	// started is when the step being recorded began.
+	started time.Time
 	// idleTimeout bounds how long a recv keeps looking for expected bytes
 	// on a backend whose idle is approximate.
 	idleTimeout time.Duration
@@ -83,10 +85,12 @@ type runner struct {
 func (r *runner) record(pos Pos, kind, desc string, obs Observation, msg string) {
 	r.number++
 	obs.Logs = r.sess.Logs()
+	now := time.Now()
 	r.res.Steps = append(r.res.Steps, StepResult{
 		Phase: r.phase, Number: r.number, Line: pos.Line, Kind: kind, Desc: desc,
-		Pass: msg == "", Message: msg, Obs: obs,
+		Pass: msg == "", Message: msg, Obs: obs, Seconds: now.Sub(r.started).Seconds(),
 	})
+	r.started = now
 }
 
 func (r *runner) idle() string {
@@ -126,6 +130,7 @@ func outcome(err error, exp Expect, obs *Observation) string {
 
 func (r *runner) run() {
 	sc := r.sc
+	r.started = time.Now()
 	r.phase = PhaseSetup
 	for _, d := range sc.MapDefs {
 		if d.Created {
