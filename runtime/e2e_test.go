@@ -155,3 +155,29 @@ func TestEndToEndRedirectIngress(t *testing.T) {
 }
 
 const maps0 = 0
+
+// A write larger than 17 fragments of 32 KiB is processed in chunks, the
+// program running once per chunk (SEMANTICS §3.2).
+func TestLargeWriteChunks(t *testing.T) {
+	f := newFixture(t)
+	sm := f.sockMap("sock_map")
+	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, SkMsgVerdict))
+	cli, srv := f.pipe("10.0.0.1", "10.0.0.2:80")
+	require.NoError(t, sm.Update(uint32(1), cli, 0))
+	f.setConf(msgConf{Mode: modePass})
+	const total = 1 << 20
+	data := make([]byte, total)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	done := make(chan []byte)
+	go func() { done <- readN(t, srv, total) }()
+	n, err := cli.Write(data)
+	require.NoError(t, err)
+	require.Equal(t, total, n)
+	require.Equal(t, data, <-done)
+	r := f.result()
+	require.Equal(t, uint64(2), r.Runs, "chunks of 17 x 32 KiB")
+	require.Equal(t, uint32(total-MaxMsgFrags*FragSize), r.Size, "the last chunk")
+	require.Equal(t, uint32(FragSize), r.DataLen, "data..data_end covers the first element")
+}

@@ -163,6 +163,13 @@ func (m *Msg) computeDataPointers() {
 // FragSize bytes until the data is consumed or the ring is full. It returns
 // the bytes copied and whether the ring filled first (ENOSPC).
 func (m *Msg) fill(iov [][]byte, skip int, max int) (copied int, enospc bool) {
+	return m.fillFrom(iov, skip, max, false)
+}
+
+// fillFrom is fill; exact allocates fragments of exactly the bytes they
+// hold outside the pool, for data expected to be handed over whole to an
+// ingress queue.
+func (m *Msg) fillFrom(iov [][]byte, skip int, max int, exact bool) (copied int, enospc bool) {
 	// Skip whole buffers.
 	bi := 0
 	for bi < len(iov) && skip >= len(iov[bi]) {
@@ -177,7 +184,29 @@ func (m *Msg) fill(iov [][]byte, skip int, max int) (copied int, enospc bool) {
 		if want > FragSize {
 			want = FragSize
 		}
-		pg := newPage(FragSize, false)
+		var pg *page
+		if exact && bi < len(iov) && len(iov[bi])-skip >= want {
+			// One buffer holds the whole fragment: append allocates
+			// without zeroing what it copies.
+			pg = &page{b: append([]byte(nil), iov[bi][skip:skip+want]...)}
+			pg.refs.Store(1)
+			skip += want
+			if skip == len(iov[bi]) {
+				bi++
+				skip = 0
+			}
+			m.sg[m.n] = sge{pg: pg, length: uint32(want)}
+			m.n++
+			m.size += uint32(want)
+			copied += want
+			continue
+		}
+		if exact {
+			pg = &page{b: make([]byte, want)}
+			pg.refs.Store(1)
+		} else {
+			pg = newPage(FragSize, false)
+		}
 		got := 0
 		for got < want && bi < len(iov) {
 			c := copy(pg.b[got:want], iov[bi][skip:])

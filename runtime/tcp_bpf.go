@@ -44,7 +44,7 @@ func (s *Socket) bpfSendmsg(p *psock, iov [][]byte, flags int) (int, error) {
 			}
 			m = tmp
 		}
-		n, enospc := m.fill(iov, off, total-off)
+		n, enospc := m.fillFrom(iov, off, total-off, s.out.handOver && m.n == 0 && total-off >= handOverMin)
 		off += n
 		copied += n
 		if p.corkBytes > 0 {
@@ -204,7 +204,16 @@ type pendingOut struct {
 	ingress bool
 	buf     []byte // egress bytes (reused)
 	owned   []byte // ingress bytes (handed over at flush)
+	// handOver is set while large messages go whole to an ingress queue:
+	// the next one is then copied into a buffer of its own size that can
+	// be handed over as it is.
+	handOver bool
 }
+
+// handOverMin is the smallest message whose fragment is handed to an
+// ingress queue instead of copied: below it a copy is cheaper than a fresh
+// 32 KiB fragment.
+const handOverMin = 4096
 
 // queue moves the first n bytes of m to the pending output for (target,
 // ingress), flushing what was pending for another destination first.
@@ -216,6 +225,19 @@ func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 		o.flushQuiet()
 	}
 	o.target, o.ingress = target, ingress
+	if ingress && o.owned == nil && n == m.size && m.n == 1 && n >= handOverMin && m.sg[0].pg.refs.Load() == 1 {
+		// Hand the fragment itself to the target's queue, as the kernel
+		// moves page references: no copy. The page leaves the pool.
+		e := &m.sg[0]
+		o.owned = e.pg.b[e.offset : e.offset+n : e.offset+n]
+		m.sg[0] = sge{}
+		m.n, m.size = 0, 0
+		o.handOver = true
+		return
+	}
+	if ingress && n >= handOverMin {
+		o.handOver = false
+	}
 	if ingress && o.owned == nil {
 		// Ingress bytes are handed to the target's queue, which keeps
 		// them: build them in a buffer of their own (one copy).
