@@ -34,9 +34,12 @@ type Skmsg struct {
 	Pcap io.Writer
 	// Trace, when true, records every instruction of every program run
 	// with its source line, changed registers, memory writes and helper
-	// calls (see Runs). Without it, runs are recorded without
-	// instructions.
+	// calls (see Runs).
 	Trace bool
+	// RecordRuns, when true, records each program run with its verdict
+	// but without instructions (Trace implies it). Without either, the
+	// runtime runs with no observer at all.
+	RecordRuns bool
 
 	last *skmsgSession
 }
@@ -44,10 +47,10 @@ type Skmsg struct {
 // Name implements Backend.
 func (*Skmsg) Name() string { return "skmsg" }
 
-// Runs returns, for the most recent session, the program runs of each
-// recorded step, indexed like Result.Steps: Runs()[i] are the runs that
-// happened while step i was executed (and while the pipeline went idle
-// after it).
+// Runs returns, for the most recent session run with Trace or RecordRuns,
+// the program runs of each recorded step, indexed like Result.Steps:
+// Runs()[i] are the runs that happened while step i was executed (and
+// while the pipeline went idle after it).
 func (b *Skmsg) Runs() [][]*ProgramRun {
 	if b.last == nil {
 		return nil
@@ -73,10 +76,9 @@ func (b *Skmsg) NewSession(env *Env) (Session, error) {
 		tracer: newRunTracer(b.Trace),
 	}
 	s.tracer.names = s.names
-	opts := runtime.Options{
-		Network:  nopts,
-		Seed:     int64(env.Seed),
-		Observer: s.tracer,
+	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed)}
+	if b.Trace || b.RecordRuns {
+		opts.Observer = s.tracer
 	}
 	if b.Trace {
 		opts.Tracer = s.tracer

@@ -122,7 +122,7 @@ func TestSkmsgTrace(t *testing.T) {
 }
 
 func TestSkmsgRunsWithoutTrace(t *testing.T) {
-	b := &scenario.Skmsg{}
+	b := &scenario.Skmsg{RecordRuns: true}
 	res, err := scenario.RunFile(scenarioPath("redirect_ingress.yaml"), b, scenario.Options{})
 	require.NoError(t, err)
 	require.True(t, res.Passed(), res.Summary())
@@ -131,6 +131,15 @@ func TestSkmsgRunsWithoutTrace(t *testing.T) {
 	assert.Equal(t, "redirect", s5[0].Verdict)
 	assert.EqualValues(t, 4000, s5[0].Size)
 	assert.Empty(t, s5[0].Insns, "instructions are only kept when tracing")
+
+	// Neither Trace nor RecordRuns: no runs are kept.
+	b = &scenario.Skmsg{}
+	res, err = scenario.RunFile(scenarioPath("redirect_ingress.yaml"), b, scenario.Options{})
+	require.NoError(t, err)
+	require.True(t, res.Passed(), res.Summary())
+	for i, runs := range b.Runs() {
+		assert.Empty(t, runs, "step %d", i)
+	}
 }
 
 // TestSkmsgSocketNames: sockets made by connect steps, listeners and
