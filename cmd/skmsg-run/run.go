@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +37,8 @@ printed under the step whose programs printed it.
   --shard I/N     run only the I-th of N slices of the sorted files (1 <= I <= N)
   -j N            files run at once (default: the number of CPUs; kernel
                   runs with sockops programs run one at a time whatever N)
-  --json          one JSON object per step on stdout (the report goes to stderr)
+  --json          one JSON object per step on stdout (the report goes to
+                  stderr); with --trace each lists the step's program runs
   --junit FILE    write a JUnit XML report, one test case per step
   --pcap FILE     write the traffic on the virtual link; with several files,
                   FILE gets each scenario's base name inserted (out-NAME.pcap)
@@ -267,7 +269,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		all = append(all, fr.res)
 		if f.json {
-			if err := fr.res.WriteJSON(stdout); err != nil {
+			if err := writeJSON(stdout, fr); err != nil {
 				fmt.Fprintf(stderr, "skmsg-run run: %v\n", err)
 				code = max(code, exitFailure)
 			}
@@ -283,6 +285,33 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// writeJSON writes one JSON object per step; with --trace each also lists
+// the step's program runs (program, socket, verdict, target; not the
+// instructions).
+func writeJSON(w io.Writer, fr fileRun) error {
+	if fr.runs == nil {
+		return fr.res.WriteJSON(w)
+	}
+	enc := json.NewEncoder(w)
+	r := fr.res
+	for i, s := range r.Steps {
+		rec := struct {
+			Scenario string `json:"scenario"`
+			File     string `json:"file"`
+			Backend  string `json:"backend"`
+			scenario.StepResult
+			Runs []*scenario.ProgramRun `json:"runs,omitempty"`
+		}{Scenario: r.Scenario, File: r.File, Backend: r.Backend, StepResult: s}
+		if i < len(fr.runs) {
+			rec.Runs = fr.runs[i]
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeJUnitFile(path string, results []*scenario.Result) error {

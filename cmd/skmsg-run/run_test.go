@@ -471,10 +471,38 @@ func TestTraceReceivePath(t *testing.T) {
 }
 
 func TestRunTraceFlag(t *testing.T) {
-	stdout, stderr, code := runBinary(t, "run", "--trace", testobj.Path("scenarios", "redirect_ingress.yaml"))
+	file := testobj.Path("scenarios", "redirect_ingress.yaml")
+	stdout, stderr, code := runBinary(t, "run", "--trace", file)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "PASS step 1 (line 13) send")
 	assert.Contains(t, stdout, "verdict: redirect to b.server (ingress)")
+
+	// --json with --trace: each step's program runs, and the text
+	// report (with instructions) on stderr.
+	stdout, stderr, code = runBinary(t, "run", "--json", "--trace", file)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "redirect.c:15:")
+	type run struct {
+		Program string `json:"program"`
+		Socket  string `json:"socket"`
+		Verdict string `json:"verdict"`
+		Target  string `json:"target"`
+		Ingress bool   `json:"ingress"`
+	}
+	var sends [][]run
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var s struct {
+			jsonStep
+			Runs []run `json:"runs"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &s), l)
+		if s.Kind == "send" {
+			sends = append(sends, s.Runs)
+		}
+	}
+	redirect := run{"msg_redir_ingress", "a.client", "redirect", "b.server", true}
+	drop := run{"msg_redir_ingress", "a.client", "drop", "", false}
+	assert.Equal(t, [][]run{{redirect}, {redirect}, {drop}}, sends)
 }
 
 // kernelOrSkip skips a test that needs the kernel oracle.
