@@ -298,3 +298,36 @@ func TestNetConnInterfaces(t *testing.T) {
 	_, err = l.Accept()
 	assert.ErrorIs(t, err, net.ErrClosed)
 }
+
+func TestDualStackHost(t *testing.T) {
+	n := newNet(t, Options{})
+	h, err := n.AddHost("10.0.0.5", "fd00::5")
+	require.NoError(t, err)
+	_, err = n.AddHost("10.0.0.5")
+	assert.ErrorIs(t, err, syscall.EADDRINUSE, "an address belongs to one host")
+	_, err = n.AddHost("224.0.0.1")
+	assert.ErrorIs(t, err, syscall.EADDRNOTAVAIL)
+	srv, err := n.AddHost("10.0.0.6", "fd00::6")
+	require.NoError(t, err)
+	l4, err := srv.Listen(false, 80)
+	require.NoError(t, err)
+	l6, err := srv.Listen(true, 80)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		remote string
+		l      *Listener
+		local  string
+	}{
+		{"10.0.0.6:80", l4, "10.0.0.5"},
+		{"[fd00::6]:80", l6, "fd00::5"},
+	} {
+		c, err := h.Dial(tc.remote)
+		require.NoError(t, err)
+		assert.Equal(t, tc.local, c.LocalAddrPort().Addr().String())
+		s, err := tc.l.AcceptConn()
+		require.NoError(t, err)
+		assert.Equal(t, c.LocalAddrPort(), s.RemoteAddrPort())
+		assert.Same(t, h, c.Host())
+	}
+	assert.Len(t, n.Hosts(), 2)
+}
