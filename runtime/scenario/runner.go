@@ -29,8 +29,13 @@ func RunFile(path string, b Backend, opts Options) (*Result, error) {
 	return Run(sc, b, opts)
 }
 
-// Run runs a validated scenario on a backend.
+// Run runs a scenario on a backend, validating it first if it was not.
 func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
+	if !sc.validated {
+		if err := sc.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	seed := sc.Seed
 	if opts.Seed != nil {
 		seed = *opts.Seed

@@ -55,6 +55,8 @@ type Scenario struct {
 	// listeners, connect steps, default addresses), so a backend can make
 	// them local before anything is bound.
 	Addresses []netip.Addr
+
+	validated bool
 }
 
 // Object is one BPF object file of the scenario.

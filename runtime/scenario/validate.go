@@ -36,7 +36,7 @@ func (v *validator) errorf(pos Pos, path, format string, args ...any) {
 // that keys and values have their maps' sizes.
 func (sc *Scenario) Validate() error {
 	v := &validator{sc: sc}
-	sc.MapDefs = nil
+	sc.MapDefs, sc.Addresses, sc.validated = nil, nil, false
 	for i, o := range sc.Objects {
 		spec, err := ebpf.LoadCollectionSpec(o.Path)
 		if err != nil {
@@ -71,6 +71,7 @@ func (sc *Scenario) Validate() error {
 		sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Pos.Line < v.errs[j].Pos.Line })
 		return v.errs
 	}
+	sc.validated = true
 	return nil
 }
 

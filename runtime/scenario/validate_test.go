@@ -117,3 +117,12 @@ func TestBundledScenariosValidate(t *testing.T) {
 		require.NoError(t, err, f)
 	}
 }
+
+func TestRunValidatesFirst(t *testing.T) {
+	// A parsed but unvalidated scenario with a bad key is refused before
+	// any backend is asked to start.
+	sc, err := ParseBytes(filepath.Join(t.TempDir(), "s.yaml"), []byte("object: "+obj("pass.o")+"\nmaps:\n  - {map: counters, key: u8:0, value: u64:0}\n"))
+	require.NoError(t, err)
+	_, err = Run(sc, nil, Options{})
+	require.ErrorContains(t, err, "map counters has 4-byte keys")
+}
