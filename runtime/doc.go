@@ -3,4 +3,46 @@
 // scatterlist with apply/cork/pull/push/pop, the program contexts, the
 // helpers of each program type, and the TCP hooks of the send and receive
 // paths, over a user-space network.
+//
+// # Using it
+//
+//	rt := runtime.New(runtime.Options{})            // virtual network, clock, seed
+//	coll, err := rt.Load(obj)                        // obj from loader.Open
+//	sm, _ := coll.SockMap("sock_map")
+//	err = rt.Attach(coll.Programs["msg_redir"], sm, runtime.SkMsgVerdict)
+//	cli, srv, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")
+//	err = sm.Update(uint32(0), srv, runtime.UpdateAny) // or a descriptor number
+//	n, err := cli.Write([]byte("hello"))             // runs the sk_msg verdict
+//
+// Errors a kernel would return are syscall.Errno values (possibly
+// wrapped: errors.Is(err, syscall.EBUSY)). Sockets are numbered like file
+// descriptors, so a map update may also take a number as user space
+// passes it (EBADF when it names no open socket, EINVAL above INT_MAX).
+//
+// # How it is laid out
+//
+//   - msg.go: the sk_msg scatterlist (struct sk_msg): 17 elements of at
+//     most 32 KiB, pull/push/pop with the kernel's layouts and errors.
+//   - tcp_bpf.go: tcp_bpf_sendmsg / tcp_bpf_send_verdict: the msg program
+//     runs inside Write, verdicts pass, redirect (egress or ingress) or
+//     drop, with apply_bytes, cork_bytes and their quirks.
+//   - run_msg.go, ctx_msg.go: struct sk_msg_md and struct bpf_sock, the
+//     context access rules checked at prepare time, the sk_msg helpers,
+//     and RunEvent / Observer.
+//   - sockmap.go, sockmap_prog.go, attach.go: the socket maps, their
+//     update/delete/lookup rules and errnos, the four program slots of a
+//     map (attach, detach, links) and the map helpers for programs.
+//   - psock.go: the per-socket state: program slots copied at insertion,
+//     the send-path verdict cache, links to map entries, teardown.
+//   - socket.go, runtime.go, load.go: Socket, Net, Runtime, Load.
+//
+// The receive side (sk_skb parser and verdict) and sock_ops live in their
+// own files and hook in through: psock.rx (receive state) and the
+// psock methods rxStartFor / rxStopFor / rxStop called at insertion,
+// removal and teardown; Socket.Recvmsg, which hands reads to the receive
+// side while a verdict owns the socket; RegisterProgType for each program
+// type's helpers and context rules; Runtime's network hooks
+// (onEstablished, onListen). The ingress queue (psock ingress_msg) is the
+// connection's own queue in netstack (Conn.InjectOwned), shared by sk_msg
+// ingress redirects and sk_skb verdicts, so reads see one FIFO.
 package runtime

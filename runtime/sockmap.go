@@ -591,3 +591,10 @@ func binaryMarshal(v any) ([]byte, error) {
 type bytesBuffer struct{ b []byte }
 
 func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+// Map update flags (BPF_ANY, BPF_NOEXIST, BPF_EXIST).
+const (
+	UpdateAny     = maps.UpdateAny
+	UpdateNoExist = maps.UpdateNoExist
+	UpdateExist   = maps.UpdateExist
+)
