@@ -155,10 +155,10 @@ func (c cell) name() string {
 
 // outcome is what a cell observes.
 type outcome struct {
-	Rets   []string          // per send: byte count or errno
-	Recv   map[string][]byte // p1 (pass), c2 (egress), p2 (ingress), c1
-	Res    result
-	Keys   []string // map keys holding sockets after the sends
+	Rets []string          // per send: byte count or errno
+	Recv map[string][]byte // p1 (pass), c2 (egress), p2 (ingress), c1
+	Res  result
+	Keys []string // map keys holding sockets after the sends
 	// sockets describes the sockets of the cell (skmsg only).
 	sockets string
 	ids     [4]scenario.SocketID

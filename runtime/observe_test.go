@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"fmt"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
