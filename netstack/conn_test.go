@@ -156,6 +156,8 @@ func TestReset(t *testing.T) {
 			require.NoError(t, err)
 			eventually(t, "data at client", func() bool { return cli.Readable() == 6 })
 			require.NoError(t, tc.close(cli))
+			waitIdle(t, n) // includes the peer handling the RST
+			assert.Equal(t, StateClose, srv.State())
 			_, err = srv.Read(make([]byte, 10))
 			assert.ErrorIs(t, err, syscall.ECONNRESET)
 			var op *OpError

@@ -27,6 +27,16 @@ func (n *Network) track(t *tracked) {
 	}
 	n.trackMu.Lock()
 	n.tracked[t] = struct{}{}
+	if t.conn != nil && t.key != (flowKey{}) {
+		n.byKey[t.key] = t
+	}
+	n.trackMu.Unlock()
+}
+
+// keyed records t's 4-tuple once the connection has one.
+func (n *Network) keyed(t *tracked) {
+	n.trackMu.Lock()
+	n.byKey[t.key] = t
 	n.trackMu.Unlock()
 }
 
@@ -177,6 +187,9 @@ func (n *Network) IdleNow() bool {
 			return false
 		}
 	}
+	if !n.resetsHandledLocked() {
+		return false
+	}
 	// Whatever was busy last time is likely still busy: look there first
 	// so polling a network of many connections stays cheap.
 	if t := n.lastBusy; t != nil {
@@ -197,10 +210,41 @@ func (n *Network) IdleNow() bool {
 			delete(n.tracked, t)
 			if t.conn != nil {
 				n.link.peerZeroWin.Delete(t.key)
+				if n.byKey[t.key] == t {
+					delete(n.byKey, t.key)
+				}
 			}
 		}
 	}
 	return true
+}
+
+// resetsHandledLocked reports whether every RST that crossed the link has
+// been processed by the connection it was meant for (that endpoint left
+// its connected states); RSTs for unknown connections are forgotten.
+func (n *Network) resetsHandledLocked() bool {
+	ks := n.link.takeResets()
+	if len(ks) == 0 {
+		return true
+	}
+	var pending []flowKey
+	for _, k := range ks {
+		t := n.byKey[k]
+		if t == nil || t.conn == nil {
+			continue
+		}
+		switch tcp.EndpointState(t.ep.State()) {
+		case tcp.StateClose, tcp.StateError, tcp.StateTimeWait, tcp.StateInitial, tcp.StateBound:
+			t.conn.checkTCPDone()
+		default:
+			pending = append(pending, k)
+		}
+	}
+	if len(pending) == 0 {
+		return true
+	}
+	n.link.putResets(pending)
+	return false
 }
 
 // endpointBusy says whether t still has work in flight, and whether it is

@@ -46,6 +46,7 @@ type link struct {
 	// that the accept loop has not yet taken; see Network.idleNow.
 	hsMu       sync.Mutex
 	handshakes map[flowKey]struct{}
+	resets     map[flowKey]struct{} // receiver's view of RSTs sent, until handled
 	listening  atomic.Pointer[map[listenKey]struct{}]
 	lnMu       sync.Mutex
 
@@ -71,6 +72,7 @@ type listenKey struct {
 func (l *link) init(n *Network) {
 	l.net = n
 	l.handshakes = make(map[flowKey]struct{})
+	l.resets = make(map[flowKey]struct{})
 	m := make(map[listenKey]struct{})
 	l.listening.Store(&m)
 }
@@ -102,6 +104,29 @@ func (l *link) handshakeDone(k flowKey) {
 	l.hsMu.Lock()
 	delete(l.handshakes, k)
 	l.hsMu.Unlock()
+}
+
+// takeResets returns and clears the RSTs seen since the last call.
+func (l *link) takeResets() []flowKey {
+	l.hsMu.Lock()
+	defer l.hsMu.Unlock()
+	if len(l.resets) == 0 {
+		return nil
+	}
+	out := make([]flowKey, 0, len(l.resets))
+	for k := range l.resets {
+		out = append(out, k)
+		delete(l.resets, k)
+	}
+	return out
+}
+
+func (l *link) putResets(ks []flowKey) {
+	l.hsMu.Lock()
+	defer l.hsMu.Unlock()
+	for _, k := range ks {
+		l.resets[k] = struct{}{}
+	}
 }
 
 func (l *link) pendingHandshakes() int {
@@ -150,6 +175,9 @@ func (l *link) observe(src, dst tcpip.Address, th header.TCP) {
 			delete(l.handshakes, k)
 			delete(l.handshakes, flowKey{local: src, remote: dst, localPort: sport, remotePort: dport})
 		}
+		// The receiver handles the reset on a stack goroutine later; the
+		// idle check waits until its endpoint has closed.
+		l.resets[k] = struct{}{}
 		l.hsMu.Unlock()
 	}
 }

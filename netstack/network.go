@@ -95,6 +95,7 @@ type Network struct {
 	// them.
 	trackMu    sync.Mutex
 	tracked    map[*tracked]struct{}
+	byKey      map[flowKey]*tracked // connections by their own 4-tuple view
 	lastBusy   *tracked
 	idleChecks []func() string
 
@@ -119,7 +120,7 @@ func New(opts Options) *Network {
 	if opts.EphemeralPortFirst == 0 {
 		opts.EphemeralPortFirst = 32768
 	}
-	n := &Network{opts: opts, tracked: make(map[*tracked]struct{}), idleCh: make(chan struct{})}
+	n := &Network{opts: opts, tracked: make(map[*tracked]struct{}), byKey: make(map[flowKey]*tracked), idleCh: make(chan struct{})}
 	m := make(map[tcpip.Address]*Host)
 	n.byAddr.Store(&m)
 	n.link.init(n)

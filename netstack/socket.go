@@ -119,6 +119,7 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 	}
 	c.setAddrs()
 	c.tr.key = c.key
+	n.keyed(c.tr)
 	if hk := n.getHooks(); hk != nil && hk.OnEstablished != nil {
 		hk.OnEstablished(c, true)
 	}
