@@ -107,6 +107,39 @@ var recvOps = []recvOp{
 	{"p1 got", readMax(rp1, 0)},
 }
 
+// A redirect verdict cached by apply_bytes outlives its target: after the
+// target closes, the next send goes to a socket without a psock (EPIPE).
+var closedTargetOps = []recvOp{
+	{"mode egress with apply_bytes 1000", setMode(modeEgress, 1000)},
+	{"c1 sends 10 bytes (redirected to p2)", send(rc1, "0123456789")},
+	{"c2 got", readMax(rc2, 0)},
+	{"close p2", func(t *testing.T, r *rig, w *recvWorld) string {
+		out := outcomeOf(r.s.CloseSocket(w.p2))
+		require.NoError(t, r.s.WaitIdle())
+		return out
+	}},
+	{"c1 sends 10 more (cached redirect to the closed p2)", send(rc1, "abcdefghij")},
+	{"c1 sends again", send(rc1, "klmnopqrst")},
+	{"p1 got", readMax(rp1, 0)},
+}
+
+func TestKernelClosedRedirectTarget(t *testing.T) {
+	ks := kernelSession(t)
+	kr := newRig(t, "kernel", ks)
+	ss := newSkmsgSession()
+	t.Cleanup(func() { ss.Close() })
+	sr := newRig(t, "skmsg", ss)
+	saved := recvOps
+	recvOps = closedTargetOps
+	defer func() { recvOps = saved }()
+	want := runRecvOps(t, kr)
+	got := runRecvOps(t, sr)
+	for i := range want {
+		t.Log(want[i])
+		require.Equal(t, want[i], got[i])
+	}
+}
+
 func runRecvOps(t *testing.T, r *rig) []string {
 	var w recvWorld
 	var err error
