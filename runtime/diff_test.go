@@ -297,16 +297,7 @@ func matrix() []cell {
 
 // knownDivergence lists cells where skmsg deliberately differs from this
 // kernel, with the kernel's behaviour and why.
-var knownDivergence = map[string]string{
-	// After a cork completes, apply_bytes(10) splits the held 60-byte
-	// element; tcp_bpf_push sends a part smaller than its element with
-	// MSG_MORE, so TCP holds those bytes in the write queue until a later
-	// send without MSG_MORE (nothing arrives; 0 bytes on p1 / c2).
-	// netstack sends MSG_MORE data at once, so skmsg delivers the 20
-	// (pass) or 10 (egress redirect) bytes the verdicts released.
-	"sockmap/pass/apply10-cork50/30":   "kernel holds apply-split pushes (MSG_MORE) in TCP's write queue",
-	"sockmap/egress/apply10-cork50/30": "kernel holds apply-split pushes (MSG_MORE) in TCP's write queue",
-}
+var knownDivergence = map[string]string{}
 
 func kernelSession(t testing.TB) scenario.Session {
 	if err := oracle.Available(); err != nil {

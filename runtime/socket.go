@@ -49,6 +49,10 @@ type Socket struct {
 	psock   atomic.Pointer[psock]
 	// out is the send path's pending output (under mu).
 	out pendingOut
+	// held are bytes a MSG_MORE push left in TCP's write queue: they go
+	// out with the next push without MSG_MORE, or at close.
+	heldMu sync.Mutex
+	held   []byte
 
 	closed atomic.Bool
 
@@ -128,6 +132,7 @@ func (s *Socket) Write(b []byte) (int, error) {
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
 	}
+	s.flushHeldPlain()
 	n, err := s.conn.Write(b)
 	return n, sockErr(err)
 }
@@ -138,6 +143,7 @@ func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
 	}
+	s.flushHeldPlain()
 	n, err := s.conn.Sendmsg(iov, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
 	return n, sockErr(err)
 }
@@ -197,6 +203,7 @@ func (s *Socket) Close() error {
 	s.removeFromMaps()
 	var err error
 	if s.conn != nil {
+		s.flushHeld()
 		err = s.conn.Close()
 	} else if s.ln != nil {
 		err = s.ln.Close()
@@ -311,4 +318,13 @@ func (s *Socket) SetSockopt(name string, value int) error {
 		return fmt.Errorf("unknown socket option %s", name)
 	}
 	return nil
+}
+
+// flushHeldPlain sends held bytes before a write that goes straight to
+// TCP; with an sk_msg program the verdict's own push decides.
+func (s *Socket) flushHeldPlain() {
+	if p := s.psock.Load(); p != nil && p.progs.msg.Load() != nil {
+		return
+	}
+	s.flushHeld()
 }

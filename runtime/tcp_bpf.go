@@ -200,10 +200,12 @@ func (s *Socket) sendmsgRedir(target *Socket, ingress bool, m *Msg, n uint32, fl
 // instead of one per verdict (apply_bytes(1) makes a verdict per byte).
 // Only the sending socket's goroutine touches it, under s.mu.
 type pendingOut struct {
-	target  *Socket
-	ingress bool
-	buf     []byte // egress bytes (reused)
-	owned   []byte // ingress bytes (handed over at flush)
+	target   *Socket
+	ingress  bool
+	buf      []byte // egress bytes (reused)
+	more     bool   // the last push was a partial element (MSG_MORE)
+	complete bool   // some push of the batch was a whole element
+	owned    []byte // ingress bytes (handed over at flush)
 	// handOver is set while large messages go whole to an ingress queue:
 	// the next one is then copied into a buffer of its own size that can
 	// be handed over as it is.
@@ -248,6 +250,7 @@ func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 		dst = &o.owned
 	}
 	left := n
+	partial := false
 	for i := 0; i < m.n && left > 0; i++ {
 		e := &m.sg[i]
 		take := e.length
@@ -256,6 +259,13 @@ func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 		}
 		*dst = append(*dst, e.pg.b[e.offset:e.offset+take]...)
 		left -= take
+		partial = take < e.length
+	}
+	// tcp_bpf_push sends a piece smaller than its element with MSG_MORE:
+	// TCP then holds it until a push without MSG_MORE.
+	o.more = partial && !ingress
+	if !partial && !ingress {
+		o.complete = true
 	}
 	m.consume(n)
 }
@@ -282,7 +292,18 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 		}
 	} else if t.conn == nil {
 		unsent, err = len(b), syscall.EPIPE
+	} else if o.more && !o.complete {
+		// Held in the target's TCP write queue (MSG_MORE). When an
+		// earlier push of the batch went out without MSG_MORE, the
+		// ACK for it releases the tail, so only an all-MSG_MORE batch
+		// stays queued.
+		t.heldMu.Lock()
+		t.held = append(t.held, b...)
+		t.heldMu.Unlock()
 	} else {
+		if h := t.takeHeld(); h != nil {
+			b = append(h, b...)
+		}
 		w, e := t.conn.SendTCP(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
 		switch {
 		case e != nil:
@@ -293,10 +314,29 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 			unsent, err = len(b)-w, syscall.EAGAIN
 		}
 	}
+	o.more, o.complete = false, false
 	o.buf = o.buf[:0]
 	if cap(o.buf) > 1<<20 {
 		o.buf = nil
 	}
 	o.target = nil
 	return unsent, err
+}
+
+// takeHeld returns and clears the bytes a MSG_MORE push left in the
+// socket's TCP write queue.
+func (s *Socket) takeHeld() []byte {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	h := s.held
+	s.held = nil
+	return h
+}
+
+// flushHeld sends what MSG_MORE pushes left queued, as a later write or
+// the close does.
+func (s *Socket) flushHeld() {
+	if h := s.takeHeld(); h != nil && s.conn != nil {
+		s.conn.SendTCP(h, 0)
+	}
 }
