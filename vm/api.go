@@ -85,7 +85,8 @@ func (s *Space) AddGlobal(r Region) uint64 { return s.addGlobal(r) }
 // to r0. A non-nil error stops the program; it is returned from Run wrapped
 // in a *HelperError naming the helper and pc. ErrStop is the exception: it
 // ends the program successfully with the returned value as r0.
-// A helper must not call Run on the Machine it is given.
+// A helper must not call Run on the Machine it is given; it calls back into
+// the program with Machine.CallFunc.
 type HelperFunc func(m *Machine, r1, r2, r3, r4, r5 uint64) (uint64, error)
 
 // Helper describes one helper a program type may call.
@@ -236,6 +237,34 @@ func (m *Machine) Bytes(addr uint64, n int, perm Perm) ([]byte, error) { return 
 // return a negative value, as the kernel falls through to the next insn.
 func (m *Machine) TailCall(next *Program) error { return m.tailCall(next) }
 
+// FuncRegion is the region id of function pointers: an LD_IMM64 of a
+// function (src BPF_PSEUDO_FUNC, the callback argument of bpf_loop and
+// friends) loads FuncAddr(slot of the function). Prepare resolves it
+// itself; Options.ResolveImm64 never sees one. The region is never mapped,
+// so a program dereferencing a function pointer faults.
+const FuncRegion RegionID = HandleBase - 1
+
+// FuncAddr is the function pointer value of the function starting at slot
+// pc of a program.
+func FuncAddr(pc int) uint64 { return Addr(FuncRegion, uint32(pc)) }
+
+// CallFunc calls the function fn points to (a value the running program
+// loaded with a function pointer LD_IMM64) with r1..r5 and returns its r0.
+// It is for helpers that take a callback (bpf_loop, for_each_map_elem) and
+// may only be called from a helper during Run. The callee runs in a new
+// frame of the current run: it counts toward MaxCallDepth and the run's
+// instruction budget, sees the run's regions, and is traced when a tracer
+// is set. The caller's registers are as they were when CallFunc returns.
+//
+// A fault, budget exhaustion or helper failure inside the callee is
+// returned as the error; a helper should return it unchanged, and Run then
+// reports it as if it had happened outside a callback (a *Fault at the pc
+// inside the callee, say). ErrStop is returned with the callee's r0 when a
+// helper inside it stopped the program; the helper should return both.
+func (m *Machine) CallFunc(fn uint64, r1, r2, r3, r4, r5 uint64) (uint64, error) {
+	return m.callFunc(fn, [5]uint64{r1, r2, r3, r4, r5})
+}
+
 // Program is the program currently executing (changes on tail calls).
 func (m *Machine) Program() *Program { return m.program() }
 
@@ -244,6 +273,7 @@ var (
 	ErrBudget        = errors.New("instruction budget exhausted")
 	ErrCallDepth     = errors.New("call depth exceeds 8 frames")
 	ErrTailCallLimit = errors.New("tail call chain exceeds 33")
+	ErrNotFunc       = errors.New("not a function pointer of the running program")
 )
 
 // FaultKind says what was wrong with a memory access.

@@ -574,6 +574,10 @@ loop:
 					mi.cur = f.prog
 					code = unsafe.Pointer(unsafe.SliceData(f.prog.impl.ops))
 				}
+				if pc < 0 { // the frame CallFunc pushed: back to the helper
+					mi.exited = true
+					break loop
+				}
 			default:
 				slow = o
 				break inner
@@ -624,13 +628,23 @@ loop:
 			}
 			h := &prog.impl.helpers[idx]
 			mi.pc = pc - 1
+			mi.left = left
 			r0, herr := h.Fn(m, regs[1], regs[2], regs[3], regs[4], regs[5])
+			left = mi.left // less what callbacks ran
 			regs[0] = r0
 			if herr != nil {
 				mi.tail = nil
 				if herr == ErrStop {
 					st.depth = 0
 					mi.exited = true
+					mi.stopped = true
+					break loop
+				}
+				if cb := mi.cbErr; cb != nil && herr == cb {
+					// A callback failed: report where, not which helper
+					// called it.
+					mi.cbErr = nil
+					mi.err = herr
 					break loop
 				}
 				mi.err = &HelperError{Program: prog.Name, PC: pc - 1, Helper: h.Name, ID: h.ID, Err: herr}

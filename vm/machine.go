@@ -33,6 +33,13 @@ type machineImpl struct {
 	exited    bool   // exec stopped because the program exited
 	executed  uint64
 	tracer    Tracer
+
+	// Callbacks (callback.go). left is the budget the interrupted fast loop
+	// had when it called the current helper; a callback consumes from it.
+	runBudget uint64
+	left      uint64
+	cbErr     error // the last error CallFunc returned, passed through unwrapped
+	stopped   bool  // exec stopped because a helper returned ErrStop
 }
 
 func (s *Space) newMachine() *Machine {
@@ -80,6 +87,9 @@ func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
 	mi.tail = nil
 	mi.tailCount = 0
 	mi.executed = 0
+	mi.runBudget = budget
+	mi.cbErr = nil
+	mi.stopped = false
 	st := &mi.st
 	r := &st.regs
 	r[0], r[1], r[2], r[3], r[4], r[5] = 0, args[0], args[1], args[2], args[3], args[4]

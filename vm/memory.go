@@ -22,7 +22,8 @@ const (
 
 // HandleBase starts the region ids the vm never maps: an embedder may use
 // addresses there as opaque handles (a map pointer, say), which fault as
-// unmapped when a program dereferences them.
+// unmapped when a program dereferences them. The vm's own function
+// pointers live just below it (FuncRegion).
 const HandleBase RegionID = 0xF000_0000
 
 // StackRegion is the id of the stack region: r10 of frame d (0 for the
@@ -78,7 +79,7 @@ func (s *Space) addGlobal(r Region) uint64 {
 	next := make([]region, len(cur), len(cur)+1)
 	copy(next, cur)
 	// Unreachable in practice (1.8e9 regions), but handles must stay unmapped.
-	if globalBase+len(cur) >= int(HandleBase) {
+	if globalBase+len(cur) >= int(FuncRegion) {
 		panic("vm: too many global regions")
 	}
 	next = append(next, newRegion(r))

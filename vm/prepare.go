@@ -14,6 +14,7 @@ type programImpl struct {
 	helpers   []Helper
 	helperIdx map[asm.BuiltinFunc]int32
 	budget    uint64
+	funcs     []int32 // sorted slots that function pointers (PseudoFunc LD_IMM64) name
 }
 
 func (p *Program) numInsns() int { return len(p.impl.ops) }
@@ -210,7 +211,16 @@ func (d *decoder) decode(pc, i int, r raw) error {
 		o.code = opLdImm64
 		o.src = 0
 		o.imm = r.imm64
-		if r.src != 0 {
+		if r.src == pseudoFunc {
+			// A function pointer is the program's own business: resolve
+			// it here rather than asking the embedder.
+			t, err := d.funcTarget(pc, i, r)
+			if err != nil {
+				return err
+			}
+			o.imm = FuncAddr(t)
+			d.prog.funcs = append(d.prog.funcs, int32(t))
+		} else if r.src != 0 {
 			if d.opts.ResolveImm64 == nil {
 				return d.errf(pc, "pseudo LD_IMM64 (src %d, %v) cannot be resolved", r.src, d.insns[i])
 			}
@@ -446,16 +456,9 @@ func (d *decoder) decodeCall(pc, i int, r raw, o *op) error {
 	case 1:
 		target := int64(pc) + 1 + int64(r.imm)
 		if r.imm == -1 && ins.Reference() != "" {
-			if d.syms == nil {
-				syms, err := d.insns.SymbolOffsets()
-				if err != nil {
-					return d.errf(pc, "%v", err)
-				}
-				d.syms = syms
-			}
-			idx, ok := d.syms[ins.Reference()]
-			if !ok {
-				return d.errf(pc, "call to unknown function %q", ins.Reference())
+			idx, err := d.symbol(pc, ins.Reference())
+			if err != nil {
+				return d.errf(pc, "call to %v", err)
 			}
 			target = int64(d.slots[idx])
 		}
@@ -470,6 +473,47 @@ func (d *decoder) decodeCall(pc, i int, r raw, o *op) error {
 		return d.errf(pc, "kfunc calls are not supported")
 	}
 	return d.errf(pc, "invalid call (src %d)", r.src)
+}
+
+// pseudoFunc is BPF_PSEUDO_FUNC, the LD_IMM64 source of a function pointer.
+const pseudoFunc = uint8(asm.PseudoFunc)
+
+// funcTarget returns the slot a PseudoFunc LD_IMM64 at pc names: by symbol
+// when the loader left it symbolic (Constant -1 and a Reference), else by
+// its imm as the kernel reads it, relative to the next slot.
+func (d *decoder) funcTarget(pc, i int, r raw) (int, error) {
+	ins := &d.insns[i]
+	if ref := ins.Reference(); ref != "" && ins.Constant == -1 {
+		idx, err := d.symbol(pc, ref)
+		if err != nil {
+			return 0, d.errf(pc, "function pointer: %v", err)
+		}
+		return d.slots[idx], nil
+	}
+	if hi := uint32(r.imm64 >> 32); hi != 0 && hi != uint32(int64(r.imm)>>32) {
+		return 0, d.errf(pc, "function pointer uses reserved fields (upper half %#x)", hi)
+	}
+	t := int64(pc) + 1 + int64(r.imm)
+	if t < 0 || t >= int64(len(d.prog.ops)) {
+		return 0, d.errf(pc, "function pointer target %d out of range", t)
+	}
+	return int(t), nil
+}
+
+// symbol returns the instruction index of the function named ref.
+func (d *decoder) symbol(pc int, ref string) (int, error) {
+	if d.syms == nil {
+		syms, err := d.insns.SymbolOffsets()
+		if err != nil {
+			return 0, err
+		}
+		d.syms = syms
+	}
+	idx, ok := d.syms[ref]
+	if !ok {
+		return 0, fmt.Errorf("unknown function %q", ref)
+	}
+	return idx, nil
 }
 
 func (d *decoder) ensureHelperIndex() {
@@ -514,6 +558,38 @@ func (d *decoder) checkFlow() error {
 			starts = append(starts, t)
 		}
 	}
+	// A function pointer must name the start of a function: a symbol (the
+	// loader's functions) or a bpf-to-bpf call target. In a bare stream
+	// without symbols the pointer itself makes its target a function, as in
+	// the kernel (add_subprog), and the checks below keep jumps and
+	// fall-through out of it.
+	funcs := map[int]bool{}
+	for i := range d.insns {
+		if d.insns[i].Symbol() != "" {
+			funcs[d.slots[i]] = true
+		}
+	}
+	strict := len(funcs) > 0
+	for _, t := range starts[1:] {
+		funcs[t] = true
+	}
+	for pc := range ops {
+		if ops[pc].code != opLdImm64 || d.raws[pc].src != pseudoFunc {
+			continue
+		}
+		t := int(uint32(ops[pc].imm))
+		if !isStart(t) {
+			return d.errf(pc, "function pointer into the middle of an LD_IMM64 at %d", t)
+		}
+		if strict && !funcs[t] {
+			return d.errf(pc, "function pointer to %d, which is not the start of a function", t)
+		}
+	}
+	for _, t := range d.prog.funcs {
+		starts = append(starts, int(t))
+	}
+	slices.Sort(d.prog.funcs)
+	d.prog.funcs = slices.Compact(d.prog.funcs)
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
 	fn := 0 // index in starts of the function holding pc

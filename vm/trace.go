@@ -3,6 +3,20 @@ package vm
 // runTraced steps the interpreter one instruction at a time so the fast
 // loop carries no tracing code at all.
 func (m *Machine) runTraced(budget uint64) (uint64, error) {
+	stop, err := m.traceLoop(budget)
+	switch stop {
+	case stopExit:
+		return m.impl.st.regs[0], nil
+	case stopLimit:
+		return 0, err
+	}
+	return 0, err
+}
+
+// traceLoop steps until the current function returns to its caller outside
+// the vm (the entry function, or a callback), the budget of the run is
+// spent, or an error.
+func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 	mi := &m.impl
 	st := &mi.st
 	t := mi.tracer
@@ -11,7 +25,7 @@ func (m *Machine) runTraced(budget uint64) (uint64, error) {
 	var hc HelperCall
 	for {
 		if mi.executed >= budget {
-			return 0, &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
+			return stopLimit, &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
 		}
 		prog, pc, depth := st.prog, st.pc, st.depth
 		o := prog.impl.ops[pc]
@@ -45,11 +59,8 @@ func (m *Machine) runTraced(budget uint64) (uint64, error) {
 			}
 		}
 		t.Step(&step)
-		switch stop {
-		case stopExit:
-			return st.regs[0], nil
-		case stopError:
-			return 0, err
+		if stop != stopLimit {
+			return stop, err
 		}
 	}
 }
