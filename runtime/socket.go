@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/skmsg/skmsg/netstack"
-	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // TCPState is a TCP state with Linux's numbering.
@@ -287,37 +286,35 @@ func errnoOf(err error) syscall.Errno {
 }
 
 // SetSockopt sets an integer socket option by name: SO_RCVBUF, SO_SNDBUF,
-// SO_RCVLOWAT, SO_SNDLOWAT, SO_KEEPALIVE, TCP_NODELAY.
+// SO_RCVLOWAT, SO_SNDLOWAT, SO_KEEPALIVE, TCP_NODELAY, TCP_CORK.
 func (s *Socket) SetSockopt(name string, value int) error {
 	if s.conn == nil && s.ln == nil {
 		return syscall.EBADF
 	}
-	var ep tcpip.Endpoint
-	if s.conn != nil {
-		ep = s.conn.Endpoint()
-	} else {
-		ep = s.ln.Endpoint()
-	}
-	so := ep.SocketOptions()
+	var level, opt int
 	switch name {
 	case "SO_RCVBUF":
-		// Linux doubles the requested size for bookkeeping overhead.
-		so.SetReceiveBufferSize(int64(value)*2, true)
+		level, opt = netstack.SOL_SOCKET, netstack.SO_RCVBUF
 	case "SO_SNDBUF":
-		so.SetSendBufferSize(int64(value)*2, true)
+		level, opt = netstack.SOL_SOCKET, netstack.SO_SNDBUF
 	case "SO_RCVLOWAT":
-		so.SetRcvlowat(int32(value))
+		level, opt = netstack.SOL_SOCKET, netstack.SO_RCVLOWAT
+	case "SO_KEEPALIVE":
+		level, opt = netstack.SOL_SOCKET, netstack.SO_KEEPALIVE
+	case "TCP_NODELAY":
+		level, opt = netstack.SOL_TCP, netstack.TCP_NODELAY
+	case "TCP_CORK":
+		level, opt = netstack.SOL_TCP, netstack.TCP_CORK
 	case "SO_SNDLOWAT":
 		// Not changeable on Linux: setsockopt fails with ENOPROTOOPT.
 		return syscall.ENOPROTOOPT
-	case "SO_KEEPALIVE":
-		so.SetKeepAlive(value != 0)
-	case "TCP_NODELAY":
-		so.SetDelayOption(value == 0)
 	default:
 		return fmt.Errorf("unknown socket option %s", name)
 	}
-	return nil
+	if s.conn != nil {
+		return sockErr(s.conn.SetSockoptInt(level, opt, value))
+	}
+	return sockErr(s.ln.SetSockoptInt(level, opt, value))
 }
 
 // flushHeldPlain sends held bytes before a write that goes straight to
