@@ -162,6 +162,8 @@ func BaseHelpers(env Env) (vm.Helpers, *Helpers) {
 	add(asm.FnStrtoul, "strtoul", func(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
 		return h.strtox(m, r1, r2, r3, r4, false)
 	})
+	add(asm.FnLoop, "loop", h.loop)
+	add(asm.FnForEachMapElem, "for_each_map_elem", h.forEachMapElem)
 	add(asm.FnSpinLock, "spin_lock", func(m *vm.Machine, r1, _, _, _, _ uint64) (uint64, error) {
 		b, err := m.Bytes(r1, 4, vm.PermRW)
 		if err != nil {
