@@ -21,20 +21,11 @@ func FromMapSpec(ms *ebpf.MapSpec) (Spec, error) {
 		Flags:      ms.Flags,
 		Freeze:     ms.Flags&FlagRdonlyProg != 0,
 	}
-	// cilium/ebpf and libbpf fill these in for the kernel.
-	switch ms.Type {
-	case ebpf.PerfEventArray:
-		if s.KeySize == 0 {
-			s.KeySize = 4
-		}
-		if s.ValueSize == 0 {
-			s.ValueSize = 4
-		}
-	case ebpf.ArrayOfMaps, ebpf.HashOfMaps:
-		if s.ValueSize == 0 {
-			s.ValueSize = 4
-		}
-	}
+	// The sizes cilium/ebpf and libbpf fill in for the kernel (a perf
+	// event array's value type is dropped by the ELF reader): New fills
+	// them in too, and so the max_entries of a perf event array, which
+	// depends on the CPUs of the machine.
+	s = loaderDefaults(s, nil)
 	if ms.InnerMap != nil {
 		in, err := FromMapSpec(ms.InnerMap)
 		if err != nil {

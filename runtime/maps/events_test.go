@@ -128,3 +128,50 @@ func TestTailCallChain(t *testing.T) {
 	assert.Equal(t, khops, hops, "runs in the chain")
 	t.Logf("kernel: %d runs, return %d", khops, kret)
 }
+
+// TestEventsObjectMaps creates every map of events.o from the ELF's specs,
+// both as they are (what a loader passing cilium/ebpf's fields through
+// hands over: the perf event array has value size 0) and through
+// FromMapSpec, as libbpf-built loaders do for the kernel; and a perf event
+// array without max_entries gets one entry per CPU.
+func TestEventsObjectMaps(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec(testobj.Path("maps", "events.o"))
+	require.NoError(t, err)
+	require.Zero(t, spec.Maps["perf"].ValueSize, "the ELF reader drops the perf event array's value type")
+	opts := Options{NumCPU: 3}
+	for name, ms := range spec.Maps {
+		raw := Spec{Name: ms.Name, Type: ms.Type, KeySize: ms.KeySize, ValueSize: ms.ValueSize, MaxEntries: ms.MaxEntries, Flags: ms.Flags}
+		conv, err := FromMapSpec(ms)
+		require.NoError(t, err, name)
+		for how, s := range map[string]Spec{"as parsed": raw, "FromMapSpec": conv} {
+			m, err := New(s, opts)
+			require.NoError(t, err, "%s %s", name, how)
+			if ms.Type == ebpf.PerfEventArray {
+				assert.Equal(t, [3]uint32{4, 4, 2}, [3]uint32{m.KeySize(), m.ValueSize(), m.MaxEntries()}, how)
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		spec Spec
+		want [3]uint32 // key size, value size, max entries; zero: EINVAL
+	}{
+		{"no max_entries", Spec{Type: ebpf.PerfEventArray}, [3]uint32{4, 4, 3}},
+		{"declared sizes", Spec{Type: ebpf.PerfEventArray, KeySize: 4, ValueSize: 4, MaxEntries: 8}, [3]uint32{4, 4, 8}},
+		{"value size 8 stays wrong", Spec{Type: ebpf.PerfEventArray, ValueSize: 8}, [3]uint32{}},
+		{"key size 8 stays wrong", Spec{Type: ebpf.PerfEventArray, KeySize: 8}, [3]uint32{}},
+		{"array keeps its checks", Spec{Type: ebpf.Array, ValueSize: 4, MaxEntries: 1}, [3]uint32{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.spec.Name = "m"
+			m, err := New(tc.spec, opts)
+			if tc.want == [3]uint32{} {
+				require.ErrorIs(t, err, syscall.EINVAL)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, [3]uint32{m.KeySize(), m.ValueSize(), m.MaxEntries()})
+		})
+	}
+}

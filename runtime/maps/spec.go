@@ -56,8 +56,13 @@ const (
 )
 
 // New creates a map as BPF_MAP_CREATE would, with the kernel's checks on
-// key and value sizes, max_entries and flags (EINVAL, E2BIG).
+// key and value sizes, max_entries and flags (EINVAL, E2BIG). Like libbpf
+// and cilium/ebpf before they call the kernel, it gives a perf event array
+// declared without sizes (its BTF value type is dropped, so an ELF spec
+// has value size 0) key and value size 4, and one entry per CPU when
+// max_entries is 0.
 func New(spec Spec, opts Options) (Map, error) {
+	spec = loaderDefaults(spec, &opts)
 	if err := check(&spec, opts); err != nil {
 		return nil, &MapError{Map: spec.Name, Op: "create", Errno: err.errno, Detail: err.why}
 	}
@@ -98,6 +103,34 @@ func New(spec Spec, opts Options) (Map, error) {
 		}
 	}
 	return m, nil
+}
+
+// loaderDefaults fills in what libbpf (bpf_object__create_map,
+// map_set_def_max_entries) and cilium/ebpf (MapSpec.fixupMagicFields)
+// fill in for the kernel: the sizes a map type fixes and, with opts, a perf
+// event array's max_entries. Other values are left to the kernel's checks.
+func loaderDefaults(s Spec, opts *Options) Spec {
+	switch s.Type {
+	case ebpf.PerfEventArray:
+		if s.KeySize == 0 {
+			s.KeySize = 4
+		}
+		if s.ValueSize == 0 {
+			s.ValueSize = 4
+		}
+		if s.MaxEntries == 0 && opts != nil {
+			s.MaxEntries = uint32(opts.numCPU())
+		}
+	case ebpf.ArrayOfMaps, ebpf.HashOfMaps:
+		if s.ValueSize == 0 {
+			s.ValueSize = 4
+		}
+	}
+	if s.InnerMap != nil {
+		in := loaderDefaults(*s.InnerMap, opts)
+		s.InnerMap = &in
+	}
+	return s
 }
 
 func padTo(b []byte, n int) []byte {
