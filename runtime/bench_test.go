@@ -247,6 +247,12 @@ func newKernelBench(mode string) (*kernelBench, error) {
 			if err == unix.EINTR {
 				continue
 			}
+			if err == unix.EAGAIN {
+				// tcp_bpf_recvmsg returns EAGAIN even on a blocking
+				// socket when a wakeup finds no psock data: wait again.
+				unix.Poll([]unix.PollFd{{Fd: int32(from), Events: unix.POLLIN}}, 1000)
+				continue
+			}
 			if n == 0 && err == nil {
 				return 0, io.ErrUnexpectedEOF
 			}
