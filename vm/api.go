@@ -3,6 +3,10 @@
 // helper dispatch by ID, an instruction budget, kernel-like stack and call
 // limits and an optional per-instruction tracer.
 //
+// Function pointers (the callbacks of bpf_loop and friends) are the vm's
+// own business: Prepare resolves them to FuncAddr values and a helper runs
+// one with Machine.CallFunc, in a new frame of the same run.
+//
 // A program is validated and pre-decoded once by Prepare; a Machine runs
 // prepared programs. A Program is immutable and may be run by many Machines
 // at once; a Machine is used by one goroutine at a time.
@@ -14,7 +18,7 @@ package vm
 // This file holds the package's public API; the implementation lives in
 // prepare.go (validation and pre-decoding), ctxcheck.go (the static context
 // check), exec.go (the interpreter loop), memory.go (regions), machine.go,
-// trace.go and errors.go.
+// callback.go (CallFunc), trace.go and errors.go.
 
 import (
 	"errors"
@@ -107,7 +111,8 @@ type Options struct {
 	// ResolveImm64 resolves LD_IMM64 pseudo forms (map by fd / index, map
 	// value address, BTF id, ...). It gets the first half of the pair,
 	// which still carries its Reference/Metadata from the loader, and
-	// returns the 64-bit value to load. Plain LD_IMM64 never reaches it.
+	// returns the 64-bit value to load. Plain LD_IMM64 and function
+	// pointers (asm.PseudoFunc, resolved by Prepare) never reach it.
 	// Without it, pseudo forms are rejected.
 	ResolveImm64 func(pc int, ins asm.Instruction) (uint64, error)
 	// CheckContext, when set, is called at Prepare time for every load and
@@ -254,7 +259,9 @@ func FuncAddr(pc int) uint64 { return Addr(FuncRegion, uint32(pc)) }
 // may only be called from a helper during Run. The callee runs in a new
 // frame of the current run: it counts toward MaxCallDepth and the run's
 // instruction budget, sees the run's regions, and is traced when a tracer
-// is set. The caller's registers are as they were when CallFunc returns.
+// is set (its Steps have Frame one deeper than the helper call's, and come
+// before the Step of that call). The caller's registers are as they were
+// when CallFunc returns.
 //
 // A fault, budget exhaustion or helper failure inside the callee is
 // returned as the error; a helper should return it unchanged, and Run then

@@ -359,3 +359,60 @@ func TestPrepareFuncPointers(t *testing.T) {
 		})
 	}
 }
+
+func TestCallFuncNoAllocations(t *testing.T) {
+	space := vm.NewSpace()
+	p, err := vm.Prepare(space, "loop", loopProg(sumCB), vm.Options{Helpers: loopHelpers()})
+	require.NoError(t, err)
+	m := space.NewMachine()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := m.Run(p, 3); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+}
+
+// BenchmarkCallFunc measures one callback round trip (helper to callee and
+// back) against a bpf-to-bpf call of the same callee in the same run.
+func BenchmarkCallFunc(b *testing.B) {
+	cb := asm.Instructions{
+		asm.Mov.Reg(asm.R0, asm.R1).WithSymbol("cb"),
+		asm.And.Imm(asm.R0, 0),
+		asm.Return(),
+	}
+	const rounds = 1000
+	viaHelper := append(asm.Instructions{
+		asm.Mov.Imm(asm.R1, rounds),
+		funcPtr(asm.R2, "cb"),
+		asm.Mov.Imm(asm.R3, 0),
+		fnLoop.Call(),
+		asm.Return(),
+	}, cb...)
+	viaCall := append(asm.Instructions{
+		asm.Mov.Imm(asm.R6, rounds),
+		asm.Mov.Imm(asm.R1, 0).WithSymbol("again"),
+		asm.Call.Label("cb"),
+		asm.Sub.Imm(asm.R6, 1),
+		jump(asm.JNE.Imm(asm.R6, 0, ""), -4),
+		asm.Return(),
+	}, cb...)
+	for _, bc := range []struct {
+		name  string
+		insns asm.Instructions
+	}{{"bpf_loop", viaHelper}, {"bpf_call", viaCall}} {
+		b.Run(bc.name, func(b *testing.B) {
+			space := vm.NewSpace()
+			p, err := vm.Prepare(space, bc.name, bc.insns, vm.Options{Helpers: loopHelpers()})
+			require.NoError(b, err)
+			m := space.NewMachine()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Run(p, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rounds), "ns/call")
+		})
+	}
+}

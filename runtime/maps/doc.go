@@ -4,7 +4,9 @@
 // # Maps
 //
 // New creates a map from a Spec (what BPF_MAP_CREATE takes; FromMapSpec
-// converts cilium/ebpf's MapSpec) with the kernel's creation checks.
+// converts cilium/ebpf's MapSpec) with the kernel's creation checks, after
+// filling in what libbpf and cilium/ebpf fill in (a perf event array's
+// key and value size 4, and one entry per CPU without max_entries).
 // Supported: array, per-CPU array, hash, per-CPU hash, LRU hash, LRU
 // per-CPU hash, LPM trie, array and hash of maps, program array, ring
 // buffer, perf event array, socket storage, queue and stack.
@@ -39,7 +41,9 @@
 // BaseHelpers returns the generic helpers (map access, queue and stack,
 // per-CPU lookups, clocks, prandom, CPU and NUMA ids, trace_printk, tail
 // calls, ring buffer, perf event output, socket storage, pid/uid,
-// probe_read_kernel, strncmp, strtol/strtoul, spin locks) with the
+// probe_read_kernel, strncmp, strtol/strtoul, spin locks, bpf_loop and
+// bpf_for_each_map_elem, which call back into the program through
+// vm.Machine.CallFunc) with the
 // kernel's helper ids and return conventions, over an Env the runtime
 // provides (registry, clock, random source, printk sink, CPU of a run,
 // socket resolver).
