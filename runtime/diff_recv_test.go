@@ -156,6 +156,35 @@ func TestKernelHeldPushes(t *testing.T) {
 	}
 }
 
+// Unread ingress data when the target leaves its last map.
+var purgeOps = []recvOp{
+	{"mode ingress", setMode(modeIngress, 0)},
+	{"c1 redirects to p2's ingress", send(rc1, "unread")},
+	{"delete p2 from sock_map (its last map)", func(t *testing.T, r *rig, w *recvWorld) string {
+		out := outcomeOf(r.s.MapDelete(r.sockMap, u32(0)))
+		require.NoError(t, r.s.WaitIdle())
+		return out
+	}},
+	{"read p2", readMax(rp2, 0)},
+}
+
+func TestKernelIngressPurge(t *testing.T) {
+	ks := kernelSession(t)
+	kr := newRig(t, "kernel", ks)
+	ss := newSkmsgSession()
+	t.Cleanup(func() { ss.Close() })
+	sr := newRig(t, "skmsg", ss)
+	saved := recvOps
+	recvOps = purgeOps
+	defer func() { recvOps = saved }()
+	want := runRecvOps(t, kr)
+	got := runRecvOps(t, sr)
+	for i := range want {
+		t.Log(want[i])
+		require.Equal(t, want[i], got[i])
+	}
+}
+
 func TestKernelClosedRedirectTarget(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)

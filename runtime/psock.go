@@ -172,4 +172,5 @@ func (p *psock) drop() {
 	sk.mu.Unlock()
 	sk.updateProto()
 	p.purgeIngress()
+	sk.purgeIngress()
 }

@@ -52,6 +52,10 @@ type Socket struct {
 	// out with the next push without MSG_MORE, or at close.
 	heldMu sync.Mutex
 	held   []byte
+	// purged counts bytes at the head of the ingress queue that belong to
+	// a psock that was dropped: the kernel frees them with the psock, so
+	// the next read discards them first.
+	purged atomic.Int64
 
 	closed atomic.Bool
 
@@ -159,6 +163,7 @@ func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
 	}
+	s.dropPurged()
 	// With a receive verdict, reads follow tcp_bpf_recvmsg_parser (psock_rx.go).
 	if p := s.psock.Load(); p != nil && p.rxActive() {
 		return s.rxRecvmsg(p, b, flags)
@@ -179,7 +184,7 @@ func (s *Socket) Fionread() int {
 		return 0
 	}
 	if s.psock.Load() != nil {
-		return s.conn.IngressLen()
+		return max(s.conn.IngressLen()-int(s.purged.Load()), 0)
 	}
 	return s.conn.TCPQueued()
 }
@@ -324,4 +329,36 @@ func (s *Socket) flushHeldPlain() {
 		return
 	}
 	s.flushHeld()
+}
+
+// purgeIngress marks what the ingress queue holds as discarded, as the
+// kernel purges ingress_msg when the psock goes away.
+func (s *Socket) purgeIngress() {
+	if s.conn != nil {
+		s.purged.Store(int64(s.conn.IngressLen()))
+	}
+}
+
+// dropPurged discards the purged bytes at the head of the ingress queue.
+// Reads take the ingress queue first, so a non-blocking read of exactly
+// that many bytes removes just them.
+func (s *Socket) dropPurged() {
+	for {
+		n := s.purged.Load()
+		if n <= 0 {
+			return
+		}
+		var scratch [4096]byte
+		want := int(min(n, int64(len(scratch))))
+		if s.conn.IngressLen() < want {
+			s.purged.Store(0)
+			return
+		}
+		got, err := s.conn.Recvmsg(scratch[:want], syscall.MSG_DONTWAIT)
+		if err != nil || got == 0 {
+			s.purged.Store(0)
+			return
+		}
+		s.purged.Add(-int64(got))
+	}
 }
