@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"syscall"
+
+	"github.com/skmsg/skmsg/runtime/maps"
 )
 
 // AttachError is the error of an attach, detach or link operation: what
@@ -96,10 +98,28 @@ func checkProgType(p *Program, a AttachType) syscall.Errno {
 	return 0
 }
 
-// Attach attaches prog to map m's slot for a (BPF_PROG_ATTACH). The slot is
-// silently replaced when it holds another program. Sockets already in the
-// map keep the programs they inherited.
-func (rt *Runtime) Attach(prog *Program, m *SockMap, a AttachType) error {
+// sockMapTarget returns target as a socket map, or fails the way the
+// kernel does for another map type.
+func sockMapTarget(op string, prog *Program, target maps.Map, a AttachType, e syscall.Errno) (*SockMap, error) {
+	if m, ok := target.(*SockMap); ok {
+		return m, nil
+	}
+	name := "<nil>"
+	if target != nil {
+		name = target.Name()
+	}
+	return nil, &AttachError{Op: op, Program: prog.Name, Map: name, Attach: a, Errno: e, Detail: "not a sockmap or sockhash"}
+}
+
+// Attach attaches prog to map target's slot for a (BPF_PROG_ATTACH). The
+// slot is silently replaced when it holds another program. Sockets already
+// in the map keep the programs they inherited. A map that is not a sockmap
+// or sockhash gives EOPNOTSUPP.
+func (rt *Runtime) Attach(prog *Program, target maps.Map, a AttachType) error {
+	m, err := sockMapTarget("attach", prog, target, a, syscall.EOPNOTSUPP)
+	if err != nil {
+		return err
+	}
 	fail := func(e syscall.Errno, why string) error {
 		return &AttachError{Op: "attach", Program: prog.Name, Map: m.spec.Name, Attach: a, Errno: e, Detail: why}
 	}
@@ -116,7 +136,11 @@ func (rt *Runtime) Attach(prog *Program, m *SockMap, a AttachType) error {
 
 // Detach removes prog from m's slot for a (BPF_PROG_DETACH): ENOENT when
 // the slot holds another program, EBUSY when a link owns it.
-func (rt *Runtime) Detach(prog *Program, m *SockMap, a AttachType) error {
+func (rt *Runtime) Detach(prog *Program, target maps.Map, a AttachType) error {
+	m, err := sockMapTarget("detach", prog, target, a, syscall.EOPNOTSUPP)
+	if err != nil {
+		return err
+	}
 	fail := func(e syscall.Errno, why string) error {
 		return &AttachError{Op: "detach", Program: prog.Name, Map: m.spec.Name, Attach: a, Errno: e, Detail: why}
 	}
@@ -151,7 +175,11 @@ type Link struct {
 
 // AttachLink creates a sockmap link (BPF_LINK_CREATE): EBUSY when a link
 // already owns the slot; a program attached without a link is replaced.
-func (rt *Runtime) AttachLink(prog *Program, m *SockMap, a AttachType) (*Link, error) {
+func (rt *Runtime) AttachLink(prog *Program, target maps.Map, a AttachType) (*Link, error) {
+	m, err := sockMapTarget("link", prog, target, a, syscall.EINVAL)
+	if err != nil {
+		return nil, err
+	}
 	fail := func(e syscall.Errno, why string) error {
 		return &AttachError{Op: "link", Program: prog.Name, Map: m.spec.Name, Attach: a, Errno: e, Detail: why}
 	}

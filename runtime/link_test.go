@@ -40,6 +40,12 @@ func TestSockmapLinks(t *testing.T) {
 
 	_, err = f.rt.AttachLink(f.coll.Programs["skb_verdict"], sm, SkMsgVerdict)
 	require.ErrorIs(t, err, syscall.EINVAL, "program type must match the attach type")
+
+	// The design's shape: any map of the collection; not a socket map.
+	require.NoError(t, f.rt.Attach(pass, f.coll.Maps["sock_hash"], SkMsgVerdict))
+	require.ErrorIs(t, f.rt.Attach(pass, f.coll.Maps["conf_map"], SkMsgVerdict), syscall.EOPNOTSUPP)
+	_, err = f.rt.AttachLink(pass, f.coll.Maps["conf_map"], SkMsgVerdict)
+	require.ErrorIs(t, err, syscall.EINVAL)
 }
 
 // A socket keeps the programs it inherited when the map's are detached,
