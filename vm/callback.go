@@ -7,8 +7,9 @@ import (
 
 // callFunc runs a callback in a new frame on top of the interrupted run.
 //
-// The frame it pushes returns to pc -1, which makes exec stop as if the
-// entry function had exited; everything the nested exec may change in the
+// The frame it pushes returns to the opCallbackRet after the program's
+// last instruction, which makes exec stop as if the entry function had
+// exited; everything the nested exec may change in the
 // Machine is saved here and put back, so that the exec that called the
 // helper carries on as if the helper had not run code.
 func (m *Machine) callFunc(fn uint64, args [5]uint64) (uint64, error) {
@@ -37,7 +38,7 @@ func (m *Machine) callFunc(fn uint64, args [5]uint64) (uint64, error) {
 	pc, cur, helperPC, tail := st.pc, mi.cur, mi.pc, mi.tail
 
 	f := &mi.frames[depth]
-	f.ret = -1
+	f.ret = p.impl.callbackRet()
 	f.prog = p
 	f.regs = [4]uint64{saved[6], saved[7], saved[8], saved[9]}
 	st.depth = depth + 1
@@ -60,7 +61,11 @@ func (m *Machine) callFunc(fn uint64, args [5]uint64) (uint64, error) {
 		var n uint64
 		stop, n, err = m.exec(st, left)
 		mi.left = left - n
-		if stop == stopLimit {
+		if stop == stopLimit && st.prog == p && st.pc == p.impl.callbackRet() {
+			// The callee's exit was the last instruction the budget
+			// allowed: it did return; the caller runs out next.
+			stop, err = stopExit, nil
+		} else if stop == stopLimit {
 			err = &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
 		}
 	}

@@ -153,6 +153,20 @@ func TestCallFunc(t *testing.T) {
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, 19, re.PC, "inside the callback")
 		}},
+		// 10 instructions up to the helper call, 10 in the callback.
+		{name: "budget ends at the callback's exit", cb: sumCB, arg: 1, budget: 20, check: func(t *testing.T, err error) {
+			require.ErrorIs(t, err, vm.ErrBudget)
+			var re *vm.RunError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, 11, re.PC, "the callback returned; the caller ran out")
+		}},
+		{name: "budget ends before the callback's exit", cb: sumCB, arg: 1, budget: 19, check: func(t *testing.T, err error) {
+			require.ErrorIs(t, err, vm.ErrBudget)
+			var re *vm.RunError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, 29, re.PC, "the callback's exit")
+		}},
+		{name: "budget just enough", cb: sumCB, arg: 1, budget: 26, want: 1<<16 | 1},
 		{name: "depth", cb: recurse, arg: 1, check: func(t *testing.T, err error) {
 			require.ErrorIs(t, err, vm.ErrCallDepth)
 			var re *vm.RunError

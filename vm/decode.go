@@ -271,6 +271,9 @@ const (
 	opCallLocal
 	opCallReg
 	opExit
+	// The slot after a program's last: where the frame CallFunc pushes
+	// returns to, so that exit needs no test of its own for it.
+	opCallbackRet
 )
 
 // aluOps maps the wire ALU operation (opcode>>4) to the 64-bit imm form;

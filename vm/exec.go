@@ -574,10 +574,6 @@ loop:
 					mi.cur = f.prog
 					code = unsafe.Pointer(unsafe.SliceData(f.prog.impl.ops))
 				}
-				if pc < 0 { // the frame CallFunc pushed: back to the helper
-					mi.exited = true
-					break loop
-				}
 			default:
 				slow = o
 				break inner
@@ -614,6 +610,12 @@ loop:
 			if !m.atomic(pc-1, o, regs) {
 				break loop
 			}
+		case opCallbackRet:
+			// A callback returned to the frame CallFunc pushed; this is
+			// no instruction of the program.
+			left++
+			mi.exited = true
+			break loop
 		case opCallHelper, opCallReg:
 			prog := st.prog
 			idx := o.aux

@@ -17,7 +17,10 @@ type programImpl struct {
 	funcs     []int32 // sorted slots that function pointers (PseudoFunc LD_IMM64) name
 }
 
-func (p *Program) numInsns() int { return len(p.impl.ops) }
+func (p *Program) numInsns() int { return len(p.impl.ops) - 1 }
+
+// callbackRet is the slot of the opCallbackRet that ends p's ops.
+func (p *programImpl) callbackRet() int { return len(p.ops) - 1 }
 
 // InsnIndex maps an instruction slot (as in Step.PC, Fault.PC) to the index
 // of the instruction in p.Insns, or -1 when pc is not the start of one.
@@ -114,6 +117,7 @@ func prepare(space *Space, name string, insns asm.Instructions, opts Options) (*
 			return nil, err
 		}
 	}
+	p.ops = append(p.ops, op{code: opCallbackRet})
 	prog := &Program{Name: name, Insns: insns, impl: *p}
 	return prog, nil
 }

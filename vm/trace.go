@@ -3,14 +3,10 @@ package vm
 // runTraced steps the interpreter one instruction at a time so the fast
 // loop carries no tracing code at all.
 func (m *Machine) runTraced(budget uint64) (uint64, error) {
-	stop, err := m.traceLoop(budget)
-	switch stop {
-	case stopExit:
-		return m.impl.st.regs[0], nil
-	case stopLimit:
+	if stop, err := m.traceLoop(budget); stop != stopExit {
 		return 0, err
 	}
-	return 0, err
+	return m.impl.st.regs[0], nil
 }
 
 // traceLoop steps until the current function returns to its caller outside
@@ -24,6 +20,9 @@ func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 	var mw MemWrite
 	var hc HelperCall
 	for {
+		if st.pc == st.prog.impl.callbackRet() {
+			return stopExit, nil // a callback returned: no instruction to trace
+		}
 		if mi.executed >= budget {
 			return stopLimit, &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
 		}
