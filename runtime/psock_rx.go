@@ -22,6 +22,10 @@ import (
 // arrived between two hook calls, which for writes below the MSS is one
 // write.
 
+// maxArrival caps what one hook call takes from TCP as one skb: the
+// kernel's receive skbs hold at most 64 KiB (a GSO segment on loopback).
+const maxArrival = 64 << 10
+
 // rxMode is how received data reaches the application.
 type rxMode uint8
 
@@ -195,6 +199,9 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 				}
 			}
 			return
+		}
+		if n > maxArrival {
+			n = maxArrival
 		}
 		buf := make([]byte, n)
 		got, err := c.RecvTCP(buf)
