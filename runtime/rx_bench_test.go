@@ -35,7 +35,6 @@ var rxKernelRate sync.Map // [size, frame] -> msgs/s on the kernel
 
 var rxBenchSizes = []int{64, 1024, 16384}
 
-//
 // Two parsers: "fixed" returns the message size (frames exactly the
 // writes, however TCP segments them), "skblen" returns skb->len (a
 // message per arrival, the common shortcut).

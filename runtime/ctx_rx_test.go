@@ -1,0 +1,142 @@
+package runtime
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSkSkbAccess(t *testing.T) {
+	tests := []struct {
+		name        string
+		off         int32
+		size        int
+		write, sext bool
+		ok          bool
+	}{
+		{"len", skbOffLen, 4, false, false, true},
+		{"len narrow", skbOffLen + 2, 2, false, false, true},
+		{"len 8 bytes", skbOffLen, 8, false, false, false},
+		{"len misaligned", skbOffLen + 1, 2, false, false, false},
+		{"len store", skbOffLen, 4, true, false, false},
+		{"mark load", skbOffMark, 4, false, false, false},
+		{"mark store", skbOffMark, 4, true, false, false},
+		{"priority store", skbOffPriority, 4, true, false, true},
+		{"priority narrow store", skbOffPriority, 2, true, false, false},
+		{"tc_index store", skbOffTcIndex, 4, true, false, true},
+		{"cb load", skbOffCb + 4, 4, false, false, true},
+		{"cb 8 bytes", skbOffCb + 8, 8, false, false, true},
+		{"cb past end", skbOffCb + 16, 8, false, false, false},
+		{"cb store", skbOffCb, 4, true, false, false},
+		{"tc_classid", skbOffTcClassid, 4, false, false, false},
+		{"data", skbOffData, 4, false, false, true},
+		{"data narrow", skbOffData, 2, false, false, false},
+		{"data sign-extended", skbOffData, 4, false, true, false},
+		{"data_end", skbOffDataEnd, 4, false, false, true},
+		{"remote_ip4", skbOffRemoteIP4, 4, false, false, true},
+		{"remote_ip4 narrow", skbOffRemoteIP4, 2, false, false, false},
+		{"local_ip6[3]", skbOffLocalIP6 + 12, 4, false, false, true},
+		{"remote_port narrow", skbOffRemotePort + 2, 2, false, false, true},
+		{"data_meta", skbOffDataMeta, 4, false, false, false},
+		{"flow_keys", skbOffFlowKeys, 8, false, false, false},
+		{"tstamp", skbOffTstamp, 8, false, false, false},
+		{"wire_len", skbOffWireLen, 4, false, false, false},
+		{"sk", skbOffSk, 8, false, false, true},
+		{"sk 4 bytes", skbOffSk, 4, false, false, false},
+		{"gso_size", skbOffGsoSize, 4, false, false, true},
+		{"tstamp_type", skbOffTstampType, 1, false, false, false},
+		{"padding", skbOffTstampType + 2, 2, false, false, false},
+		{"hwtstamp", skbOffHwtstamp, 8, false, false, false},
+		{"past the end", skbSize, 4, false, false, false},
+		{"negative", -4, 4, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSkSkbAccess(0, tt.off, tt.size, tt.write, tt.sext)
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "off=")
+		})
+	}
+}
+
+func TestSockOpsAccess(t *testing.T) {
+	tests := []struct {
+		name  string
+		off   int32
+		size  int
+		write bool
+		ok    bool
+	}{
+		{"op", sockOpsOffOp, 4, false, true},
+		{"op narrow", sockOpsOffOp, 2, false, false},
+		{"reply store", sockOpsOffReply, 4, true, true},
+		{"args[1] store", sockOpsOffArgs + 4, 4, true, false},
+		{"args[3] load", sockOpsOffArgs + 12, 4, false, true},
+		{"sk_txhash store", sockOpsOffTxhash, 4, true, true},
+		{"state store", sockOpsOffState, 4, true, false},
+		{"bytes_received", sockOpsOffBytesRcvd, 8, false, true},
+		{"bytes_received 4", sockOpsOffBytesRcvd, 4, false, false},
+		{"sk", sockOpsOffSk, 8, false, true},
+		{"skb_data", sockOpsOffSkbData, 8, false, true},
+		{"skb_tcp_flags narrow", sockOpsOffSkbFlags, 1, false, true},
+		{"remote_port narrow", sockOpsOffRemotePort + 2, 2, false, false},
+		{"past the end", sockOpsSize, 4, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSockOpsAccess(0, tt.off, tt.size, tt.write, false)
+			if tt.ok {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+			}
+		})
+	}
+}
+
+// TestSkbCtxLoads checks the values an __sk_buff load yields, narrow
+// loads of 16-bit fields included.
+func TestSkbCtxLoads(t *testing.T) {
+	sk := &Socket{info: newSockInfo(netip.MustParseAddrPort("10.0.0.2:8080"), netip.MustParseAddrPort("10.0.0.1:5000"))}
+	c := &skbCtx{sk: sk, buf: make([]byte, 30), data: 0x700000000, linear: 4}
+	tests := []struct {
+		name string
+		off  uint32
+		size int
+		want uint64
+	}{
+		{"len", skbOffLen, 4, 30},
+		{"len low byte", skbOffLen, 1, 30},
+		{"len high half", skbOffLen + 2, 2, 0},
+		{"data", skbOffData, 4, 0x700000000},
+		{"data_end", skbOffDataEnd, 4, 0x700000004},
+		{"family", skbOffFamily, 4, afInet},
+		{"remote_ip4", skbOffRemoteIP4, 4, 0x0100000a},
+		{"local_ip4", skbOffLocalIP4, 4, 0x0200000a},
+		{"remote_port", skbOffRemotePort, 4, 0x88130000},
+		{"remote_port upper half", skbOffRemotePort + 2, 2, 0x88130000},
+		{"remote_port byte", skbOffRemotePort + 1, 1, 0},
+		{"local_port", skbOffLocalPort, 4, 8080},
+		{"local_port upper half", skbOffLocalPort + 2, 2, 8080},
+		{"protocol", skbOffProtocol, 4, 0x0008},
+		{"cb", skbOffCb, 8, 0},
+		{"gso_segs", skbOffGsoSegs, 4, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := c.Load(tt.off, tt.size)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, v)
+		})
+	}
+	require.NoError(t, c.Store(skbOffPriority, 4, 7))
+	v, err := c.Load(skbOffPriority, 4)
+	require.NoError(t, err)
+	require.Equal(t, uint64(7), v)
+	require.Error(t, c.Store(skbOffLen, 4, 1))
+}
