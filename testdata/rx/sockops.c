@@ -28,6 +28,21 @@ int ops_count(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		if (skops->family != 2 /* AF_INET */)
 			return 1;
+		if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+			int one = 1, v = 0;
+			char cc[8] = {};
+
+			record(26, bpf_setsockopt(skops, 6 /* SOL_TCP */, 1 /* TCP_NODELAY */, &one, sizeof(one)));
+			record(27, bpf_setsockopt(skops, 1 /* SOL_SOCKET */, 9999, &one, sizeof(one)));
+			record(28, bpf_setsockopt(skops, 6, 1, &one, 2));
+			record(29, bpf_getsockopt(skops, 6, 13 /* TCP_CONGESTION */, cc, sizeof(cc)));
+			/* The default congestion control differs between systems:
+			 * only check that a name came back. */
+			record(30, cc[0] != 0);
+			record(31, bpf_getsockopt(skops, 6, 1005 /* TCP_BPF_SYN */, cc, sizeof(cc)));
+			v = bpf_getsockopt(skops, 6, 1, &v, sizeof(v)) ?: v;
+			record(19, v);
+		}
 		key.local_ip = skops->local_ip4;
 		key.remote_ip = skops->remote_ip4;
 		key.local_port = skops->local_port;
