@@ -35,7 +35,7 @@ func rxScenarios(t *testing.T) map[string]string {
 func TestRxScenarios(t *testing.T) {
 	for name, f := range rxScenarios(t) {
 		t.Run(name, func(t *testing.T) {
-			res, err := scenario.RunFile(f, rxBackend{}, scenario.Options{})
+			res, err := scenario.RunFile(f, &scenario.Skmsg{}, scenario.Options{})
 			require.NoError(t, err)
 			if !res.Passed() || testing.Verbose() {
 				_ = res.WriteText(os.Stdout)
@@ -57,7 +57,7 @@ func TestRxCompare(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sc, err := scenario.Load(f)
 			require.NoError(t, err)
-			cmp, err := scenario.Compare(sc, oracle.New(), rxBackend{}, scenario.Options{})
+			cmp, err := scenario.Compare(sc, oracle.New(), &scenario.Skmsg{}, scenario.Options{})
 			require.NoError(t, err)
 			if !cmp.A.Passed() {
 				_ = cmp.A.WriteText(os.Stdout)
