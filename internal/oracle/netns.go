@@ -126,6 +126,21 @@ func waitRoutable(a netip.Addr) error {
 	}
 }
 
+// connectRetrying connects a blocking socket, retrying while the route is
+// missing: a fresh namespace's IPv6 routes on lo are installed by a kernel
+// worker and can still be settling under load even after waitRoutable saw
+// them once.
+func connectRetrying(fd int, sa unix.Sockaddr) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := unix.Connect(fd, sa)
+		if err != unix.ENETUNREACH || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func ifindex(fd int, name string) (int, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {

@@ -395,7 +395,7 @@ func (s *session) Connect(listener scenario.SocketID, client netip.AddrPort) (cl
 				return fmt.Errorf("bind %s: %w", client, err)
 			}
 		}
-		if err := unix.Connect(fd, sockaddr(to)); err != nil {
+		if err := connectRetrying(fd, sockaddr(to)); err != nil {
 			unix.Close(fd)
 			return fmt.Errorf("connect %s: %w", to, err)
 		}
