@@ -149,7 +149,7 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 		Rejected: map[string]error{}, space: vm.NewSpace(), globals: map[string]uint64{},
 	}
 	c.pool.space = c.space
-	c.pool.setup = newRunState(rt)
+	c.pool.setup = newRunState(c)
 	for _, ms := range obj.MapList {
 		if shared, ok := lo.Maps[ms.Name]; ok && !ms.GlobalData {
 			if _, err := rt.registry.Add(shared); err != nil {
@@ -214,7 +214,7 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 	pt := progTypeFromEBPF(lp.Type)
 	info, ok := progTypes[pt]
 	if pt == 0 || !ok {
-		return nil, fmt.Errorf("program %s: type %s is not supported by skmsg", lp.Name, lp.Type)
+		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, loader.ErrNotSupported)
 	}
 	rt := c.rt
 	opts := vm.Options{

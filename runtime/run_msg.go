@@ -16,6 +16,7 @@ import (
 // Machine.User.
 type runState struct {
 	rt       *Runtime
+	coll     *Collection // whose pool the machine belongs to
 	ctx      [skMsgMdSize]byte
 	sock     [bpfSockSize]byte
 	ctxAddr  uint64
@@ -26,8 +27,8 @@ type runState struct {
 	skb any
 }
 
-func newRunState(rt *Runtime) func(m *vm.Machine) {
-	return func(m *vm.Machine) { m.User = &runState{rt: rt} }
+func newRunState(c *Collection) func(m *vm.Machine) {
+	return func(m *vm.Machine) { m.User = &runState{rt: c.rt, coll: c} }
 }
 
 // setData points data/data_end at the message's current data range and

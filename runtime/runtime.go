@@ -31,6 +31,10 @@ type Options struct {
 	Observer Observer
 	// Tracer, when set, traces every instruction of every run.
 	Tracer vm.Tracer
+	// Printk, when set, receives every line programs print with
+	// bpf_printk, synchronously on the path that ran the program; the
+	// event is only valid during the call. Unset, the lines are dropped.
+	Printk func(ev *PrintkEvent)
 }
 
 // Runtime is one emulated kernel: a virtual network, its sockets numbered
@@ -63,12 +67,16 @@ func New(opts Options) *Runtime {
 	// Socket cookies in the kernel start above the init netns's own
 	// sockets; the exact base is not observable, only uniqueness.
 	rt.cookies.Store(0x1000)
-	rt.base, rt.helpers = maps.BaseHelpers(maps.Env{
+	env := maps.Env{
 		Registry: rt.registry,
 		Clock:    opts.Clock,
 		Rand:     maps.NewSeededRand(uint64(opts.Seed)),
 		Socket:   socketArg,
-	})
+	}
+	if opts.Printk != nil {
+		env.Printk = rt.printk
+	}
+	rt.base, rt.helpers = maps.BaseHelpers(env)
 	rt.net.SetHooks(netstack.Hooks{
 		OnEstablished: rt.onEstablished,
 		OnListen:      rt.onListen,

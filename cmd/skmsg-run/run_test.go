@@ -614,3 +614,12 @@ func TestRunFilesOrder(t *testing.T) {
 		assert.LessOrEqual(t, peak, limit, "jobs %d", jobs)
 	}
 }
+
+// TestRunShowsPrintk: bpf_printk output is printed under the step whose
+// program printed it, even when every step passes.
+func TestRunShowsPrintk(t *testing.T) {
+	stdout, stderr, code := runBinary(t, "run", testobj.Path("scenarios", "printk.yaml"))
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "PASS step 1 (line 10) send: send 5 bytes on a.client\n    bpf_printk: skmsg scenario: msg size 5\n")
+	assert.Equal(t, 1, strings.Count(stdout, "bpf_printk:"), stdout)
+}

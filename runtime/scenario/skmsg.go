@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,7 +77,7 @@ func (b *Skmsg) NewSession(env *Env) (Session, error) {
 		tracer: newRunTracer(b.Trace),
 	}
 	s.tracer.names = s.names
-	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed)}
+	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk}
 	if b.Trace || b.RecordRuns {
 		opts.Observer = s.tracer
 	}
@@ -117,6 +118,17 @@ type skmsgSession struct {
 	socks   []*skmsgSocket
 	names   *socketNames
 	tracer  *runTracer
+
+	logMu sync.Mutex
+	logs  []string // bpf_printk lines since the last Logs
+}
+
+// printk keeps a program's bpf_printk line for the step being run, as the
+// kernel's trace_pipe shows it: the message alone, one per line.
+func (s *skmsgSession) printk(ev *runtime.PrintkEvent) {
+	s.logMu.Lock()
+	s.logs = append(s.logs, strings.TrimSuffix(ev.Text, "\n"))
+	s.logMu.Unlock()
 }
 
 func (s *skmsgSession) CreateMap(def *MapDef) error {
@@ -168,7 +180,7 @@ func (s *skmsgSession) LoadProgram(p *Program) error {
 		return fmt.Errorf("object %s is not loaded", p.Object.Path)
 	}
 	if err, ok := coll.Rejected[p.Name]; ok {
-		if errors.Is(err, loader.ErrNotSupported) || strings.Contains(err.Error(), "not supported by skmsg") {
+		if errors.Is(err, loader.ErrNotSupported) {
 			// A program type the runtime cannot run yet is no
 			// verdict on the program.
 			return fmt.Errorf("program %s: %w (%v)", p.Name, ErrNotSupported, err)
@@ -481,7 +493,14 @@ func (s *skmsgSession) ApproximateIdle() {}
 // Logs returns the bpf_printk lines of the runs since the last call. It
 // also closes the current step's list of program runs: the runner calls
 // Logs exactly once per recorded step.
-func (s *skmsgSession) Logs() []string { return s.tracer.endStep() }
+func (s *skmsgSession) Logs() []string {
+	s.tracer.endStep()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	out := s.logs
+	s.logs = nil
+	return out
+}
 
 func (s *skmsgSession) Close() error {
 	// The network first, so the capture sees the connections end.

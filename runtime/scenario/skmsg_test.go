@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,6 +265,55 @@ steps:
 	assert.EqualValues(t, len("sk_msg of %u bytes")+1, printk.Args[1], "size includes the NUL")
 	assert.EqualValues(t, 7, printk.Args[2], "msg->size")
 	assert.EqualValues(t, len("sk_msg of 7 bytes"), printk.Ret)
+}
+
+// TestSkmsgPrintkLogs: what programs print with bpf_printk is in the
+// observation of the step whose send ran them (the message alone, as the
+// kernel's trace_pipe shows it), with or without tracing.
+func TestSkmsgPrintkLogs(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "printk2.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`name: printk per step
+object: `+scenarioPath("printk.o")+`
+programs:
+  - {program: msg_printk, attach: sk_msg, map: sock_map}
+connections:
+  - name: a
+maps:
+  - {map: sock_map, key: u32:0, socket: a.client}
+steps:
+  - send: {socket: a.client, data: "hello"}
+  - recv: {socket: a.server, data: "hello"}
+  - send: {socket: a.client, data: "hi there"}
+  - recv: {socket: a.server, data: "hi there"}
+`), 0o644))
+	for _, tc := range []struct {
+		name string
+		file string
+		want map[int][]string // step number -> lines; other steps print nothing
+	}{
+		{"bundled printk.yaml", scenarioPath("printk.yaml"), map[int][]string{1: {"skmsg scenario: msg size 5"}}},
+		{"two sends", file, map[int][]string{
+			1: {"skmsg scenario: msg size 5"},
+			3: {"skmsg scenario: msg size 8"},
+		}},
+	} {
+		for _, trace := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/trace=%v", tc.name, trace), func(t *testing.T) {
+				res, err := scenario.RunFile(tc.file, &scenario.Skmsg{Trace: trace}, scenario.Options{})
+				require.NoError(t, err)
+				require.True(t, res.Passed(), res.Summary())
+				got := map[int][]string{}
+				for _, s := range res.Steps {
+					if len(s.Obs.Logs) == 0 {
+						continue
+					}
+					require.Equal(t, scenario.PhaseSteps, s.Phase, "printk output outside the steps: %q", s.Obs.Logs)
+					got[s.Number] = s.Obs.Logs
+				}
+				assert.Equal(t, tc.want, got)
+			})
+		}
+	}
 }
 
 // BenchmarkScenario runs one bundled scenario per iteration: on skmsg, on

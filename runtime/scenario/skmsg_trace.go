@@ -213,9 +213,8 @@ func (t *runTracer) ProgramRun(ev *runtime.RunEvent) {
 }
 
 // endStep closes the current step's list of runs. Traced runs with no
-// Observer event (sockops, whose runs the runtime does not report) are
-// kept without a verdict.
-func (t *runTracer) endStep() []string {
+// Observer event (tail-called programs) are kept without a verdict.
+func (t *runTracer) endStep() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for p, r := range t.pending {
@@ -227,9 +226,6 @@ func (t *runTracer) endStep() []string {
 	}
 	t.steps = append(t.steps, t.cur)
 	t.cur = nil
-	// bpf_printk output is not yet collected: package runtime gives the
-	// generic helpers no printk sink.
-	return nil
 }
 
 // socketNames gives the runtime's sockets the names the scenario uses
