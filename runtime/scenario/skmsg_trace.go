@@ -24,7 +24,7 @@ type ProgramRun struct {
 	SizeAfter uint32 `json:"size_after"`
 	Return    uint64 `json:"ret"`
 	// Verdict is pass, drop or redirect; empty for runs the runtime
-	// reports no verdict for (sockops, tail-called programs).
+	// reports no verdict for (tail-called programs).
 	Verdict    string `json:"verdict,omitempty"`
 	Target     string `json:"target,omitempty"`
 	Ingress    bool   `json:"ingress,omitempty"`
