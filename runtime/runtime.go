@@ -173,6 +173,7 @@ func (rt *Runtime) socketOf(c *netstack.Conn) *Socket {
 func (rt *Runtime) onClose(c *netstack.Conn) {
 	if s, ok := c.Owner().(*Socket); ok && s != nil {
 		s.removeFromMaps()
+		s.rt.closeStateCB(s) // sockops.go: STATE_CB of the close
 	}
 }
 

@@ -193,3 +193,50 @@ func (rt *Runtime) listenSocket(l *netstack.Listener) *Socket {
 	}
 	return rt.newSocket(nil, l)
 }
+
+// closeStateCB runs the STATE_CB callbacks a close makes, for sockets
+// that asked for them: netstack reports no state changes, so the moves are
+// those Linux makes on loopback, emitted when the application closes. A
+// close from ESTABLISHED sends a FIN (FIN_WAIT1), the peer gets it
+// (CLOSE_WAIT), ACKs it (FIN_WAIT2) and the orphaned socket ends (CLOSE);
+// from CLOSE_WAIT it is LAST_ACK then CLOSE. Unread data makes it a reset:
+// both ends go straight to CLOSE.
+func (rt *Runtime) closeStateCB(s *Socket) {
+	if s.conn == nil || len(rt.sockopsProgs()) == 0 {
+		return
+	}
+	peer := rt.peerOf(s)
+	switch s.conn.State() {
+	case StateEstablished:
+		if s.conn.TCPQueued() > 0 {
+			rt.stateCB(s, StateEstablished, StateClose)
+			if peer != nil && peer.conn.State() == StateEstablished {
+				rt.stateCB(peer, StateEstablished, StateClose)
+			}
+			return
+		}
+		rt.stateCB(s, StateEstablished, netstack.StateFinWait1)
+		if peer != nil && peer.conn.State() == StateEstablished {
+			rt.stateCB(peer, StateEstablished, StateCloseWait)
+		}
+		rt.stateCB(s, netstack.StateFinWait1, netstack.StateFinWait2)
+		rt.stateCB(s, netstack.StateFinWait2, StateClose)
+	case StateCloseWait:
+		rt.stateCB(s, StateCloseWait, netstack.StateLastAck)
+		rt.stateCB(s, netstack.StateLastAck, StateClose)
+	}
+}
+
+// peerOf finds the other end of s's connection among the runtime's open
+// sockets.
+func (rt *Runtime) peerOf(s *Socket) *Socket {
+	rt.fdMu.Lock()
+	defer rt.fdMu.Unlock()
+	for _, o := range rt.fds {
+		if o != nil && o != s && o.conn != nil && !o.closed.Load() &&
+			o.info.local == s.info.remote && o.info.remote == s.info.local {
+			return o
+		}
+	}
+	return nil
+}
