@@ -317,8 +317,9 @@ func (c *Conn) waitWorkers() { c.rxWG.Wait() }
 
 // Inject appends b (copied) to the Conn's ingress queue, which application
 // reads consume before any TCP data, and wakes blocked readers. It never
-// blocks and never fails on an open Conn; after Close or CloseIngress it
-// returns EPIPE.
+// blocks and never fails on an open Conn; after Close it returns EPIPE.
+// After CloseIngress (shutdown(SHUT_RD)) it still queues: the kernel's
+// psock keeps taking ingress messages, and reads return them before EOF.
 func (c *Conn) Inject(b []byte) error {
 	if len(b) == 0 {
 		return nil
@@ -334,7 +335,7 @@ func (c *Conn) InjectOwned(b []byte) error {
 		return nil
 	}
 	c.ingMu.Lock()
-	if c.ingClosed || c.closed.Load() {
+	if c.closed.Load() {
 		c.ingMu.Unlock()
 		return c.opErr("inject", syscall.EPIPE)
 	}

@@ -138,6 +138,17 @@ func TestShutdownRead(t *testing.T) {
 	require.NoError(t, srv.Shutdown(syscall.SHUT_RD))
 	_, err := srv.Read(make([]byte, 4))
 	assert.Equal(t, io.EOF, err)
+	// The ingress queue still takes messages (the kernel's psock does
+	// after SHUT_RD): reads return them, then EOF again.
+	require.NoError(t, srv.Inject([]byte("late")))
+	buf := make([]byte, 8)
+	k, err := srv.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "late", string(buf[:k]))
+	_, err = srv.Read(buf)
+	assert.Equal(t, io.EOF, err)
+	require.NoError(t, srv.Close())
+	assert.ErrorIs(t, srv.Inject([]byte("x")), syscall.EPIPE, "a closed Conn takes nothing")
 	assert.ErrorIs(t, cli.Shutdown(42), syscall.EINVAL)
 }
 

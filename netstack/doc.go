@@ -57,8 +57,8 @@
 //   - Ingress queue: every Conn has a message queue that application reads
 //     consume before any TCP data (the kernel's psock ingress_msg).
 //     [Conn.Inject] appends bytes to it and wakes blocked readers;
-//     [Conn.CloseIngress] makes reads return EOF (or an error) once the
-//     queue is drained. Without a recv hook, reads take the ingress queue
+//     [Conn.CloseIngress] makes reads return EOF (or an error) whenever the
+//     queue is empty; injections still queue after it, as after SHUT_RD. Without a recv hook, reads take the ingress queue
 //     first, then TCP data; with a recv hook, reads see only the ingress
 //     queue, and EOF once TCP's receive side has closed with nothing left
 //     queued (or after CloseIngress). [Conn.Readable] (FIONREAD) counts what
