@@ -4,7 +4,11 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skmsg/skmsg/loader"
 )
 
 func TestSkSkbAccess(t *testing.T) {
@@ -139,4 +143,47 @@ func TestSkbCtxLoads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(7), v)
 	require.Error(t, c.Store(skbOffLen, 4, 1))
+}
+
+// TestRxHelperAllowLists checks that sk_skb and sock_ops programs get
+// their helpers and that others are refused at prepare time by name.
+func TestRxHelperAllowLists(t *testing.T) {
+	prog := func(pt ebpf.ProgramType, fn asm.BuiltinFunc) *ebpf.CollectionSpec {
+		return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"p": {
+			Name: "p", Type: pt, License: "GPL",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R2, 0), fn.Call(), asm.Mov.Imm(asm.R0, 1), asm.Return()},
+		}}}
+	}
+	tests := []struct {
+		name   string
+		pt     ebpf.ProgramType
+		fn     asm.BuiltinFunc
+		refuse string
+	}{
+		{"sk_skb pull_data", ebpf.SkSKB, asm.FnSkbPullData, ""},
+		{"sk_skb socket cookie", ebpf.SkSKB, asm.FnGetSocketCookie, ""},
+		{"sk_skb sk_lookup_tcp", ebpf.SkSKB, asm.FnSkLookupTcp, "sk_lookup_tcp"},
+		{"sk_skb msg_apply_bytes", ebpf.SkSKB, asm.FnMsgApplyBytes, "msg_apply_bytes"},
+		{"sk_skb sock_hash_update", ebpf.SkSKB, asm.FnSockHashUpdate, "sock_hash_update"},
+		{"sock_ops cb_flags_set", ebpf.SockOps, asm.FnSockOpsCbFlagsSet, ""},
+		{"sock_ops getsockopt", ebpf.SockOps, asm.FnGetsockopt, ""},
+		{"sock_ops skb_load_bytes", ebpf.SockOps, asm.FnSkbLoadBytes, "skb_load_bytes"},
+		{"sock_ops load_hdr_opt", ebpf.SockOps, asm.FnLoadHdrOpt, "load_hdr_opt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obj, err := loader.FromSpec(prog(tt.pt, tt.fn))
+			require.NoError(t, err)
+			rt := New(Options{})
+			defer rt.Close()
+			coll, err := rt.Load(obj)
+			require.NoError(t, err)
+			if tt.refuse == "" {
+				require.Contains(t, coll.Programs, "p", "rejected: %v", coll.Rejected["p"])
+				return
+			}
+			require.Contains(t, coll.Rejected, "p")
+			require.Contains(t, coll.Rejected["p"].Error(), tt.refuse)
+		})
+	}
 }
