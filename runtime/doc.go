@@ -35,6 +35,8 @@
 //   - psock.go: the per-socket state: program slots copied at insertion,
 //     the send-path verdict cache, links to map entries, teardown.
 //   - socket.go, runtime.go, load.go: Socket, Net, Runtime, Load.
+//   - printk.go: Options.Printk, the bpf_printk lines of every run with
+//     the program and socket that printed them.
 //
 // The receive side (sk_skb parser and verdict) and sock_ops live in their
 // own files and hook in through: psock.rx (receive state) and the

@@ -22,7 +22,9 @@ type Collection struct {
 	// Maps by name, global data sections included (".data", ".bss",
 	// ".rodata"). Sockmaps and sockhashes are *SockMap.
 	Maps map[string]maps.Map
-	// Rejected holds the programs the verifier would refuse, with why.
+	// Rejected holds the programs the verifier would refuse, with why, and
+	// those of a type skmsg cannot run (their error wraps
+	// loader.ErrNotSupported).
 	Rejected map[string]error
 
 	space   *vm.Space
@@ -137,7 +139,8 @@ type LoadOptions struct {
 // Load creates obj's maps and prepares its sk_msg, sk_skb and sockops
 // programs on the interpreter. A program the verifier would refuse (a
 // helper its type may not call, an invalid context access, ...) is listed
-// in Collection.Rejected with the reason; Load fails only for maps it
+// in Collection.Rejected with the reason, as is a program of another type
+// (an error wrapping loader.ErrNotSupported); Load fails only for maps it
 // cannot create.
 func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, error) {
 	var lo LoadOptions
