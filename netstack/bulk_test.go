@@ -2,12 +2,18 @@ package netstack
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
+	"os"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
+	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // pattern is a pseudo-random block of prime length: a stream made of it
@@ -66,8 +72,18 @@ func TestBulkTransfer(t *testing.T) {
 			}()
 			buf := make([]byte, 48<<10)
 			got := 0
+			// A stalled transfer fails with a description instead of
+			// hanging the test binary.
+			require.NoError(t, r.SetReadDeadline(time.Now().Add(40*time.Second)))
 			for {
 				k, err := r.Read(buf)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					used, _ := sendQueued(w.ep)
+					var ti tcpip.TCPInfoOption
+					w.ep.GetSockOpt(&ti)
+					t.Fatalf("stalled after %d bytes: writer %v (%d bytes queued, %+v, sender internals %s, peer zero window %v), reader %v (%d readable); %s; link %+v",
+						got, w.State(), used, ti, senderInternals(w), n.link.zeroWindow(w.key), r.State(), r.Readable(), n.BusyReason(), n.Stats())
+				}
 				if k > 0 {
 					if err := checkPattern(buf[:k], got); err != nil {
 						t.Fatal(err)
@@ -105,4 +121,23 @@ func checkPattern(b []byte, off int) error {
 		off += len(want)
 	}
 	return nil
+}
+
+// senderInternals reads a few fields of gVisor's TCP sender for a stall
+// report; gVisor exports no way to see them.
+func senderInternals(c *Conn) string {
+	ev := reflect.ValueOf(c.ep).Elem().FieldByName("snd")
+	if !ev.IsValid() || ev.IsNil() {
+		return "?"
+	}
+	sv := reflect.NewAt(ev.Type(), unsafe.Pointer(ev.UnsafeAddr())).Elem().Elem()
+	var out []string
+	for _, name := range []string{"SndWnd", "SndUna", "SndNxt", "Outstanding", "SndCwnd", "FastRecovery", "zeroWindowProbing", "resendTimer"} {
+		f := sv.FieldByName(name)
+		if !f.IsValid() {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s=%+v", name, reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface()))
+	}
+	return strings.Join(out, " ")
 }
