@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -24,7 +23,7 @@ func conversation(t *testing.T, n *Network) {
 		cli, srv := pipe(t, n, a[0], a[1])
 		_, err := cli.Write([]byte("hello"))
 		require.NoError(t, err)
-		require.NoError(t, cli.Shutdown(syscall.SHUT_WR))
+		require.NoError(t, cli.Shutdown(SHUT_WR))
 		got, err := io.ReadAll(srv)
 		require.NoError(t, err)
 		require.Equal(t, "hello", string(got))

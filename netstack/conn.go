@@ -418,7 +418,7 @@ func (c *Conn) Recvmsg(b []byte, flags int) (int, error) {
 		return 0, nil
 	}
 	n, err := c.recvmsg(b, flags)
-	if n > 0 && flags&syscall.MSG_PEEK == 0 {
+	if n > 0 && flags&MSG_PEEK == 0 {
 		if h := c.consumeHook.Load(); h != nil {
 			(*h)(c)
 		}
@@ -440,11 +440,11 @@ func (c *Conn) SetConsumeHook(fn func(c *Conn)) {
 func (c *Conn) recvmsg(b []byte, flags int) (int, error) {
 	c.rdMu.Lock()
 	defer c.rdMu.Unlock()
-	peek := flags&syscall.MSG_PEEK != 0
+	peek := flags&MSG_PEEK != 0
 	// Like tcp_recvmsg, a blocking read returns once it has
 	// min(SO_RCVLOWAT, len(b)) bytes, or all of b with MSG_WAITALL.
 	target := int(c.rcvlowat.Load())
-	if flags&syscall.MSG_WAITALL != 0 || target > len(b) {
+	if flags&MSG_WAITALL != 0 || target > len(b) {
 		target = len(b)
 	}
 	total := 0
@@ -458,7 +458,7 @@ func (c *Conn) recvmsg(b []byte, flags int) (int, error) {
 		n, err := c.readOnce(b[total:], peek)
 		total += n
 		if err == nil && n > 0 {
-			if peek || total >= target || flags&syscall.MSG_DONTWAIT != 0 {
+			if peek || total >= target || flags&MSG_DONTWAIT != 0 {
 				return total, nil
 			}
 			continue
@@ -469,7 +469,7 @@ func (c *Conn) recvmsg(b []byte, flags int) (int, error) {
 			}
 			return 0, c.opErr("read", err)
 		}
-		if flags&syscall.MSG_DONTWAIT != 0 {
+		if flags&MSG_DONTWAIT != 0 {
 			if total > 0 {
 				return total, nil
 			}
@@ -636,7 +636,7 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 	if c.closed.Load() {
 		return 0, c.opErr("write", syscall.EPIPE)
 	}
-	opts := tcpip.WriteOptions{More: flags&syscall.MSG_MORE != 0}
+	opts := tcpip.WriteOptions{More: flags&MSG_MORE != 0}
 	total := 0
 	registered := false
 	defer func() {
@@ -651,7 +651,7 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 			if total >= want {
 				return total, nil
 			}
-			if flags&syscall.MSG_DONTWAIT != 0 {
+			if flags&MSG_DONTWAIT != 0 {
 				return total, nil
 			}
 			continue
@@ -662,7 +662,7 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 			}
 			return 0, c.opErr("write", errnoOf(terr))
 		}
-		if flags&syscall.MSG_DONTWAIT != 0 {
+		if flags&MSG_DONTWAIT != 0 {
 			if total > 0 {
 				return total, nil
 			}
@@ -749,16 +749,16 @@ func unixNano(t time.Time) int64 {
 
 // ---- shutdown, close ----
 
-// Shutdown is shutdown(2): syscall.SHUT_RD, SHUT_WR or SHUT_RDWR. SHUT_WR
+// Shutdown is shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. SHUT_WR
 // sends a FIN after queued data; later sends fail with EPIPE.
 func (c *Conn) Shutdown(how int) error {
 	var f tcpip.ShutdownFlags
 	switch how {
-	case syscall.SHUT_RD:
+	case SHUT_RD:
 		f = tcpip.ShutdownRead
-	case syscall.SHUT_WR:
+	case SHUT_WR:
 		f = tcpip.ShutdownWrite
-	case syscall.SHUT_RDWR:
+	case SHUT_RDWR:
 		f = tcpip.ShutdownRead | tcpip.ShutdownWrite
 	default:
 		return c.opErr("shutdown", syscall.EINVAL)
@@ -773,10 +773,10 @@ func (c *Conn) Shutdown(how int) error {
 }
 
 // CloseWrite is Shutdown(SHUT_WR), as in *net.TCPConn.
-func (c *Conn) CloseWrite() error { return c.Shutdown(syscall.SHUT_WR) }
+func (c *Conn) CloseWrite() error { return c.Shutdown(SHUT_WR) }
 
 // CloseRead is Shutdown(SHUT_RD), as in *net.TCPConn.
-func (c *Conn) CloseRead() error { return c.Shutdown(syscall.SHUT_RD) }
+func (c *Conn) CloseRead() error { return c.Shutdown(SHUT_RD) }
 
 // Close implements net.Conn: OnClose runs, the recv hook stops, then TCP
 // closes gracefully (FIN after queued data; an RST if unread data is left,

@@ -103,7 +103,7 @@ func TestHalfClose(t *testing.T) {
 	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
 	_, err := cli.Write([]byte("request"))
 	require.NoError(t, err)
-	require.NoError(t, cli.Shutdown(syscall.SHUT_WR))
+	require.NoError(t, cli.Shutdown(SHUT_WR))
 
 	got, err := io.ReadAll(srv) // data, then EOF from the FIN
 	require.NoError(t, err)
@@ -135,7 +135,7 @@ func TestHalfClose(t *testing.T) {
 func TestShutdownRead(t *testing.T) {
 	n := newNet(t, Options{})
 	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
-	require.NoError(t, srv.Shutdown(syscall.SHUT_RD))
+	require.NoError(t, srv.Shutdown(SHUT_RD))
 	_, err := srv.Read(make([]byte, 4))
 	assert.Equal(t, io.EOF, err)
 	// The ingress queue still takes messages (the kernel's psock does
@@ -187,17 +187,17 @@ func TestNonBlockingAndPeek(t *testing.T) {
 	n := newNet(t, Options{})
 	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
 	buf := make([]byte, 16)
-	_, err := srv.Recvmsg(buf, syscall.MSG_DONTWAIT)
+	_, err := srv.Recvmsg(buf, MSG_DONTWAIT)
 	assert.ErrorIs(t, err, syscall.EAGAIN)
 
 	_, err = cli.Write([]byte("abcdef"))
 	require.NoError(t, err)
 	eventually(t, "6 readable bytes", func() bool { return srv.Readable() == 6 })
-	k, err := srv.Recvmsg(buf[:3], syscall.MSG_PEEK)
+	k, err := srv.Recvmsg(buf[:3], MSG_PEEK)
 	require.NoError(t, err)
 	assert.Equal(t, "abc", string(buf[:k]))
 	assert.Equal(t, 6, srv.Readable(), "peek consumes nothing")
-	k, err = srv.Recvmsg(buf, syscall.MSG_DONTWAIT)
+	k, err = srv.Recvmsg(buf, MSG_DONTWAIT)
 	require.NoError(t, err)
 	assert.Equal(t, "abcdef", string(buf[:k]))
 
@@ -208,7 +208,7 @@ func TestNonBlockingAndPeek(t *testing.T) {
 	chunk := make([]byte, 64<<10)
 	total, partial := 0, false
 	for i := 0; i < 1000; i++ {
-		k, err := cli.Sendmsg([][]byte{chunk}, syscall.MSG_DONTWAIT)
+		k, err := cli.Sendmsg([][]byte{chunk}, MSG_DONTWAIT)
 		if err != nil {
 			require.ErrorIs(t, err, syscall.EAGAIN)
 			break

@@ -27,7 +27,7 @@
 // implements net.Listener. Errors are syscall.Errno values wrapped in
 // *[OpError] (errors.Is(err, syscall.ECONNRESET) works); end of stream is
 // io.EOF. Flags for [Conn.Sendmsg], [Conn.Recvmsg] and [Conn.SendTCP] are the
-// Linux MSG_* values (syscall.MSG_DONTWAIT, MSG_PEEK, MSG_MORE).
+// Linux MSG_* values (MSG_DONTWAIT, MSG_PEEK, MSG_MORE: this package's constants, equal to the syscall package's on Linux).
 //
 // # Hooks for the runtime
 //

@@ -78,10 +78,10 @@ func TestSendHook(t *testing.T) {
 	// Sendmsg hands the hook the iovec as given.
 	a.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
 		assert.Len(t, iov, 2)
-		assert.Equal(t, syscall.MSG_DONTWAIT, flags)
+		assert.Equal(t, MSG_DONTWAIT, flags)
 		return c.SendTCPv(iov, flags)
 	})
-	k, err := a.Sendmsg([][]byte{[]byte("pa"), []byte("ss")}, syscall.MSG_DONTWAIT)
+	k, err := a.Sendmsg([][]byte{[]byte("pa"), []byte("ss")}, MSG_DONTWAIT)
 	require.NoError(t, err)
 	assert.Equal(t, 4, k)
 	got := make([]byte, 4)
@@ -138,7 +138,7 @@ func TestRecvHookAndIngress(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ABCD", string(got))
 
-	require.NoError(t, cli.Shutdown(syscall.SHUT_WR))
+	require.NoError(t, cli.Shutdown(SHUT_WR))
 	rest, err := io.ReadAll(srv)
 	require.NoError(t, err)
 	assert.Equal(t, "EFG", string(rest))
@@ -164,7 +164,7 @@ func TestIngressBeforeTCP(t *testing.T) {
 	var consumed int
 	srv.SetConsumeHook(func(c *Conn) { consumed++ })
 	require.NoError(t, srv.Inject([]byte("xy")))
-	_, err = srv.Recvmsg(got[:1], syscall.MSG_PEEK)
+	_, err = srv.Recvmsg(got[:1], MSG_PEEK)
 	require.NoError(t, err)
 	assert.Equal(t, 0, consumed)
 	_, err = io.ReadFull(srv, got[:2])
@@ -304,8 +304,8 @@ func TestTCPDoneHook(t *testing.T) {
 			require.NoError(t, srv.Abort())
 		}, []string{"client"}},
 		{"both shut down", func(t *testing.T, cli, srv *Conn) {
-			require.NoError(t, cli.Shutdown(syscall.SHUT_WR))
-			require.NoError(t, srv.Shutdown(syscall.SHUT_WR))
+			require.NoError(t, cli.Shutdown(SHUT_WR))
+			require.NoError(t, srv.Shutdown(SHUT_WR))
 		}, []string{"client", "server"}},
 		{"closed by the application", func(t *testing.T, cli, srv *Conn) {
 			require.NoError(t, cli.Close())

@@ -7,16 +7,28 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
-// Socket option levels and names, as Linux numbers them.
+// Socket option levels and names, message flags and shutdown directions,
+// numbered as on Linux on every GOOS: Linux numbering is this package's API
+// (the syscall package lacks some of these off Linux and numbers others
+// differently, e.g. SOL_SOCKET and MSG_DONTWAIT on darwin).
 const (
-	SOL_SOCKET   = syscall.SOL_SOCKET
-	SOL_TCP      = syscall.SOL_TCP
-	SO_RCVBUF    = syscall.SO_RCVBUF
-	SO_SNDBUF    = syscall.SO_SNDBUF
-	SO_RCVLOWAT  = syscall.SO_RCVLOWAT
-	SO_KEEPALIVE = syscall.SO_KEEPALIVE
-	TCP_NODELAY  = syscall.TCP_NODELAY
-	TCP_CORK     = syscall.TCP_CORK
+	SOL_SOCKET   = 0x1
+	SOL_TCP      = 0x6
+	SO_SNDBUF    = 0x7
+	SO_RCVBUF    = 0x8
+	SO_KEEPALIVE = 0x9
+	SO_RCVLOWAT  = 0x12
+	TCP_NODELAY  = 0x1
+	TCP_CORK     = 0x3
+
+	MSG_PEEK     = 0x2
+	MSG_DONTWAIT = 0x40
+	MSG_WAITALL  = 0x100
+	MSG_MORE     = 0x8000
+
+	SHUT_RD   = 0x0
+	SHUT_WR   = 0x1
+	SHUT_RDWR = 0x2
 )
 
 // SetSockoptInt is setsockopt(2) for integer options: SOL_SOCKET
