@@ -187,13 +187,22 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 	if !p.flushPending() {
 		return
 	}
+	// tcp_data_ready calls data_ready only once SO_RCVLOWAT bytes are
+	// queued or the peer's FIN arrived (SOCK_DONE): below the threshold
+	// the receive programs do not run and the bytes wait in TCP. One
+	// data_ready then reads everything queued.
+	if q := c.TCPQueued(); q > 0 && q < rcvlowat(c) && !peerFinished(c) {
+		return
+	}
 	for rx.mode != rxNone && rx.err == 0 && len(rx.pending) == 0 {
 		n := c.TCPQueued()
 		if n == 0 {
-			if rx.mode == rxVerdict && !rx.finSeen {
+			// Reads return EOF after a local SHUT_RD too, which runs no
+			// program: only the peer's FIN goes through the verdict, as an
+			// empty skb.
+			if rx.mode == rxVerdict && !rx.finSeen && peerFinished(c) {
 				var one [1]byte
 				if _, err := c.PeekTCP(one[:]); errors.Is(err, io.EOF) {
-					// The FIN goes through the verdict as an empty skb.
 					rx.finSeen = true
 					p.verdictRecv(nil)
 				}
@@ -216,6 +225,27 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 			p.verdictRecv(buf)
 		}
 	}
+}
+
+// rcvlowat is the socket's SO_RCVLOWAT (at least 1).
+func rcvlowat(c *netstack.Conn) int {
+	v, err := c.GetSockoptInt(netstack.SOL_SOCKET, netstack.SO_RCVLOWAT)
+	if err != nil || v < 1 {
+		return 1
+	}
+	return v
+}
+
+// peerFinished reports whether the peer's FIN has arrived (the kernel's
+// SOCK_DONE): the TCP state is one only a received FIN leads to. A local
+// SHUT_RD leaves the state as it was.
+func peerFinished(c *netstack.Conn) bool {
+	switch c.State() {
+	case netstack.StateCloseWait, netstack.StateLastAck, netstack.StateClosing,
+		netstack.StateTimeWait, netstack.StateClose:
+		return true
+	}
+	return false
 }
 
 // flushPending retries held deliveries in order; it reports whether all
