@@ -309,7 +309,15 @@ func (n *Network) addHostLocked(addrs []netip.Addr) (*Host, error) {
 		RandSource:         &lockedSource{src: rand.NewSource(seed)},
 		SecureRNG:          newSeededReader(uint64(seed)),
 	})
-	// Linux defaults: SACK on, receive buffer auto-tuning on.
+	// Linux defaults: SACK on, receive buffer auto-tuning on, Nagle on.
+	// Nagle also keeps a stream of tiny writes from becoming a stream of
+	// tiny segments: gVisor charges each held segment's metadata to the
+	// receive buffer but advertises a window in payload bytes, so a few
+	// thousand unread 1-byte segments fill the buffer while the window
+	// stays open, and everything past that is dropped and crawls back by
+	// retransmission.
+	delay := tcpip.TCPDelayEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &delay)
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
