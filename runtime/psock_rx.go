@@ -51,6 +51,16 @@ type rxState struct {
 	// in order; while it is non-empty no new data is taken from TCP.
 	pending []rxOut
 	retry   *time.Timer
+	// unread is how far TCP's copied_seq lags behind what the receive
+	// programs took (the kernel's rcv_nxt - copied_seq minus what TCP
+	// still queues): bytes passed to the socket's own ingress count until
+	// the application reads them, as tcp_bpf_recvmsg_parser advances
+	// copied_seq by what it returns. Verdict-only mode accumulates; the
+	// strparser sets copied_seq back by only the current read's passed
+	// bytes (tcp_bpf_strp_read_sock). Reads of redirected-in bytes count
+	// too, so it can go negative, and data_ready then stays silent until
+	// that many more bytes arrived, as on the kernel.
+	unread int
 	// waiters are sockets whose pending output waits for this socket's
 	// reader to make room.
 	waiters []*Socket
@@ -88,6 +98,7 @@ func (p *psock) rxStartFor(mp Progs) syscall.Errno {
 	p.rx.mode = mode
 	p.rx.strp = strparser{}
 	p.rx.finSeen = false
+	p.rx.unread = 0
 	p.rx.mu.Unlock()
 	if c := p.sk.conn; c != nil {
 		sk := p.sk
@@ -191,8 +202,12 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 	// queued or the peer's FIN arrived (SOCK_DONE): below the threshold
 	// the receive programs do not run and the bytes wait in TCP. One
 	// data_ready then reads everything queued.
-	if q := c.TCPQueued(); q > 0 && q < rcvlowat(c) && !peerFinished(c) {
+	q := c.TCPQueued()
+	if q > 0 && q+rx.unread < rcvlowat(c) && !peerFinished(c) {
 		return
+	}
+	if q > 0 && rx.mode == rxStrp {
+		rx.unread = 0
 	}
 	for rx.mode != rxNone && rx.err == 0 && len(rx.pending) == 0 {
 		n := c.TCPQueued()
@@ -212,12 +227,19 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 		if n > maxArrival {
 			n = maxArrival
 		}
+		// A FIN that arrives while data waits in TCP is coalesced into
+		// the last queued skb (tcp_try_coalesce): that skb's verdict run
+		// stands for the FIN too, which then gets no empty run of its own.
+		fin := rx.mode == rxVerdict && peerFinished(c)
 		buf := make([]byte, n)
 		got, err := c.RecvTCP(buf)
 		if err != nil || got == 0 {
 			return
 		}
 		buf = buf[:got]
+		if fin && c.TCPQueued() == 0 {
+			rx.finSeen = true
+		}
 		switch rx.mode {
 		case rxStrp:
 			p.strpRecv(buf)
@@ -391,6 +413,7 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	if n > 0 && flags&syscall.MSG_PEEK == 0 {
 		s.wakeWaiters()
 		p.rx.mu.Lock()
+		p.rx.unread -= n
 		kick := len(p.rx.pending) > 0
 		p.rx.mu.Unlock()
 		if kick {

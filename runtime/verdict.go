@@ -46,6 +46,7 @@ func (p *psock) applyVerdict(v verdict, target *Socket, ingress bool, msg []byte
 		if !p.txEnabled.Load() {
 			return
 		}
+		p.rx.unread += len(msg)
 		p.queueOut(p.sk, true, msg)
 	case verdictRedirect:
 		p.queueOut(target, ingress, msg)
