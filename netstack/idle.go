@@ -66,8 +66,10 @@ func (n *Network) done() {
 
 // settle is how long the network must look idle, with nothing moving,
 // before WaitIdle believes it: it covers the gap between a frame being
-// queued to a stack and a stack goroutine processing it.
-const settle = 500 * time.Microsecond
+// queued to a stack and a stack goroutine processing it. The idle check
+// sees segments waiting in an endpoint's queue; settle is the safety margin
+// for work it cannot see, sized for a loaded machine.
+const settle = 2 * time.Millisecond
 
 // WaitIdle blocks until nothing is in flight on the network: no frame held
 // by a fault, every TCP sequence number sent acknowledged (SYN and FIN
@@ -160,8 +162,12 @@ func (n *Network) BusyReason() string {
 				continue
 			}
 			used, _ := sendQueued(t.ep)
-			why = append(why, fmt.Sprintf("connection %s:%d->%s:%d in %v with %d bytes unacknowledged or unsent",
-				t.key.local, t.key.localPort, t.key.remote, t.key.remotePort, stateOf(t.ep.State()), used))
+			segs := ""
+			if q, _ := segmentsQueued(t.ep); q {
+				segs = ", received segments not yet processed"
+			}
+			why = append(why, fmt.Sprintf("connection %s:%d->%s:%d in %v with %d bytes unacknowledged or unsent%s",
+				t.key.local, t.key.localPort, t.key.remote, t.key.remotePort, stateOf(t.ep.State()), used, segs))
 		}
 	}
 	n.trackMu.Unlock()
@@ -257,6 +263,11 @@ func (n *Network) endpointBusy(t *tracked) (busy, gone bool) {
 		return t.ep.Readiness(waiter.ReadableEvents) != 0, false
 	}
 	st := tcp.EndpointState(t.ep.State())
+	if st != tcp.StateClose && st != tcp.StateError {
+		if q, _ := segmentsQueued(t.ep); q {
+			return true, false
+		}
+	}
 	if st == tcp.StateTimeWait || st == tcp.StateClose || st == tcp.StateError {
 		if c := t.conn; c != nil && !c.tcpDone.Load() {
 			c.checkTCPDone() // marks busy itself if it fires

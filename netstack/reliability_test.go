@@ -2,8 +2,10 @@ package netstack
 
 import (
 	"errors"
+	"io"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
@@ -51,4 +53,61 @@ func TestTinyNonblockingSendsArrive(t *testing.T) {
 		}
 	})
 	require.Equal(t, sent, got)
+}
+
+// A writer blocked on a full send buffer must wake once the peer has taken
+// the data: a lost wakeup shows up as both sides parked with the send
+// buffer drained.
+func TestSmallWritesDoNotStall(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		nodelay int
+	}{
+		{"nagle", 0},
+		{"nodelay", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNet(t, Options{Seed: 12})
+			cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+			require.NoError(t, cli.SetSockoptInt(SOL_TCP, TCP_NODELAY, tc.nodelay))
+			const writes, size = 100000, 64
+			errc := make(chan error, 1)
+			go func() {
+				b := make([]byte, size)
+				for i := 0; i < writes; i++ {
+					for j := range b {
+						b[j] = byte(i*size + j)
+					}
+					if _, err := cli.Write(b); err != nil {
+						errc <- err
+						return
+					}
+				}
+				errc <- cli.CloseWrite()
+			}()
+			buf := make([]byte, 16<<10)
+			got := 0
+			for {
+				// A healthy transfer never goes a second without progress.
+				require.NoError(t, srv.SetReadDeadline(time.Now().Add(time.Second)))
+				k, err := srv.Read(buf)
+				for j := 0; j < k; j++ {
+					if buf[j] != byte(got+j) {
+						t.Fatalf("stream corrupt at byte %d", got+j)
+					}
+				}
+				got += k
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					used, _ := sendQueued(cli.ep)
+					t.Fatalf("stalled after %d of %d bytes: %v; writer has %d bytes in its send buffer, writable %v; %s",
+						got, writes*size, err, used, cli.Writable(), n.BusyReason())
+				}
+			}
+			require.NoError(t, <-errc)
+			require.Equal(t, writes*size, got)
+		})
+	}
 }

@@ -69,3 +69,55 @@ func sendQueued(ep tcpip.Endpoint) (int, bool) {
 	mu.Unlock()
 	return v, true
 }
+
+// Segments the link has handed to an endpoint wait in its segment queue
+// until one of gVisor's processor goroutines runs; on a loaded machine that
+// can take longer than WaitIdle's settle window, and nothing else shows
+// them (the ACK they will cause has not been sent yet). The queue's list
+// head is read under the queue's mutex, at offsets found the same way.
+var segQueueLayout = func() (l struct {
+	ok      bool
+	muOff   uintptr
+	headOff uintptr
+}) {
+	et := reflect.TypeOf(tcp.Endpoint{})
+	qf, ok := et.FieldByName("segmentQueue")
+	if !ok || len(qf.Index) != 1 || qf.Type.Kind() != reflect.Struct {
+		return
+	}
+	mf, ok := qf.Type.FieldByName("mu")
+	if !ok || len(mf.Index) != 1 || mf.Type.Kind() != reflect.Struct {
+		return
+	}
+	inner, ok := mf.Type.FieldByName("mu")
+	if !ok || len(inner.Index) != 1 || inner.Type != reflect.TypeOf(gsync.Mutex{}) {
+		return
+	}
+	lf, ok := qf.Type.FieldByName("list")
+	if !ok || len(lf.Index) != 1 || lf.Type.Kind() != reflect.Struct {
+		return
+	}
+	hf, ok := lf.Type.FieldByName("head")
+	if !ok || len(hf.Index) != 1 || hf.Type.Kind() != reflect.Pointer {
+		return
+	}
+	l.ok = true
+	l.muOff = qf.Offset + mf.Offset + inner.Offset
+	l.headOff = qf.Offset + lf.Offset + hf.Offset
+	return
+}()
+
+// segmentsQueued reports whether ep has received segments that no
+// processor goroutine has handled yet.
+func segmentsQueued(ep tcpip.Endpoint) (pending, ok bool) {
+	e, isTCP := ep.(*tcp.Endpoint)
+	if !isTCP || !segQueueLayout.ok {
+		return false, false
+	}
+	base := unsafe.Pointer(e)
+	mu := (*gsync.Mutex)(unsafe.Add(base, segQueueLayout.muOff))
+	mu.Lock()
+	head := *(*unsafe.Pointer)(unsafe.Add(base, segQueueLayout.headOff))
+	mu.Unlock()
+	return head != nil, true
+}
