@@ -199,9 +199,10 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 		return
 	}
 	// tcp_data_ready calls data_ready only once SO_RCVLOWAT bytes are
-	// queued or the peer's FIN arrived (SOCK_DONE): below the threshold
-	// the receive programs do not run and the bytes wait in TCP. One
-	// data_ready then reads everything queued.
+	// available (rcv_nxt - copied_seq: queued in TCP plus rx.unread) or
+	// the peer's FIN arrived (SOCK_DONE): below the threshold the receive
+	// programs do not run and the bytes wait in TCP. One data_ready then
+	// reads everything queued; the strparser's read restarts the lag.
 	q := c.TCPQueued()
 	if q > 0 && q+rx.unread < rcvlowat(c) && !peerFinished(c) {
 		return
