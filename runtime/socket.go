@@ -317,7 +317,15 @@ func (s *Socket) SetSockopt(name string, value int) error {
 		return fmt.Errorf("unknown socket option %s", name)
 	}
 	if s.conn != nil {
-		return sockErr(s.conn.SetSockoptInt(level, opt, value))
+		if err := s.conn.SetSockoptInt(level, opt, value); err != nil {
+			return sockErr(err)
+		}
+		if opt == netstack.SO_RCVLOWAT && level == netstack.SOL_SOCKET {
+			// tcp_set_rcvlowat calls tcp_data_ready: a receive program
+			// held back by the old threshold may run now.
+			s.conn.KickRecv()
+		}
+		return nil
 	}
 	return sockErr(s.ln.SetSockoptInt(level, opt, value))
 }
