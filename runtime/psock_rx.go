@@ -386,7 +386,7 @@ func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) 
 	}
 	// Egress goes through the target's sendmsg (skb_send_sock), so a msg
 	// program on the target runs; without blocking, as the worker does.
-	n, err := target.conn.Sendmsg([][]byte{data}, syscall.MSG_DONTWAIT)
+	n, err := target.conn.Sendmsg([][]byte{data}, netstack.MSG_DONTWAIT)
 	if n == len(data) {
 		return true, n
 	}
@@ -410,8 +410,8 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	if aborted && s.conn.IngressLen() == 0 {
 		return 0, syscall.EAGAIN
 	}
-	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK))
-	if n > 0 && flags&syscall.MSG_PEEK == 0 {
+	n, err := s.conn.Recvmsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
+	if n > 0 && flags&netstack.MSG_PEEK == 0 {
 		s.wakeWaiters()
 		p.rx.mu.Lock()
 		p.rx.unread -= n

@@ -147,7 +147,7 @@ func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
 		return 0, syscall.ENOTCONN
 	}
 	s.flushHeldPlain()
-	n, err := s.conn.Sendmsg(iov, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
+	n, err := s.conn.Sendmsg(iov, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
 	return n, sockErr(err)
 }
 
@@ -168,7 +168,7 @@ func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	if p := s.psock.Load(); p != nil && p.rxActive() {
 		return s.rxRecvmsg(p, b, flags)
 	}
-	n, err := s.conn.Recvmsg(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_PEEK|syscall.MSG_WAITALL))
+	n, err := s.conn.Recvmsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK|netstack.MSG_WAITALL))
 	if errors.Is(err, io.EOF) {
 		return n, io.EOF
 	}
@@ -362,7 +362,7 @@ func (s *Socket) dropPurged() {
 			s.purged.Store(0)
 			return
 		}
-		got, err := s.conn.Recvmsg(scratch[:want], syscall.MSG_DONTWAIT)
+		got, err := s.conn.Recvmsg(scratch[:want], netstack.MSG_DONTWAIT)
 		if err != nil || got == 0 {
 			s.purged.Store(0)
 			return

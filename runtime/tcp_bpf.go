@@ -304,7 +304,7 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 		if h := t.takeHeld(); h != nil {
 			b = append(h, b...)
 		}
-		w, e := t.conn.SendTCP(b, flags&(syscall.MSG_DONTWAIT|syscall.MSG_MORE))
+		w, e := t.conn.SendTCP(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
 		switch {
 		case e != nil:
 			unsent, err = len(b)-w, errnoOf(e)

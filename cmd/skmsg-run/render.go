@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
-	"golang.org/x/sys/unix"
 
 	"github.com/skmsg/skmsg/loader/listing"
 	"github.com/skmsg/skmsg/runtime/scenario"
@@ -48,8 +47,7 @@ func useColor(mode string, w io.Writer) (bool, error) {
 		if !ok {
 			return false, nil
 		}
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		return err == nil && os.Getenv("NO_COLOR") == "", nil
+		return isTerminal(f) && os.Getenv("NO_COLOR") == "", nil
 	}
 	return false, fmt.Errorf("--color %q: want auto, always or never", mode)
 }

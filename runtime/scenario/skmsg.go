@@ -402,7 +402,8 @@ func (s *skmsgSession) Send(id SocketID, iov [][]byte, flags int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return k.s.Sendmsg(iov, flags|syscall.MSG_NOSIGNAL)
+	// skmsg raises no SIGPIPE: every send is MSG_NOSIGNAL already.
+	return k.s.Sendmsg(iov, flags)
 }
 
 func (s *skmsgSession) Recv(id SocketID, max int, peek bool) ([]byte, bool, error) {
@@ -410,9 +411,9 @@ func (s *skmsgSession) Recv(id SocketID, max int, peek bool) ([]byte, bool, erro
 	if err != nil {
 		return nil, false, err
 	}
-	flags := syscall.MSG_DONTWAIT
+	flags := netstack.MSG_DONTWAIT
 	if peek {
-		flags |= syscall.MSG_PEEK
+		flags |= netstack.MSG_PEEK
 	}
 	var out []byte
 	buf := make([]byte, 64<<10)
