@@ -75,7 +75,7 @@ type Conn struct {
 
 	// Ingress queue (psock ingress_msg).
 	ingMu     sync.Mutex
-	ing       [][]byte
+	ing       []ingBuf
 	ingOff    int
 	ingLen    int
 	ingClosed bool
@@ -330,20 +330,58 @@ func (c *Conn) Inject(b []byte) error {
 }
 
 // InjectOwned is Inject without the copy: the Conn takes b over.
-func (c *Conn) InjectOwned(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
+func (c *Conn) InjectOwned(b []byte) error { return c.InjectRelease(b, nil) }
+
+// Releaser is told when the ingress queue no longer needs a buffer handed
+// over with InjectRelease.
+type Releaser interface {
+	// Release runs exactly once per InjectRelease call, with the Conn's
+	// ingress lock held: it must not call back into the Conn.
+	Release()
+}
+
+// ingBuf is one ingress queue entry and whom to tell when it is done.
+type ingBuf struct {
+	b []byte
+	r Releaser
+}
+
+// InjectRelease is InjectOwned for a buffer the caller wants back (a
+// pooled page, as the kernel's ingress queue holds page references): r,
+// if not nil, is released once reads have consumed all of b, or when
+// the Conn closes with b unread, or at once when b is empty or the Conn
+// is closed (EPIPE). Peeking does not release. Until then b must not be
+// reused.
+func (c *Conn) InjectRelease(b []byte, r Releaser) error {
 	c.ingMu.Lock()
-	if c.closed.Load() {
+	if len(b) == 0 || c.closed.Load() {
+		if r != nil {
+			r.Release()
+		}
 		c.ingMu.Unlock()
+		if len(b) == 0 {
+			return nil
+		}
 		return c.opErr("inject", syscall.EPIPE)
 	}
-	c.ing = append(c.ing, b)
+	c.ing = append(c.ing, ingBuf{b, r})
 	c.ingLen += len(b)
 	c.ingMu.Unlock()
 	c.appq.Notify(waiter.ReadableEvents)
 	return nil
+}
+
+// dropIngress releases what the ingress queue holds; the Conn is closed.
+func (c *Conn) dropIngress() {
+	c.ingMu.Lock()
+	for i := range c.ing {
+		if r := c.ing[i].r; r != nil {
+			r.Release()
+		}
+		c.ing[i] = ingBuf{}
+	}
+	c.ing, c.ingOff, c.ingLen = nil, 0, 0
+	c.ingMu.Unlock()
 }
 
 // CloseIngress makes application reads return err (io.EOF when err is nil)
@@ -383,17 +421,20 @@ func (c *Conn) ingressRead(b []byte, peek bool) (int, bool, error) {
 	n := 0
 	i, off := 0, c.ingOff
 	for n < len(b) && i < len(c.ing) {
-		m := copy(b[n:], c.ing[i][off:])
+		m := copy(b[n:], c.ing[i].b[off:])
 		n += m
 		off += m
-		if off == len(c.ing[i]) {
+		if off == len(c.ing[i].b) {
 			i++
 			off = 0
 		}
 	}
 	if !peek {
 		for j := 0; j < i; j++ {
-			c.ing[j] = nil
+			if r := c.ing[j].r; r != nil {
+				r.Release()
+			}
+			c.ing[j] = ingBuf{}
 		}
 		c.ing = c.ing[i:]
 		c.ingOff = off
@@ -795,6 +836,7 @@ func (c *Conn) close(abort bool) error {
 	}
 	c.stopRx()
 	close(c.closeCh)
+	c.dropIngress()
 	if abort {
 		c.ep.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: true, Timeout: 0})
 	}

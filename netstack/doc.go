@@ -57,6 +57,8 @@
 //   - Ingress queue: every Conn has a message queue that application reads
 //     consume before any TCP data (the kernel's psock ingress_msg).
 //     [Conn.Inject] appends bytes to it and wakes blocked readers;
+//     [Conn.InjectRelease] queues a caller's buffer without a copy and
+//     releases it once read (or the Conn closes), so pooled pages go back;
 //     [Conn.CloseIngress] makes reads return EOF (or an error) whenever the
 //     queue is empty; injections still queue after it, as after SHUT_RD. Without a recv hook, reads take the ingress queue
 //     first, then TCP data; with a recv hook, reads see only the ingress

@@ -45,6 +45,8 @@
 // side while a verdict owns the socket; RegisterProgType for each program
 // type's helpers and context rules; Runtime's network hooks
 // (onEstablished, onListen). The ingress queue (psock ingress_msg) is the
-// connection's own queue in netstack (Conn.InjectOwned), shared by sk_msg
-// ingress redirects and sk_skb verdicts, so reads see one FIFO.
+// connection's own queue in netstack (Conn.InjectOwned, or
+// Conn.InjectRelease for a whole fragment handed over and returned to the
+// pool once read), shared by sk_msg ingress redirects and sk_skb verdicts,
+// so reads see one FIFO.
 package runtime

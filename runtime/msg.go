@@ -57,6 +57,10 @@ func newPage(n int, zero bool) *page {
 
 func (p *page) get() { p.refs.Add(1) }
 
+// Release gives back the reference an ingress queue held
+// (netstack.Releaser).
+func (p *page) Release() { p.put() }
+
 func (p *page) put() {
 	if p.refs.Add(-1) == 0 && len(p.b) == FragSize {
 		fragPool.Put(p)
@@ -163,13 +167,6 @@ func (m *Msg) computeDataPointers() {
 // FragSize bytes until the data is consumed or the ring is full. It returns
 // the bytes copied and whether the ring filled first (ENOSPC).
 func (m *Msg) fill(iov [][]byte, skip int, max int) (copied int, enospc bool) {
-	return m.fillFrom(iov, skip, max, false)
-}
-
-// fillFrom is fill; exact allocates fragments of exactly the bytes they
-// hold outside the pool, for data expected to be handed over whole to an
-// ingress queue.
-func (m *Msg) fillFrom(iov [][]byte, skip int, max int, exact bool) (copied int, enospc bool) {
 	// Skip whole buffers.
 	bi := 0
 	for bi < len(iov) && skip >= len(iov[bi]) {
@@ -184,29 +181,7 @@ func (m *Msg) fillFrom(iov [][]byte, skip int, max int, exact bool) (copied int,
 		if want > FragSize {
 			want = FragSize
 		}
-		var pg *page
-		if exact && bi < len(iov) && len(iov[bi])-skip >= want {
-			// One buffer holds the whole fragment: append allocates
-			// without zeroing what it copies.
-			pg = &page{b: append([]byte(nil), iov[bi][skip:skip+want]...)}
-			pg.refs.Store(1)
-			skip += want
-			if skip == len(iov[bi]) {
-				bi++
-				skip = 0
-			}
-			m.sg[m.n] = sge{pg: pg, length: uint32(want)}
-			m.n++
-			m.size += uint32(want)
-			copied += want
-			continue
-		}
-		if exact {
-			pg = &page{b: make([]byte, want)}
-			pg.refs.Store(1)
-		} else {
-			pg = newPage(FragSize, false)
-		}
+		pg := newPage(FragSize, false)
 		got := 0
 		for got < want && bi < len(iov) {
 			c := copy(pg.b[got:want], iov[bi][skip:])

@@ -44,7 +44,7 @@ func (s *Socket) bpfSendmsg(p *psock, iov [][]byte, flags int) (int, error) {
 			}
 			m = tmp
 		}
-		n, enospc := m.fillFrom(iov, off, total-off, s.out.handOver && m.n == 0 && total-off >= handOverMin)
+		n, enospc := m.fill(iov, off, total-off)
 		off += n
 		copied += n
 		if p.corkBytes > 0 {
@@ -206,15 +206,14 @@ type pendingOut struct {
 	more     bool   // the last push was a partial element (MSG_MORE)
 	complete bool   // some push of the batch was a whole element
 	owned    []byte // ingress bytes (handed over at flush)
-	// handOver is set while large messages go whole to an ingress queue:
-	// the next one is then copied into a buffer of its own size that can
-	// be handed over as it is.
-	handOver bool
+	// ownedPg is the page owned lies in when a fragment was handed over
+	// whole; the target's queue releases it back to the pool once read.
+	ownedPg *page
 }
 
 // handOverMin is the smallest message whose fragment is handed to an
-// ingress queue instead of copied: below it a copy is cheaper than a fresh
-// 32 KiB fragment.
+// ingress queue instead of copied: below it a copy is cheaper than keeping
+// a 32 KiB fragment out of the pool until the reader gets to it.
 const handOverMin = 4096
 
 // queue moves the first n bytes of m to the pending output for (target,
@@ -229,16 +228,21 @@ func (o *pendingOut) queue(target *Socket, ingress bool, m *Msg, n uint32) {
 	o.target, o.ingress = target, ingress
 	if ingress && o.owned == nil && n == m.size && m.n == 1 && n >= handOverMin && m.sg[0].pg.refs.Load() == 1 {
 		// Hand the fragment itself to the target's queue, as the kernel
-		// moves page references: no copy. The page leaves the pool.
+		// moves page references: no copy. The reference goes with it and
+		// comes back to the pool when the queue releases it.
 		e := &m.sg[0]
 		o.owned = e.pg.b[e.offset : e.offset+n : e.offset+n]
+		o.ownedPg = e.pg
 		m.sg[0] = sge{}
 		m.n, m.size = 0, 0
-		o.handOver = true
 		return
 	}
-	if ingress && n >= handOverMin {
-		o.handOver = false
+	if ingress && o.ownedPg != nil {
+		// More bytes for the same queue: copy the handed-over fragment
+		// into a buffer of its own and give the page back.
+		o.owned = append(make([]byte, 0, len(o.owned)+int(n)), o.owned...)
+		o.ownedPg.put()
+		o.ownedPg = nil
 	}
 	if ingress && o.owned == nil {
 		// Ingress bytes are handed to the target's queue, which keeps
@@ -284,10 +288,17 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 	}
 	b := o.buf
 	if o.ingress {
-		owned := o.owned
-		o.owned = nil
+		owned, pg := o.owned, o.ownedPg
+		o.owned, o.ownedPg = nil, nil
 		tp := t.psock.Load()
-		if tp != nil && tp.txEnabled.Load() && t.conn != nil {
+		switch {
+		case tp == nil || !tp.txEnabled.Load() || t.conn == nil:
+			if pg != nil {
+				pg.put()
+			}
+		case pg != nil:
+			t.conn.InjectRelease(owned, pg) // releases pg even on failure
+		default:
 			t.conn.InjectOwned(owned)
 		}
 	} else if t.conn == nil {
