@@ -29,14 +29,8 @@ func waitIdle(t testing.TB, n *Network) {
 	require.NoError(t, n.WaitIdle(ctx))
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually waits until cond holds, failing after a deadline.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	require.Eventually(t, cond, 10*time.Second, 100*time.Microsecond, "timed out waiting for %s", what)
 }
