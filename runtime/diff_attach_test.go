@@ -126,7 +126,7 @@ func runAttach(t *testing.T, r *attachRig) []string {
 
 func TestKernelAttachRules(t *testing.T) {
 	ks := kernelSession(t)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	want := runAttach(t, newAttachRig(t, ks))
 	got := runAttach(t, newAttachRig(t, ss))

@@ -157,7 +157,7 @@ func runOps(t *testing.T, r *rig) []string {
 func TestKernelSockmapErrnos(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	sr := newRig(t, "skmsg", ss)
 	want := runOps(t, kr)

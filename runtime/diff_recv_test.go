@@ -142,7 +142,7 @@ var moreOps = []recvOp{
 func TestKernelHeldPushes(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	sr := newRig(t, "skmsg", ss)
 	saved := recvOps
@@ -171,7 +171,7 @@ var purgeOps = []recvOp{
 func TestKernelIngressPurge(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	sr := newRig(t, "skmsg", ss)
 	saved := recvOps
@@ -188,7 +188,7 @@ func TestKernelIngressPurge(t *testing.T) {
 func TestKernelClosedRedirectTarget(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	sr := newRig(t, "skmsg", ss)
 	saved := recvOps
@@ -221,7 +221,7 @@ func runRecvOps(t *testing.T, r *rig) []string {
 func TestKernelReceiveOrder(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	sr := newRig(t, "skmsg", ss)
 	want := runRecvOps(t, kr)

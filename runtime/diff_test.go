@@ -25,7 +25,7 @@ import (
 // ingress and drop, crossed with apply_bytes, cork_bytes, pull, push and
 // pop parameters and several write sizes, on a sockmap and a sockhash.
 // Both sides are driven through the scenario Session interface: the kernel
-// through the oracle, skmsg through skmsgSession.
+// through the oracle, skmsg through the scenario package's skmsg backend.
 
 // conf mirrors struct conf of testdata/runtime/sockmap_msg.c.
 type conf struct {
@@ -231,9 +231,7 @@ func (r *rig) run(t testing.TB, c cell, expect map[string]int) outcome {
 	}
 	out.Res = r.result(t)
 	out.ids = [4]scenario.SocketID{c1, p1, c2, p2}
-	if ss, ok := s.(*skmsgSession); ok {
-		out.sockets = fmt.Sprintf("c1=%d p1=%d c2=%d p2=%d ", c1, p1, c2, p2) + ss.describe()
-	}
+	out.sockets = fmt.Sprintf("c1=%d p1=%d c2=%d p2=%d", c1, p1, c2, p2)
 	ents, err := s.MapEntries(m)
 	require.NoError(t, err)
 	for _, e := range ents {
@@ -307,7 +305,7 @@ func kernelSession(t testing.TB) scenario.Session {
 func TestKernelMatrix(t *testing.T) {
 	ks := kernelSession(t)
 	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession()
+	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
 	sr := newRig(t, "skmsg", ss)
 	cells := matrix()

@@ -146,9 +146,11 @@ func (s *skmsgSession) LoadObject(obj *Object) error {
 	// Legacy section names say nothing of the type; the scenario's
 	// attach: does, and the program specs carry it.
 	var opts []loader.Option
-	for _, p := range s.env.Scenario.Programs {
-		if p.Object == obj && p.Spec != nil {
-			opts = append(opts, loader.WithProgramType(p.Name, p.Spec.Type, p.Spec.AttachType))
+	if s.env.Scenario != nil {
+		for _, p := range s.env.Scenario.Programs {
+			if p.Object == obj && p.Spec != nil {
+				opts = append(opts, loader.WithProgramType(p.Name, p.Spec.Type, p.Spec.AttachType))
+			}
 		}
 	}
 	lo, err := loader.FromSpec(obj.Spec, opts...)
