@@ -199,48 +199,22 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		}
 		return uint64(uint32(rt.helpers.Env().UidGid)), nil
 	})
-	add(fnSkRedirectMap, "sk_redirect_map", func(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
-		c, err := skbArg(m, r1, "sk_redirect_map")
-		if err != nil {
-			return 0, err
+	skRedirect := func(name string, hash bool) vm.HelperFunc {
+		return func(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
+			c, err := skbArg(m, r1, name)
+			if err != nil {
+				return 0, err
+			}
+			sk, err := rt.redirectTarget(m, name, r2, r3, r4, hash)
+			if sk == nil || err != nil {
+				return 0, err // SK_DROP, or a fault
+			}
+			c.redir, c.redirIngress = sk, r4&flagIngress != 0
+			return 1, nil // SK_PASS
 		}
-		sm, err := rt.sockMapArg(r2, "sk_redirect_map", false)
-		if err != nil {
-			return 0, err
-		}
-		if r4&^flagIngress != 0 {
-			return 0, nil // SK_DROP
-		}
-		sk := sm.lookupIndex(uint32(r3))
-		if sk == nil || !redirectAllowed(sk) {
-			return 0, nil
-		}
-		c.redir, c.redirIngress = sk, r4&flagIngress != 0
-		return 1, nil // SK_PASS
-	})
-	add(fnSkRedirectHash, "sk_redirect_hash", func(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
-		c, err := skbArg(m, r1, "sk_redirect_hash")
-		if err != nil {
-			return 0, err
-		}
-		sm, err := rt.sockMapArg(r2, "sk_redirect_hash", true)
-		if err != nil {
-			return 0, err
-		}
-		key, err := m.Bytes(r3, int(sm.spec.KeySize), vm.PermRead)
-		if err != nil {
-			return 0, fmt.Errorf("sk_redirect_hash: key: %w", err)
-		}
-		if r4&^flagIngress != 0 {
-			return 0, nil
-		}
-		sk := sm.lookupSock(key)
-		if sk == nil || !redirectAllowed(sk) {
-			return 0, nil
-		}
-		c.redir, c.redirIngress = sk, r4&flagIngress != 0
-		return 1, nil
-	})
+	}
+	add(fnSkRedirectMap, "sk_redirect_map", skRedirect("sk_redirect_map", false))
+	add(fnSkRedirectHash, "sk_redirect_hash", skRedirect("sk_redirect_hash", true))
 	add(asm.FnPerfEventOutput, "perf_event_output", func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 		c, err := skbArg(m, r1, "perf_event_output")
 		if err != nil {

@@ -136,56 +136,61 @@ func redirectAllowed(sk *Socket) bool {
 	return sk.State() != StateListen
 }
 
+// redirectTarget resolves the target of the *_redirect_map and
+// *_redirect_hash helpers of sk_msg and sk_skb (r2 the map, r3 the index or
+// a pointer to the key, r4 the flags). A nil socket means the helper
+// returns SK_DROP: flags other than BPF_F_INGRESS, no entry, or a
+// listening target.
+func (rt *Runtime) redirectTarget(m *vm.Machine, helper string, r2, r3, r4 uint64, hash bool) (*Socket, error) {
+	sm, err := rt.sockMapArg(r2, helper, hash)
+	if err != nil {
+		return nil, err
+	}
+	var sk *Socket
+	if hash {
+		key, err := m.Bytes(r3, int(sm.spec.KeySize), vm.PermRead)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key: %w", helper, err)
+		}
+		if r4&^flagIngress != 0 {
+			return nil, nil
+		}
+		sk = sm.lookupSock(key)
+	} else {
+		if r4&^flagIngress != 0 {
+			return nil, nil
+		}
+		sk = sm.lookupIndex(uint32(r3))
+	}
+	if sk == nil || !redirectAllowed(sk) {
+		return nil, nil
+	}
+	return sk, nil
+}
+
 // skMsgHelpers returns the helpers specific to SK_MSG (sk_msg_func_proto).
 func skMsgHelpers(rt *Runtime) vm.Helpers {
 	h := vm.Helpers{}
 	add := func(id asm.BuiltinFunc, name string, fn vm.HelperFunc) {
 		h[id] = vm.Helper{ID: id, Name: name, Fn: fn}
 	}
-	add(asm.FnMsgRedirectMap, "msg_redirect_map", func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
-		st := m.User.(*runState)
-		if err := st.checkCtx(r1, "msg_redirect_map"); err != nil {
-			return 0, err
+	msgRedirect := func(name string, hash bool) vm.HelperFunc {
+		return func(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
+			st := m.User.(*runState)
+			if err := st.checkCtx(r1, name); err != nil {
+				return 0, err
+			}
+			sk, err := rt.redirectTarget(m, name, r2, r3, r4, hash)
+			if sk == nil || err != nil {
+				return 0, err // SK_DROP, or a fault
+			}
+			st.msg.Flags = r4
+			st.msg.SkRedir = sk
+			return 1, nil // SK_PASS
 		}
-		sm, err := rt.sockMapArg(r2, "msg_redirect_map", false)
-		if err != nil {
-			return 0, err
-		}
-		if r4&^flagIngress != 0 {
-			return 0, nil // SK_DROP
-		}
-		sk := sm.lookupIndex(uint32(r3))
-		if sk == nil || !redirectAllowed(sk) {
-			return 0, nil
-		}
-		st.msg.Flags = r4
-		st.msg.SkRedir = sk
-		return 1, nil // SK_PASS
-	})
-	add(asm.FnMsgRedirectHash, "msg_redirect_hash", func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
-		st := m.User.(*runState)
-		if err := st.checkCtx(r1, "msg_redirect_hash"); err != nil {
-			return 0, err
-		}
-		sm, err := rt.sockMapArg(r2, "msg_redirect_hash", true)
-		if err != nil {
-			return 0, err
-		}
-		key, err := m.Bytes(r3, int(sm.spec.KeySize), vm.PermRead)
-		if err != nil {
-			return 0, fmt.Errorf("msg_redirect_hash: key: %w", err)
-		}
-		if r4&^flagIngress != 0 {
-			return 0, nil
-		}
-		sk := sm.lookupSock(key)
-		if sk == nil || !redirectAllowed(sk) {
-			return 0, nil
-		}
-		st.msg.Flags = r4
-		st.msg.SkRedir = sk
-		return 1, nil
-	})
+	}
+	add(asm.FnMsgRedirectMap, "msg_redirect_map", msgRedirect("msg_redirect_map", false))
+	add(asm.FnMsgRedirectHash, "msg_redirect_hash", msgRedirect("msg_redirect_hash", true))
 	add(asm.FnMsgApplyBytes, "msg_apply_bytes", func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 		st := m.User.(*runState)
 		if err := st.checkCtx(r1, "msg_apply_bytes"); err != nil {
