@@ -139,22 +139,7 @@ var moreOps = []recvOp{
 	// OS thread a goroutine's send runs on. Not compared.
 }
 
-func TestKernelHeldPushes(t *testing.T) {
-	ks := kernelSession(t)
-	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession(t)
-	t.Cleanup(func() { ss.Close() })
-	sr := newRig(t, "skmsg", ss)
-	saved := recvOps
-	recvOps = moreOps
-	defer func() { recvOps = saved }()
-	want := runRecvOps(t, kr)
-	got := runRecvOps(t, sr)
-	for i := range want {
-		t.Log(want[i])
-		require.Equal(t, want[i], got[i])
-	}
-}
+func TestKernelHeldPushes(t *testing.T) { compareRecvOps(t, moreOps) }
 
 // Unread ingress data when the target leaves its last map.
 var purgeOps = []recvOp{
@@ -168,41 +153,30 @@ var purgeOps = []recvOp{
 	{"read p2", readMax(rp2, 0)},
 }
 
-func TestKernelIngressPurge(t *testing.T) {
-	ks := kernelSession(t)
-	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession(t)
-	t.Cleanup(func() { ss.Close() })
-	sr := newRig(t, "skmsg", ss)
-	saved := recvOps
-	recvOps = purgeOps
-	defer func() { recvOps = saved }()
-	want := runRecvOps(t, kr)
-	got := runRecvOps(t, sr)
+func TestKernelIngressPurge(t *testing.T) { compareRecvOps(t, purgeOps) }
+
+func TestKernelClosedRedirectTarget(t *testing.T) { compareRecvOps(t, closedTargetOps) }
+
+// compareRecvOps runs ops on the kernel and on skmsg and requires the same
+// outcome at every step.
+func compareRecvOps(t *testing.T, ops []recvOp) {
+	kr, sr := recvRigs(t)
+	want := runRecvOps(t, kr, ops)
+	got := runRecvOps(t, sr, ops)
 	for i := range want {
 		t.Log(want[i])
 		require.Equal(t, want[i], got[i])
 	}
 }
 
-func TestKernelClosedRedirectTarget(t *testing.T) {
-	ks := kernelSession(t)
-	kr := newRig(t, "kernel", ks)
+func recvRigs(t *testing.T) (kernel, skmsg *rig) {
+	kr := newRig(t, "kernel", kernelSession(t))
 	ss := newSkmsgSession(t)
 	t.Cleanup(func() { ss.Close() })
-	sr := newRig(t, "skmsg", ss)
-	saved := recvOps
-	recvOps = closedTargetOps
-	defer func() { recvOps = saved }()
-	want := runRecvOps(t, kr)
-	got := runRecvOps(t, sr)
-	for i := range want {
-		t.Log(want[i])
-		require.Equal(t, want[i], got[i])
-	}
+	return kr, newRig(t, "skmsg", ss)
 }
 
-func runRecvOps(t *testing.T, r *rig) []string {
+func runRecvOps(t *testing.T, r *rig, ops []recvOp) []string {
 	var w recvWorld
 	var err error
 	w.c1, w.p1, err = r.s.Connect(r.listener, netip.AddrPortFrom(loopback, 0))
@@ -212,20 +186,16 @@ func runRecvOps(t *testing.T, r *rig) []string {
 	require.NoError(t, r.s.MapUpdate(r.sockMap, u32(0), scenario.MapValue{Socket: w.p2, IsSocket: true}, 0))
 	require.NoError(t, r.s.MapUpdate(r.sockMap, u32(1), scenario.MapValue{Socket: w.c1, IsSocket: true}, 0))
 	var out []string
-	for _, o := range recvOps {
+	for _, o := range ops {
 		out = append(out, o.name+": "+o.do(t, r, &w))
 	}
 	return out
 }
 
 func TestKernelReceiveOrder(t *testing.T) {
-	ks := kernelSession(t)
-	kr := newRig(t, "kernel", ks)
-	ss := newSkmsgSession(t)
-	t.Cleanup(func() { ss.Close() })
-	sr := newRig(t, "skmsg", ss)
-	want := runRecvOps(t, kr)
-	got := runRecvOps(t, sr)
+	kr, sr := recvRigs(t)
+	want := runRecvOps(t, kr, recvOps)
+	got := runRecvOps(t, sr, recvOps)
 	for i := range want {
 		t.Log(want[i])
 		if known, ok := recvDivergence[recvOps[i].name]; ok && want[i] != got[i] {
