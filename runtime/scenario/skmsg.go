@@ -485,13 +485,6 @@ func (s *skmsgSession) WaitIdle() error {
 	return s.rt.WaitIdle(time.Now().Add(s.env.IdleTimeout))
 }
 
-// ApproximateIdle marks the virtual network's idle as a guess: it is
-// decided after a short quiet period, and on a machine short of CPU a
-// segment or a receive-path run can still be on its way when it ends (a
-// recv then finds nothing and the next one everything). The runner then
-// keeps reading a recv whose expected bytes have not all arrived, until
-// they have or the idle timeout passes, as it does on the kernel.
-func (s *skmsgSession) ApproximateIdle() {}
 
 // Logs returns the bpf_printk lines of the runs since the last call. It
 // also closes the current step's list of program runs: the runner calls
