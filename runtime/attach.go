@@ -126,6 +126,9 @@ func (rt *Runtime) Attach(prog *Program, target maps.Map, a AttachType) error {
 	if e := checkProgType(prog, a); e != 0 {
 		return fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
 	}
+	if rt.parserRefused(prog, a) {
+		return fail(syscall.EINVAL, "a stream parser may not change packet data")
+	}
 	m.progMu.Lock()
 	defer m.progMu.Unlock()
 	if e := m.progUpdate(prog, nil, nil, a); e != 0 {
@@ -186,6 +189,9 @@ func (rt *Runtime) AttachLink(prog *Program, target maps.Map, a AttachType) (*Li
 	if e := checkProgType(prog, a); e != 0 {
 		return nil, fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
 	}
+	if rt.parserRefused(prog, a) {
+		return nil, fail(syscall.EINVAL, "a stream parser may not change packet data")
+	}
 	l := &Link{m: m, a: a, prog: prog}
 	m.progMu.Lock()
 	defer m.progMu.Unlock()
@@ -221,6 +227,9 @@ func (l *Link) Update(prog, old *Program) error {
 	}
 	if m.released || l.closed {
 		return fail(syscall.ENOLINK)
+	}
+	if prog.coll != nil && prog.coll.rt.parserRefused(prog, l.a) {
+		return fail(syscall.EINVAL)
 	}
 	idx, e := m.progLinkLookup(l.a)
 	if e != 0 {

@@ -107,42 +107,54 @@ func TestSockOpsAccess(t *testing.T) {
 // loads of 16-bit fields included.
 func TestSkbCtxLoads(t *testing.T) {
 	sk := &Socket{info: newSockInfo(netip.MustParseAddrPort("10.0.0.2:8080"), netip.MustParseAddrPort("10.0.0.1:5000"))}
-	c := &skbCtx{sk: sk, buf: make([]byte, 30), data: 0x700000000, linear: 4}
+	current := &skbCtx{st: &runState{rt: &Runtime{}}, sk: sk, buf: make([]byte, 30), data: 0x700000000, linear: 4}
+	earlier := &skbCtx{st: &runState{rt: &Runtime{opts: Options{Kernel: KernelBuild{RemotePortWholeHalf: true}}}}, sk: sk, buf: make([]byte, 30), data: 0x700000000, linear: 4}
 	tests := []struct {
 		name string
+		c    *skbCtx // nil: either build
 		off  uint32
 		size int
 		want uint64
 	}{
-		{"len", skbOffLen, 4, 30},
-		{"len low byte", skbOffLen, 1, 30},
-		{"len high half", skbOffLen + 2, 2, 0},
-		{"data", skbOffData, 4, 0x700000000},
-		{"data_end", skbOffDataEnd, 4, 0x700000004},
-		{"family", skbOffFamily, 4, afInet},
-		{"remote_ip4", skbOffRemoteIP4, 4, 0x0100000a},
-		{"local_ip4", skbOffLocalIP4, 4, 0x0200000a},
-		{"remote_port", skbOffRemotePort, 4, 0x88130000},
-		{"remote_port upper half", skbOffRemotePort + 2, 2, 0x88130000},
-		{"remote_port byte", skbOffRemotePort + 1, 1, 0},
-		{"local_port", skbOffLocalPort, 4, 8080},
-		{"local_port upper half", skbOffLocalPort + 2, 2, 8080},
-		{"protocol", skbOffProtocol, 4, 0x0008},
-		{"cb", skbOffCb, 8, 0},
-		{"gso_segs", skbOffGsoSegs, 4, 1},
+		{"len", nil, skbOffLen, 4, 30},
+		{"len low byte", nil, skbOffLen, 1, 30},
+		{"len high half", nil, skbOffLen + 2, 2, 0},
+		{"data", nil, skbOffData, 4, 0x700000000},
+		{"data_end", nil, skbOffDataEnd, 4, 0x700000004},
+		{"family", nil, skbOffFamily, 4, afInet},
+		{"remote_ip4", nil, skbOffRemoteIP4, 4, 0x0100000a},
+		{"local_ip4", nil, skbOffLocalIP4, 4, 0x0200000a},
+		{"remote_port", nil, skbOffRemotePort, 4, 0x88130000},
+		// The builds differ here (see KernelBuild).
+		{"remote_port upper half, current", current, skbOffRemotePort + 2, 2, 0x8813},
+		{"remote_port lower half, current", current, skbOffRemotePort, 2, 0},
+		{"remote_port byte 2, current", current, skbOffRemotePort + 2, 1, 0x13},
+		{"remote_port byte 3, current", current, skbOffRemotePort + 3, 1, 0x88},
+		{"remote_port upper half, earlier", earlier, skbOffRemotePort + 2, 2, 0x88130000},
+		{"remote_port lower half, earlier", earlier, skbOffRemotePort, 2, 0x88130000},
+		{"remote_port byte 1, earlier", earlier, skbOffRemotePort + 1, 1, 0},
+		{"local_port", nil, skbOffLocalPort, 4, 8080},
+		{"local_port upper half", nil, skbOffLocalPort + 2, 2, 8080},
+		{"protocol", nil, skbOffProtocol, 4, 0x0008},
+		{"cb", nil, skbOffCb, 8, 0},
+		{"gso_segs", nil, skbOffGsoSegs, 4, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := tt.c
+			if c == nil {
+				c = current
+			}
 			v, err := c.Load(tt.off, tt.size)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, v)
 		})
 	}
-	require.NoError(t, c.Store(skbOffPriority, 4, 7))
-	v, err := c.Load(skbOffPriority, 4)
+	require.NoError(t, current.Store(skbOffPriority, 4, 7))
+	v, err := current.Load(skbOffPriority, 4)
 	require.NoError(t, err)
 	require.Equal(t, uint64(7), v)
-	require.Error(t, c.Store(skbOffLen, 4, 1))
+	require.Error(t, current.Store(skbOffLen, 4, 1))
 }
 
 // TestRxHelperAllowLists checks that sk_skb and sock_ops programs get

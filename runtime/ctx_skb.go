@@ -284,11 +284,12 @@ func (c *skbCtx) Load(off uint32, size int) (uint64, error) {
 	if !ok || size > 4 {
 		return 0, fmt.Errorf("__sk_buff %s (off %d) cannot be loaded with %d bytes", skbFieldName(int32(off)), off, size)
 	}
-	if skbU16Field(base) && size <= 2 {
+	if skbU16Field(base) && size <= 2 && (base != skbOffRemotePort || c.st.rt.opts.Kernel.RemotePortWholeHalf) {
 		// The kernel converts these fields with a 2-byte load: a 2-byte
 		// load at either half yields the converted value unshifted (for
-		// remote_port that is port << 16), a 1-byte load one of its two
-		// low bytes.
+		// remote_port on the earlier build that is port << 16), a 1-byte
+		// load one of its two low bytes. The current build narrows
+		// remote_port's converted value like any u32 field.
 		if size == 2 {
 			return uint64(v), nil
 		}

@@ -273,7 +273,7 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 		}
 		return nil, fmt.Errorf("program %s: %w", lp.Name, err)
 	}
-	p := &Program{Name: lp.Name, Section: lp.Section, Type: pt, VM: vp, coll: c}
+	p := &Program{Name: lp.Name, Section: lp.Section, Type: pt, VM: vp, coll: c, changesPktData: changesPktData(lp.Instructions)}
 	switch lp.AttachType {
 	case ebpf.AttachSkMsgVerdict:
 		p.ExpectedAttach = SkMsgVerdict

@@ -92,6 +92,9 @@ type Program struct {
 	VM             *vm.Program
 
 	coll *Collection
+	// changesPktData: the program calls a helper that changes packet
+	// data (see pkt_data.go).
+	changesPktData bool
 }
 
 func (p *Program) String() string { return p.Name }

@@ -35,6 +35,9 @@ type Options struct {
 	// bpf_printk, synchronously on the path that ran the program; the
 	// event is only valid during the call. Unset, the lines are dropped.
 	Printk func(ev *PrintkEvent)
+	// Kernel selects which build's behaviour to emulate where builds of
+	// the same kernel version differ; the zero value is the current one.
+	Kernel KernelBuild
 }
 
 // Runtime is one emulated kernel: a virtual network, its sockets numbered

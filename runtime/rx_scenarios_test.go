@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/skmsg/skmsg/internal/kernelbuild"
 	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/runtime/scenario"
@@ -45,6 +46,16 @@ func TestRxScenarios(t *testing.T) {
 	}
 }
 
+// skmsgLikeKernel returns the skmsg backend emulating the build of the
+// running kernel, and says in the test output which build that is.
+func skmsgLikeKernel(t *testing.T) *scenario.Skmsg {
+	t.Helper()
+	b, err := kernelbuild.Probe()
+	require.NoError(t, err)
+	t.Logf("running kernel: %s", b)
+	return &scenario.Skmsg{Kernel: b}
+}
+
 // TestRxCompare runs each scenario on the kernel and on skmsg: the
 // kernel must meet the file's expectations, and the two must agree on
 // every observation (returns, errnos, bytes per socket, lookups) and on
@@ -53,11 +64,12 @@ func TestRxCompare(t *testing.T) {
 	if err := oracle.Available(); err != nil {
 		t.Skip(err)
 	}
+	emulated := skmsgLikeKernel(t)
 	for name, f := range rxScenarios(t) {
 		t.Run(name, func(t *testing.T) {
 			sc, err := scenario.Load(f)
 			require.NoError(t, err)
-			cmp, err := scenario.Compare(sc, oracle.New(), &scenario.Skmsg{}, scenario.Options{})
+			cmp, err := scenario.Compare(sc, oracle.New(), emulated, scenario.Options{})
 			require.NoError(t, err)
 			if !cmp.A.Passed() {
 				_ = cmp.A.WriteText(os.Stdout)

@@ -132,6 +132,9 @@ func (s *Socket) InMap() bool { return s.psock.Load() != nil }
 
 // Write is write(2): with an sk_msg program it runs the verdict.
 func (s *Socket) Write(b []byte) (int, error) {
+	if s.ln != nil {
+		return s.listenerSend([][]byte{b})
+	}
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
 	}
@@ -143,6 +146,9 @@ func (s *Socket) Write(b []byte) (int, error) {
 // Sendmsg is sendmsg(2) with an iovec and MSG_* flags (MSG_DONTWAIT,
 // MSG_MORE, MSG_NOSIGNAL, MSG_EOR are accepted).
 func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
+	if s.ln != nil {
+		return s.listenerSend(iov)
+	}
 	if s.conn == nil {
 		return 0, syscall.ENOTCONN
 	}

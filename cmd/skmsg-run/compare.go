@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/skmsg/skmsg/internal/kernelbuild"
 	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/runtime/scenario"
 )
@@ -69,6 +70,11 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	p := painter{on: color}
+	// skmsg emulates the build of the running kernel where builds differ.
+	build, err := kernelbuild.Probe()
+	if err != nil {
+		fmt.Fprintf(stderr, "skmsg-run compare: %v; emulating the current build\n", err)
+	}
 	code := exitOK
 	enc := json.NewEncoder(stdout)
 	// One file at a time: kernel sessions are serialised anyway, and the
@@ -80,7 +86,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 			code = max(code, exitUsage)
 			continue
 		}
-		cmp, err := scenario.Compare(sc, &scenario.Skmsg{}, oracle.New(), opts)
+		cmp, err := scenario.Compare(sc, &scenario.Skmsg{Kernel: build}, oracle.New(), opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			code = max(code, exitUsage)

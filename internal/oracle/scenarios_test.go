@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skmsg/skmsg/internal/kernelbuild"
 	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/runtime/scenario"
@@ -27,6 +28,9 @@ func TestBundledScenarios(t *testing.T) {
 	if err := oracle.Available(); err != nil {
 		t.Skip(err)
 	}
+	build, err := kernelbuild.Probe()
+	require.NoError(t, err)
+	t.Logf("running kernel: %s", build)
 	files, err := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
@@ -41,7 +45,7 @@ func TestBundledScenarios(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sc, err := scenario.Load(f)
 			require.NoError(t, err)
-			c, err := scenario.Compare(sc, oracle.New(), &scenario.Skmsg{}, scenario.Options{})
+			c, err := scenario.Compare(sc, oracle.New(), &scenario.Skmsg{Kernel: build}, scenario.Options{})
 			require.NoError(t, err)
 			if !c.A.Passed() || testing.Verbose() {
 				_ = c.A.WriteText(os.Stdout)

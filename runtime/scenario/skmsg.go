@@ -41,6 +41,10 @@ type Skmsg struct {
 	// but without instructions (Trace implies it). Without either, the
 	// runtime runs with no observer at all.
 	RecordRuns bool
+	// Kernel selects which kernel build to emulate where builds differ
+	// (the zero value is the current one); a comparison with the running
+	// kernel passes what internal/kernelbuild probed.
+	Kernel runtime.KernelBuild
 
 	last *skmsgSession
 }
@@ -77,7 +81,7 @@ func (b *Skmsg) NewSession(env *Env) (Session, error) {
 		tracer: newRunTracer(b.Trace),
 	}
 	s.tracer.names = s.names
-	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk}
+	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk, Kernel: b.Kernel}
 	if b.Trace || b.RecordRuns {
 		opts.Observer = s.tracer
 	}
@@ -484,7 +488,6 @@ func (s *skmsgSession) CloseSocket(id SocketID) error {
 func (s *skmsgSession) WaitIdle() error {
 	return s.rt.WaitIdle(time.Now().Add(s.env.IdleTimeout))
 }
-
 
 // Logs returns the bpf_printk lines of the runs since the last call. It
 // also closes the current step's list of program runs: the runner calls

@@ -1,0 +1,33 @@
+package runtime
+
+import (
+	"math"
+	"syscall"
+)
+
+// listenerSend is sendmsg(2) on a listening socket. TCP refuses it with
+// EPIPE (sk_stream_wait_connect: not connecting). On the current kernel
+// build that holds for a listener in a sockmap too: the sk_msg program
+// does not run. The earlier build (KernelBuild.ListenerSendRunsMsg) ran
+// the psock's sk_msg program over the data first; its verdict changed
+// nothing.
+func (s *Socket) listenerSend(iov [][]byte) (int, error) {
+	if !s.rt.opts.Kernel.ListenerSendRunsMsg {
+		return 0, syscall.EPIPE
+	}
+	p := s.psock.Load()
+	if p == nil {
+		return 0, syscall.EPIPE
+	}
+	prog := p.progs.msg.Load()
+	if prog == nil {
+		return 0, syscall.EPIPE
+	}
+	m := newMsg()
+	m.init()
+	m.fill(iov, 0, math.MaxInt)
+	m.computeDataPointers()
+	_, _ = s.rt.runMsgProg(prog, s, m)
+	m.release()
+	return 0, syscall.EPIPE
+}
