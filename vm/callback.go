@@ -41,6 +41,7 @@ func (m *Machine) callFunc(fn uint64, args [5]uint64) (uint64, error) {
 	f.ret = p.impl.callbackRet()
 	f.prog = p
 	f.regs = [4]uint64{saved[6], saved[7], saved[8], saved[9]}
+	mi.cbSite[depth] = helperPC
 	st.depth = depth + 1
 	st.pc = int(t)
 	r := &st.regs

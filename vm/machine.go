@@ -40,6 +40,9 @@ type machineImpl struct {
 	left      uint64
 	cbErr     error // the last error CallFunc returned, passed through unwrapped
 	stopped   bool  // exec stopped because a helper returned ErrStop
+	// cbSite[d] is the helper call that pushed frame d+1 for a callback,
+	// for CallStack (debug.go).
+	cbSite [MaxCallDepth]int
 }
 
 func (s *Space) newMachine() *Machine {

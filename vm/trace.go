@@ -19,6 +19,8 @@ func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 	var step Step
 	var mw MemWrite
 	var hc HelperCall
+	brk, _ := t.(Breaker)
+	var at At
 	for {
 		if st.pc == st.prog.impl.callbackRet() {
 			return stopExit, nil // a callback returned: no instruction to trace
@@ -27,6 +29,10 @@ func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 			return stopLimit, &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
 		}
 		prog, pc, depth := st.prog, st.pc, st.depth
+		if brk != nil {
+			at = At{Machine: m, Program: prog, PC: pc, Frame: depth, Executed: mi.executed}
+			brk.Before(&at)
+		}
 		o := prog.impl.ops[pc]
 		var before [16]uint64
 		copy(before[:], st.regs[:16])
