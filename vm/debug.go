@@ -13,6 +13,9 @@ package vm
 // Bytes, RegionAt) but not run or changed.
 type Breaker interface {
 	Before(at *At)
+	// Done is called when a run ends (not a callback's), with what Run
+	// will return.
+	Done(m *Machine, r0 uint64, err error)
 }
 
 // At is where a machine is about to execute an instruction. The pointer is

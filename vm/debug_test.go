@@ -17,6 +17,13 @@ type breaker struct {
 	ats    []vm.At
 	stacks map[int][]vm.CallFrame // by the index in ats
 	at     func(at *vm.At)
+	done   []error
+	r0s    []uint64
+}
+
+func (b *breaker) Done(m *vm.Machine, r0 uint64, err error) {
+	b.done = append(b.done, err)
+	b.r0s = append(b.r0s, r0)
 }
 
 func (b *breaker) Before(at *vm.At) {
@@ -91,6 +98,15 @@ exit`, vm.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(7), v)
 	assert.Nil(t, m.CallStack(), "no call stack outside a run")
+	assert.Equal(t, []error{nil}, b.done, "Done once per run")
+	assert.Equal(t, []uint64{9}, b.r0s)
+
+	// A faulting run reports its error to Done.
+	bad := prepare(t, space, "mov %r0, 1\nldxw %r0, [%r0+0]\nexit", vm.Options{})
+	_, err = m.Run(bad, 0)
+	require.Error(t, err)
+	require.Len(t, b.done, 2)
+	assert.Equal(t, err, b.done[1])
 }
 
 func TestBreakerInspectsMemory(t *testing.T) {
@@ -167,6 +183,7 @@ func TestBreakerCallbackFrames(t *testing.T) {
 		checked = true
 	}
 	assert.True(t, checked, "the callback ran")
+	assert.Len(t, b.done, 1, "callbacks are no runs of their own")
 }
 
 func TestBreakerOnlyOnTracedRuns(t *testing.T) {

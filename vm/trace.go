@@ -3,10 +3,15 @@ package vm
 // runTraced steps the interpreter one instruction at a time so the fast
 // loop carries no tracing code at all.
 func (m *Machine) runTraced(budget uint64) (uint64, error) {
-	if stop, err := m.traceLoop(budget); stop != stopExit {
-		return 0, err
+	var r0 uint64
+	stop, err := m.traceLoop(budget)
+	if stop == stopExit {
+		r0 = m.impl.st.regs[0]
 	}
-	return m.impl.st.regs[0], nil
+	if b, ok := m.impl.tracer.(Breaker); ok {
+		b.Done(m, r0, err)
+	}
+	return r0, err
 }
 
 // traceLoop steps until the current function returns to its caller outside
