@@ -674,3 +674,15 @@ func (e *Engine) scenarioFile(path string) bool {
 	b, err2 := filepath.Abs(e.cfg.ScenarioFile)
 	return err1 == nil && err2 == nil && a == b
 }
+
+// ProgramAt resolves an instruction address (InsnAddr) to its program
+// and slot.
+func (e *Engine) ProgramAt(addr uint64) (string, int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := int(addr >> 32)
+	if id < 1 || id > len(e.programs) || uint32(addr)%asm.InstructionSize != 0 {
+		return "", 0, fmt.Errorf("address %#x names no instruction of a loaded program", addr)
+	}
+	return e.programs[id-1].name, int(uint32(addr) / asm.InstructionSize), nil
+}
