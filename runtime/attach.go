@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/runtime/bpf"
 )
 
 // AttachError is the error of an attach, detach or link operation: what
@@ -100,7 +100,7 @@ func checkProgType(p *Program, a AttachType) syscall.Errno {
 
 // sockMapTarget returns target as a socket map, or fails the way the
 // kernel does for another map type.
-func sockMapTarget(op string, prog *Program, target maps.Map, a AttachType, e syscall.Errno) (*SockMap, error) {
+func sockMapTarget(op string, prog *Program, target bpf.Map, a AttachType, e syscall.Errno) (*SockMap, error) {
 	if m, ok := target.(*SockMap); ok {
 		return m, nil
 	}
@@ -115,7 +115,7 @@ func sockMapTarget(op string, prog *Program, target maps.Map, a AttachType, e sy
 // slot is silently replaced when it holds another program. Sockets already
 // in the map keep the programs they inherited. A map that is not a sockmap
 // or sockhash gives EOPNOTSUPP.
-func (rt *Runtime) Attach(prog *Program, target maps.Map, a AttachType) error {
+func (rt *Runtime) Attach(prog *Program, target bpf.Map, a AttachType) error {
 	m, err := sockMapTarget("attach", prog, target, a, syscall.EOPNOTSUPP)
 	if err != nil {
 		return err
@@ -139,7 +139,7 @@ func (rt *Runtime) Attach(prog *Program, target maps.Map, a AttachType) error {
 
 // Detach removes prog from m's slot for a (BPF_PROG_DETACH): ENOENT when
 // the slot holds another program, EBUSY when a link owns it.
-func (rt *Runtime) Detach(prog *Program, target maps.Map, a AttachType) error {
+func (rt *Runtime) Detach(prog *Program, target bpf.Map, a AttachType) error {
 	m, err := sockMapTarget("detach", prog, target, a, syscall.EOPNOTSUPP)
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ type Link struct {
 
 // AttachLink creates a sockmap link (BPF_LINK_CREATE): EBUSY when a link
 // already owns the slot; a program attached without a link is replaced.
-func (rt *Runtime) AttachLink(prog *Program, target maps.Map, a AttachType) (*Link, error) {
+func (rt *Runtime) AttachLink(prog *Program, target bpf.Map, a AttachType) (*Link, error) {
 	m, err := sockMapTarget("link", prog, target, a, syscall.EINVAL)
 	if err != nil {
 		return nil, err

@@ -14,10 +14,10 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime"
+	"github.com/skmsg/skmsg/scenario/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +28,7 @@ import (
 // messages per second and bytes per second of each, and skmsg/kernel.
 // Without BPF on the machine only skmsg is measured.
 func BenchmarkSkMsg(b *testing.B) {
-	kernelErr := oracle.Available()
+	kernelErr := kernel.Available()
 	for _, mode := range []string{"pass", "egress", "ingress"} {
 		for _, size := range []int{64, 1024, 16384} {
 			b.Run(fmt.Sprintf("%s/%d", mode, size), func(b *testing.B) {
@@ -335,4 +335,4 @@ func kernelPair() (cli, srv int, err error) {
 
 var _ = syscall.EAGAIN
 
-func kernelAvailable() error { return oracle.Available() }
+func kernelAvailable() error { return kernel.Available() }

@@ -5,7 +5,7 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf/asm"
-	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -224,7 +224,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		if err != nil {
 			return 0, fmt.Errorf("perf_event_output: %w", err)
 		}
-		pa, ok := mp.(*maps.PerfArray)
+		pa, ok := mp.(*bpf.PerfArray)
 		if !ok {
 			return 0, fmt.Errorf("perf_event_output: map %s is not a perf event array", mp.Name())
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/skmsg/skmsg/loader"
-	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -21,7 +21,7 @@ type Collection struct {
 	Programs map[string]*Program
 	// Maps by name, global data sections included (".data", ".bss",
 	// ".rodata"). Sockmaps and sockhashes are *SockMap.
-	Maps map[string]maps.Map
+	Maps map[string]bpf.Map
 	// Rejected holds the programs the verifier would refuse, with why, and
 	// those of a type skmsg cannot run (their error wraps
 	// loader.ErrNotSupported).
@@ -85,9 +85,9 @@ func progTypeFromEBPF(t ebpf.ProgramType) ProgType {
 	return 0
 }
 
-// mapSpec converts the loader's description to a maps.Spec.
-func (rt *Runtime) mapSpec(ms *loader.MapSpec) maps.Spec {
-	s := maps.Spec{
+// mapSpec converts the loader's description to a bpf.Spec.
+func (rt *Runtime) mapSpec(ms *loader.MapSpec) bpf.Spec {
+	s := bpf.Spec{
 		Name: ms.Name, Type: ms.Type, KeySize: ms.KeySize, ValueSize: ms.ValueSize,
 		MaxEntries: ms.MaxEntries, Flags: ms.Flags,
 	}
@@ -106,9 +106,9 @@ func (rt *Runtime) mapSpec(ms *loader.MapSpec) maps.Spec {
 }
 
 // CreateMap creates a map from spec: a *SockMap for sockmaps and
-// sockhashes, a runtime/maps map otherwise, registered for programs.
-func (rt *Runtime) CreateMap(spec maps.Spec) (maps.Map, error) {
-	var m maps.Map
+// sockhashes, a runtime/bpf map otherwise, registered for programs.
+func (rt *Runtime) CreateMap(spec bpf.Spec) (bpf.Map, error) {
+	var m bpf.Map
 	switch spec.Type {
 	case ebpf.SockMap, ebpf.SockHash:
 		sm, err := newSockMap(rt, spec)
@@ -117,7 +117,7 @@ func (rt *Runtime) CreateMap(spec maps.Spec) (maps.Map, error) {
 		}
 		m = sm
 	default:
-		mm, err := maps.New(spec, maps.Options{NumCPU: rt.NumCPU()})
+		mm, err := bpf.New(spec, bpf.Options{NumCPU: rt.NumCPU()})
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func (rt *Runtime) CreateMap(spec maps.Spec) (maps.Map, error) {
 type LoadOptions struct {
 	// Maps replaces the object's maps of these names with existing maps
 	// (shared maps, as pinning by name would).
-	Maps map[string]maps.Map
+	Maps map[string]bpf.Map
 }
 
 // Load creates obj's maps and prepares its sk_msg, sk_skb and sockops
@@ -148,7 +148,7 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 		lo = opts[0]
 	}
 	c := &Collection{
-		rt: rt, Programs: map[string]*Program{}, Maps: map[string]maps.Map{},
+		rt: rt, Programs: map[string]*Program{}, Maps: map[string]bpf.Map{},
 		Rejected: map[string]error{}, space: vm.NewSpace(), globals: map[string]uint64{},
 	}
 	c.pool.space = c.space
@@ -167,7 +167,7 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 		}
 		c.Maps[ms.Name] = m
 		if ms.GlobalData {
-			r, err := maps.ValueRegion(m)
+			r, err := bpf.ValueRegion(m)
 			if err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
@@ -188,7 +188,7 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 		}
 		c.Programs[name] = p
 	}
-	// Initial contents of program arrays and maps of maps.
+	// Initial contents of program arrays and maps of bpf.
 	for _, ms := range obj.MapList {
 		if ms.GlobalData {
 			continue
@@ -200,11 +200,11 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 			}
 			m := c.Maps[ms.Name]
 			if p, ok := c.Programs[name]; ok {
-				if err := m.Update(kv.Key, p.VM, maps.UpdateAny); err != nil {
+				if err := m.Update(kv.Key, p.VM, bpf.UpdateAny); err != nil {
 					return nil, fmt.Errorf("load: map %s: %w", ms.Name, err)
 				}
 			} else if inner, ok := c.Maps[name]; ok {
-				if err := m.Update(kv.Key, inner, maps.UpdateAny); err != nil {
+				if err := m.Update(kv.Key, inner, bpf.UpdateAny); err != nil {
 					return nil, fmt.Errorf("load: map %s: %w", ms.Name, err)
 				}
 			}
@@ -239,7 +239,7 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 			case asm.PseudoMapValue:
 				base, ok := c.globals[ref]
 				if !ok {
-					r, err := maps.ValueRegion(m)
+					r, err := bpf.ValueRegion(m)
 					if err != nil {
 						return 0, err
 					}

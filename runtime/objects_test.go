@@ -13,7 +13,7 @@ import (
 
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
-	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/runtime/bpf"
 )
 
 // failsToOpen lists the objects that loader.Open refuses on purpose.
@@ -119,7 +119,7 @@ func runOnConnection(t *testing.T, obj *loader.Object, name string) {
 	require.NotNil(t, p)
 
 	newMap := func() *SockMap {
-		sm, err := rt.NewSockMap(maps.Spec{Name: "objects_test", Type: ebpf.SockMap, KeySize: 4, ValueSize: 4, MaxEntries: 4})
+		sm, err := rt.NewSockMap(bpf.Spec{Name: "objects_test", Type: ebpf.SockMap, KeySize: 4, ValueSize: 4, MaxEntries: 4})
 		require.NoError(t, err)
 		return sm
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/skmsg/skmsg/netstack"
-	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -26,7 +26,7 @@ type Options struct {
 	Budget uint64
 	// Clock is the virtual time for bpf_ktime_get_ns and friends; nil
 	// means a deterministic fake clock.
-	Clock maps.Clock
+	Clock bpf.Clock
 	// Observer, when set, sees every program run.
 	Observer Observer
 	// Tracer, when set, traces every instruction of every run.
@@ -45,10 +45,10 @@ type Options struct {
 type Runtime struct {
 	opts     Options
 	net      *netstack.Network
-	registry *maps.Registry
+	registry *bpf.Registry
 	cookies  atomic.Uint64
 	base     vm.Helpers
-	helpers  *maps.Helpers
+	helpers  *bpf.Helpers
 
 	fdMu sync.Mutex
 	fds  []*Socket // index = descriptor number
@@ -66,20 +66,20 @@ func New(opts Options) *Runtime {
 	if nopts.Seed == 0 {
 		nopts.Seed = opts.Seed
 	}
-	rt := &Runtime{opts: opts, net: netstack.New(nopts), registry: maps.NewRegistry()}
+	rt := &Runtime{opts: opts, net: netstack.New(nopts), registry: bpf.NewRegistry()}
 	// Socket cookies in the kernel start above the init netns's own
 	// sockets; the exact base is not observable, only uniqueness.
 	rt.cookies.Store(0x1000)
-	env := maps.Env{
+	env := bpf.Env{
 		Registry: rt.registry,
 		Clock:    opts.Clock,
-		Rand:     maps.NewSeededRand(uint64(opts.Seed)),
+		Rand:     bpf.NewSeededRand(uint64(opts.Seed)),
 		Socket:   socketArg,
 	}
 	if opts.Printk != nil {
 		env.Printk = rt.printk
 	}
-	rt.base, rt.helpers = maps.BaseHelpers(env)
+	rt.base, rt.helpers = bpf.BaseHelpers(env)
 	rt.net.SetHooks(netstack.Hooks{
 		OnEstablished: rt.onEstablished,
 		OnListen:      rt.onListen,
@@ -105,7 +105,7 @@ func (rt *Runtime) Close() error {
 func (rt *Runtime) Network() *netstack.Network { return rt.net }
 
 // Registry resolves map handles of loaded programs.
-func (rt *Runtime) Registry() *maps.Registry { return rt.registry }
+func (rt *Runtime) Registry() *bpf.Registry { return rt.registry }
 
 // NumCPU is the number of CPUs the runtime emulates.
 func (rt *Runtime) NumCPU() int {

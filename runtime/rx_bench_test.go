@@ -17,11 +17,11 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
-	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/netstack"
 	"github.com/skmsg/skmsg/runtime"
+	"github.com/skmsg/skmsg/scenario/kernel"
 )
 
 // BenchmarkRxRedirectIngress measures the receive path end to end: a
@@ -235,7 +235,7 @@ func rxKernelPair() (cli, srv int, err error) {
 }
 
 func benchRxKernel(b *testing.B, size int, frame uint32) {
-	if err := oracle.Available(); err != nil {
+	if err := kernel.Available(); err != nil {
 		b.Skip(err)
 	}
 	spec, err := ebpf.LoadCollectionSpec(testobj.Path("rx", "strp.o"))

@@ -8,17 +8,17 @@ import (
 	"syscall"
 
 	"github.com/cilium/ebpf"
-	"github.com/skmsg/skmsg/runtime/maps"
+	"github.com/skmsg/skmsg/runtime/bpf"
 )
 
 // SockMap is a BPF_MAP_TYPE_SOCKMAP or BPF_MAP_TYPE_SOCKHASH: sockets
 // stored under keys, plus the four program slots sockets inherit when they
-// are inserted. It implements maps.Map: user-space lookups return the
+// are inserted. It implements bpf.Map: user-space lookups return the
 // socket's cookie (u64), updates take a *Socket or a descriptor number.
 type SockMap struct {
-	maps.API
+	bpf.API
 	rt   *Runtime
-	spec maps.Spec
+	spec bpf.Spec
 	hash bool
 
 	mu    sync.Mutex
@@ -41,13 +41,13 @@ type hashElem struct {
 
 const (
 	maxSockHashKey     = 512 // MAX_BPF_STACK
-	sockCreateFlagMask = maps.FlagNumaNode | maps.FlagRdonly | maps.FlagWronly
+	sockCreateFlagMask = bpf.FlagNumaNode | bpf.FlagRdonly | bpf.FlagWronly
 )
 
 // newSockMap checks spec like sock_map_alloc / sock_hash_alloc.
-func newSockMap(rt *Runtime, spec maps.Spec) (*SockMap, error) {
+func newSockMap(rt *Runtime, spec bpf.Spec) (*SockMap, error) {
 	fail := func(e syscall.Errno, why string) error {
-		return &maps.MapError{Map: spec.Name, Op: "create", Errno: e, Detail: why}
+		return &bpf.MapError{Map: spec.Name, Op: "create", Errno: e, Detail: why}
 	}
 	hash := spec.Type == ebpf.SockHash
 	if spec.MaxEntries == 0 {
@@ -75,13 +75,13 @@ func newSockMap(rt *Runtime, spec maps.Spec) (*SockMap, error) {
 	} else {
 		m.slots = make([]*Socket, spec.MaxEntries)
 	}
-	m.API = maps.NewAPI(m)
+	m.API = bpf.NewAPI(m)
 	return m, nil
 }
 
 // NewSockMap creates a sockmap or sockhash outside any object (what
 // create_maps in a scenario does).
-func (rt *Runtime) NewSockMap(spec maps.Spec) (*SockMap, error) {
+func (rt *Runtime) NewSockMap(spec bpf.Spec) (*SockMap, error) {
 	if spec.Type != ebpf.SockMap && spec.Type != ebpf.SockHash {
 		return nil, fmt.Errorf("map %s: %s is not a sockmap or sockhash", spec.Name, spec.Type)
 	}
@@ -97,10 +97,10 @@ func (m *SockMap) Flags() uint32      { return m.spec.Flags }
 func (m *SockMap) Freeze() error      { return m.fail("freeze", syscall.EINVAL, "") }
 
 // Spec returns the spec the map was created from.
-func (m *SockMap) Spec() maps.Spec { return m.spec }
+func (m *SockMap) Spec() bpf.Spec { return m.spec }
 
 func (m *SockMap) fail(op string, e syscall.Errno, why string) error {
-	return &maps.MapError{Map: m.spec.Name, Op: op, Errno: e, Detail: why}
+	return &bpf.MapError{Map: m.spec.Name, Op: op, Errno: e, Detail: why}
 }
 
 func (m *SockMap) checkKey(op string, key []byte) error {
@@ -145,7 +145,7 @@ func (m *SockMap) lookupIndex(idx uint32) *Socket {
 // LookupBytes returns the socket's cookie (sock_map_lookup_sys): ENOSPC
 // when values are 4 bytes, ENOENT for an empty slot or a missing key.
 func (m *SockMap) LookupBytes(key []byte) ([]byte, error) {
-	if m.spec.Flags&maps.FlagWronly != 0 {
+	if m.spec.Flags&bpf.FlagWronly != 0 {
 		return nil, m.fail("lookup", syscall.EPERM, "map is write-only to user space")
 	}
 	if err := m.checkKey("lookup", key); err != nil {
@@ -166,7 +166,7 @@ func (m *SockMap) LookupBytes(key []byte) ([]byte, error) {
 // UpdateBytes inserts the socket whose descriptor number value holds
 // (sock_map_update_elem_sys).
 func (m *SockMap) UpdateBytes(key, value []byte, flags uint64) error {
-	if m.spec.Flags&maps.FlagRdonly != 0 {
+	if m.spec.Flags&bpf.FlagRdonly != 0 {
 		return m.fail("update", syscall.EPERM, "map is read-only to user space")
 	}
 	if err := m.checkKey("update", key); err != nil {
@@ -195,7 +195,7 @@ func (m *SockMap) UpdateBytes(key, value []byte, flags uint64) error {
 // user space passes it (u32 or u64, per the value size).
 func (m *SockMap) Update(key, value any, flags uint64) error {
 	if sk, ok := value.(*Socket); ok {
-		if m.spec.Flags&maps.FlagRdonly != 0 {
+		if m.spec.Flags&bpf.FlagRdonly != 0 {
 			return m.fail("update", syscall.EPERM, "map is read-only to user space")
 		}
 		k, err := marshalKey(key, int(m.spec.KeySize))
@@ -211,7 +211,7 @@ func (m *SockMap) Update(key, value any, flags uint64) error {
 }
 
 // Put is Update with BPF_ANY.
-func (m *SockMap) Put(key, value any) error { return m.Update(key, value, maps.UpdateAny) }
+func (m *SockMap) Put(key, value any) error { return m.Update(key, value, bpf.UpdateAny) }
 
 // updateSocket is sock_map_update_elem_sys after the descriptor lookup.
 func (m *SockMap) updateSocket(key []byte, sk *Socket, flags uint64) error {
@@ -227,7 +227,7 @@ func (m *SockMap) updateSocket(key []byte, sk *Socket, flags uint64) error {
 // updateCommon is sock_map_update_common / sock_hash_update_common, also
 // used by the sockops helpers.
 func (m *SockMap) updateCommon(key []byte, sk *Socket, flags uint64) syscall.Errno {
-	if flags > maps.UpdateExist {
+	if flags > bpf.UpdateExist {
 		return syscall.EINVAL
 	}
 	var idx uint32
@@ -247,12 +247,12 @@ func (m *SockMap) updateCommon(key []byte, sk *Socket, flags uint64) syscall.Err
 	var oldRaw any
 	if m.hash {
 		el := m.elems[string(key)]
-		if el != nil && flags == maps.UpdateNoExist {
+		if el != nil && flags == bpf.UpdateNoExist {
 			m.mu.Unlock()
 			p.put()
 			return syscall.EEXIST
 		}
-		if el == nil && flags == maps.UpdateExist {
+		if el == nil && flags == bpf.UpdateExist {
 			m.mu.Unlock()
 			p.put()
 			return syscall.ENOENT
@@ -278,12 +278,12 @@ func (m *SockMap) updateCommon(key []byte, sk *Socket, flags uint64) syscall.Err
 		}
 	} else {
 		osk := m.slots[idx]
-		if osk != nil && flags == maps.UpdateNoExist {
+		if osk != nil && flags == bpf.UpdateNoExist {
 			m.mu.Unlock()
 			p.put()
 			return syscall.EEXIST
 		}
-		if osk == nil && flags == maps.UpdateExist {
+		if osk == nil && flags == bpf.UpdateExist {
 			m.mu.Unlock()
 			p.put()
 			return syscall.ENOENT
@@ -368,7 +368,7 @@ func (m *SockMap) link(sk *Socket) (*psock, bool, syscall.Errno) {
 // an empty sockmap slot or an index out of range is EINVAL, a missing
 // sockhash key ENOENT.
 func (m *SockMap) DeleteBytes(key []byte) error {
-	if m.spec.Flags&maps.FlagRdonly != 0 {
+	if m.spec.Flags&bpf.FlagRdonly != 0 {
 		return m.fail("delete", syscall.EPERM, "map is read-only to user space")
 	}
 	if err := m.checkKey("delete", key); err != nil {
@@ -594,7 +594,7 @@ func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); re
 
 // Map update flags (BPF_ANY, BPF_NOEXIST, BPF_EXIST).
 const (
-	UpdateAny     = maps.UpdateAny
-	UpdateNoExist = maps.UpdateNoExist
-	UpdateExist   = maps.UpdateExist
+	UpdateAny     = bpf.UpdateAny
+	UpdateNoExist = bpf.UpdateNoExist
+	UpdateExist   = bpf.UpdateExist
 )

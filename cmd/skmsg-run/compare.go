@@ -8,8 +8,9 @@ import (
 	"strings"
 
 	"github.com/skmsg/skmsg/internal/kernelbuild"
-	"github.com/skmsg/skmsg/internal/oracle"
-	"github.com/skmsg/skmsg/runtime/scenario"
+	"github.com/skmsg/skmsg/scenario"
+	"github.com/skmsg/skmsg/scenario/emulated"
+	"github.com/skmsg/skmsg/scenario/kernel"
 )
 
 func init() {
@@ -58,7 +59,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		files, err = shardFiles(files, f.shard)
 	}
 	if err == nil {
-		err = oracle.Available()
+		err = kernel.Available()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "skmsg-run compare: %v\n", err)
@@ -86,7 +87,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 			code = max(code, exitUsage)
 			continue
 		}
-		cmp, err := scenario.Compare(sc, &scenario.Skmsg{Kernel: build}, oracle.New(), opts)
+		cmp, err := scenario.Compare(sc, &emulated.Backend{Kernel: build}, kernel.New(), opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			code = max(code, exitUsage)

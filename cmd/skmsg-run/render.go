@@ -10,7 +10,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/skmsg/skmsg/loader/listing"
-	"github.com/skmsg/skmsg/runtime/scenario"
+	"github.com/skmsg/skmsg/scenario/emulated"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -55,7 +55,7 @@ func useColor(mode string, w io.Writer) (bool, error) {
 // writeProgramRun prints one program run: a header, the instructions
 // executed (each new C source line before the instructions it produced),
 // and the verdict.
-func writeProgramRun(w io.Writer, r *scenario.ProgramRun, indent string, p painter) {
+func writeProgramRun(w io.Writer, r *emulated.ProgramRun, indent string, p painter) {
 	on := ""
 	if r.Socket != "" {
 		on = " on " + r.Socket
@@ -99,7 +99,7 @@ func baseName(path string) string {
 
 // effects lists what an instruction did: changed registers, memory
 // written, helper call.
-func effects(ti *scenario.TracedInsn, p painter) string {
+func effects(ti *emulated.TracedInsn, p painter) string {
 	var parts []string
 	if h := ti.Helper; h != nil {
 		args := make([]string, 0, 5)
@@ -158,7 +158,7 @@ func signedVal(v uint64) string {
 	return hexVal(v)
 }
 
-func verdictString(r *scenario.ProgramRun, p painter) string {
+func verdictString(r *emulated.ProgramRun, p painter) string {
 	if r.Err != "" {
 		return p.paint(red, fmt.Sprintf("stopped: %s (verdict %s)", r.Err, r.Verdict))
 	}

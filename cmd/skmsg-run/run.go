@@ -14,8 +14,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/skmsg/skmsg/internal/oracle"
-	"github.com/skmsg/skmsg/runtime/scenario"
+	"github.com/skmsg/skmsg/scenario"
+	"github.com/skmsg/skmsg/scenario/emulated"
+	"github.com/skmsg/skmsg/scenario/kernel"
 )
 
 func init() {
@@ -125,7 +126,7 @@ func pcapPath(pcap, file string, several bool) string {
 type fileRun struct {
 	file string
 	res  *scenario.Result
-	runs [][]*scenario.ProgramRun // skmsg only
+	runs [][]*emulated.ProgramRun // skmsg only
 	err  error                    // the file cannot be used
 	code int
 }
@@ -161,12 +162,12 @@ func runOne(file string, f *runFlags, opts scenario.Options, pcap string) fileRu
 		return fr
 	}
 	var backend scenario.Backend
-	var sk *scenario.Skmsg
+	var sk *emulated.Backend
 	var pcapFile *os.File
 	if f.kernel {
-		backend = &oracle.Kernel{TracePipe: f.tracePipe}
+		backend = &kernel.Backend{TracePipe: f.tracePipe}
 	} else {
-		sk = &scenario.Skmsg{Trace: f.trace}
+		sk = &emulated.Backend{Trace: f.trace}
 		if pcap != "" {
 			if pcapFile, err = os.Create(pcap); err != nil {
 				fr.err, fr.code = err, exitUsage
@@ -232,7 +233,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		case f.trace:
 			err = fmt.Errorf("--trace follows skmsg's interpreter; it cannot be used with --kernel")
 		default:
-			err = oracle.Available()
+			err = kernel.Available()
 		}
 	}
 	if err != nil {
@@ -302,7 +303,7 @@ func writeJSON(w io.Writer, fr fileRun) error {
 			File     string `json:"file"`
 			Backend  string `json:"backend"`
 			scenario.StepResult
-			Runs []*scenario.ProgramRun `json:"runs,omitempty"`
+			Runs []*emulated.ProgramRun `json:"runs,omitempty"`
 		}{Scenario: r.Scenario, File: r.File, Backend: r.Backend, StepResult: s}
 		if i < len(fr.runs) {
 			rec.Runs = fr.runs[i]

@@ -22,8 +22,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/skmsg/skmsg/internal/oracle"
 	"github.com/skmsg/skmsg/internal/testobj"
+	"github.com/skmsg/skmsg/scenario/kernel"
 )
 
 func bundled(t *testing.T) []string {
@@ -508,14 +508,14 @@ func TestRunTraceFlag(t *testing.T) {
 // kernelOrSkip skips a test that needs the kernel oracle.
 func kernelOrSkip(t *testing.T) {
 	t.Helper()
-	if err := oracle.Available(); err != nil {
+	if err := kernel.Available(); err != nil {
 		t.Skip(err)
 	}
 }
 
 func TestRunKernel(t *testing.T) {
 	file := testobj.Path("scenarios", "redirect_ingress.yaml")
-	if err := oracle.Available(); err != nil {
+	if err := kernel.Available(); err != nil {
 		_, stderr, code := runBinary(t, "run", "--kernel", file)
 		assert.Equal(t, exitUsage, code)
 		assert.Contains(t, stderr, "kernel oracle unavailable")

@@ -6,7 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/skmsg/skmsg/runtime/scenario"
+	"github.com/skmsg/skmsg/scenario"
+	"github.com/skmsg/skmsg/scenario/emulated"
 )
 
 func init() {
@@ -89,7 +90,7 @@ func runTrace(args []string, stdout, stderr io.Writer) int {
 		if *step > 0 && (s.Phase != scenario.PhaseSteps || s.Number != *step) {
 			continue
 		}
-		var runs []*scenario.ProgramRun
+		var runs []*emulated.ProgramRun
 		if i < len(fr.runs) {
 			for _, r := range fr.runs[i] {
 				if *program == "" || r.Program == *program {

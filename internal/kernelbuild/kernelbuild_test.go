@@ -4,12 +4,12 @@ import (
 	"testing"
 
 	"github.com/skmsg/skmsg/internal/kernelbuild"
-	"github.com/skmsg/skmsg/internal/oracle"
+	"github.com/skmsg/skmsg/scenario/kernel"
 )
 
 // TestProbe probes the running kernel and prints which build it is.
 func TestProbe(t *testing.T) {
-	if err := oracle.Available(); err != nil {
+	if err := kernel.Available(); err != nil {
 		t.Skip(err)
 	}
 	b, err := kernelbuild.Probe()

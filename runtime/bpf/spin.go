@@ -1,0 +1,5 @@
+package bpf
+
+import "runtime"
+
+func spinYield() { runtime.Gosched() }

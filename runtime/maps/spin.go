@@ -1,5 +1,0 @@
-package maps
-
-import "runtime"
-
-func spinYield() { runtime.Gosched() }
