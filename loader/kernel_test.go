@@ -3,8 +3,9 @@ package loader_test
 import (
 	"errors"
 	"runtime"
-	"syscall"
 	"testing"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -57,7 +58,7 @@ func TestKernelAcceptsPrograms(t *testing.T) {
 			if errors.As(err, &ve) {
 				t.Fatalf("verifier rejected %s: %+v", tt.obj, ve)
 			}
-			if errors.Is(err, syscall.EPERM) {
+			if errors.Is(err, errno.EPERM) {
 				t.Skipf("cannot load BPF here: %v", err)
 			}
 			require.NoError(t, err)
@@ -82,7 +83,7 @@ func TestKernelRejectsUnrelocated(t *testing.T) {
 		coll.Close()
 	}
 	var ve *ebpf.VerifierError
-	if !errors.As(err, &ve) && errors.Is(err, syscall.EPERM) {
+	if !errors.As(err, &ve) && errors.Is(err, errno.EPERM) {
 		t.Skipf("cannot load BPF here: %v", err)
 	}
 	require.ErrorAs(t, err, &ve)

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -16,8 +18,11 @@ import (
 
 // ErrNotSupported is wrapped by every error about something the object needs
 // that skmsg does not provide (a program type it cannot tell, an
-// unresolvable CO-RE relocation, kfuncs, kconfig externs, ...).
-var ErrNotSupported = errors.New("not supported by skmsg")
+// unresolvable CO-RE relocation, kfuncs, kconfig externs, ...). It is the
+// module's one such value: every package of skmsg that reports something it
+// cannot do yet wraps this same error, so errors.Is(err,
+// loader.ErrNotSupported) answers for all of them.
+var ErrNotSupported = errno.ErrNotSupported
 
 // Object is a parsed BPF object: its programs and the maps they use. It is
 // input for the runtime; nothing in it runs.

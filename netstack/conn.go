@@ -7,8 +7,9 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -362,7 +363,7 @@ func (c *Conn) InjectRelease(b []byte, r Releaser) error {
 		if len(b) == 0 {
 			return nil
 		}
-		return c.opErr("inject", syscall.EPIPE)
+		return c.opErr("inject", errno.EPIPE)
 	}
 	c.ing = append(c.ing, ingBuf{b, r})
 	c.ingLen += len(b)
@@ -504,7 +505,7 @@ func (c *Conn) recvmsg(b []byte, flags int) (int, error) {
 			}
 			continue
 		}
-		if err != syscall.EAGAIN {
+		if err != errno.EAGAIN {
 			if total > 0 {
 				return total, nil
 			}
@@ -514,7 +515,7 @@ func (c *Conn) recvmsg(b []byte, flags int) (int, error) {
 			if total > 0 {
 				return total, nil
 			}
-			return 0, c.opErr("read", syscall.EAGAIN)
+			return 0, c.opErr("read", errno.EAGAIN)
 		}
 		if !registered {
 			c.appq.EventRegister(&c.rdEntry)
@@ -546,12 +547,12 @@ func (c *Conn) readOnce(b []byte, peek bool) (int, error) {
 		// TCP data belongs to the runtime; the application sees EOF (or
 		// the reset) once TCP's receive side is done and drained.
 		if c.TCPQueued() > 0 {
-			return 0, syscall.EAGAIN
+			return 0, errno.EAGAIN
 		}
 		var w tcpip.SliceWriter
 		_, terr := c.ep.Read(&w, tcpip.ReadOptions{Peek: true})
 		if terr == nil {
-			return 0, syscall.EAGAIN
+			return 0, errno.EAGAIN
 		}
 		return 0, errnoOf(terr)
 	}
@@ -564,7 +565,7 @@ func (c *Conn) readOnce(b []byte, peek bool) (int, error) {
 		return 0, errnoOf(terr)
 	}
 	if res.Count == 0 {
-		return 0, syscall.EAGAIN
+		return 0, errno.EAGAIN
 	}
 	return res.Count, nil
 }
@@ -592,7 +593,7 @@ func (c *Conn) recvTCP(b []byte, peek bool) (int, error) {
 		return 0, c.opErr("recv", errnoOf(terr))
 	}
 	if res.Count == 0 {
-		return 0, c.opErr("recv", syscall.EAGAIN)
+		return 0, c.opErr("recv", errno.EAGAIN)
 	}
 	return res.Count, nil
 }
@@ -675,7 +676,7 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 		return 0, nil
 	}
 	if c.closed.Load() {
-		return 0, c.opErr("write", syscall.EPIPE)
+		return 0, c.opErr("write", errno.EPIPE)
 	}
 	opts := tcpip.WriteOptions{More: flags&MSG_MORE != 0}
 	total := 0
@@ -707,7 +708,7 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 			if total > 0 {
 				return total, nil
 			}
-			return 0, c.opErr("write", syscall.EAGAIN)
+			return 0, c.opErr("write", errno.EAGAIN)
 		}
 		if !registered {
 			c.wrq.EventRegister(&c.wrEntry)
@@ -802,7 +803,7 @@ func (c *Conn) Shutdown(how int) error {
 	case SHUT_RDWR:
 		f = tcpip.ShutdownRead | tcpip.ShutdownWrite
 	default:
-		return c.opErr("shutdown", syscall.EINVAL)
+		return c.opErr("shutdown", errno.EINVAL)
 	}
 	if terr := c.ep.Shutdown(f); terr != nil {
 		return c.opErr("shutdown", errnoOf(terr))

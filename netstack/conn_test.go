@@ -6,9 +6,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,11 +85,11 @@ func TestDialErrors(t *testing.T) {
 		name, local, remote string
 		want                error
 	}{
-		{"refused", "10.0.0.1", "10.0.0.2:9", syscall.ECONNREFUSED},
-		{"no such host", "10.0.0.1", "10.9.9.9:80", syscall.EHOSTUNREACH},
-		{"no port", "10.0.0.1", "10.0.0.2", syscall.EINVAL},
-		{"bad address", "10.0.0.1", "not-an-ip:80", syscall.EINVAL},
-		{"family mismatch", "10.0.0.1", "[fd00::9]:80", syscall.EHOSTUNREACH},
+		{"refused", "10.0.0.1", "10.0.0.2:9", errno.ECONNREFUSED},
+		{"no such host", "10.0.0.1", "10.9.9.9:80", errno.EHOSTUNREACH},
+		{"no port", "10.0.0.1", "10.0.0.2", errno.EINVAL},
+		{"bad address", "10.0.0.1", "not-an-ip:80", errno.EINVAL},
+		{"family mismatch", "10.0.0.1", "[fd00::9]:80", errno.EHOSTUNREACH},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := n.Dial(tc.local, tc.remote)
@@ -122,7 +123,7 @@ func TestHalfClose(t *testing.T) {
 
 	// Sending after SHUT_WR is EPIPE.
 	_, err = cli.Write([]byte("late"))
-	assert.ErrorIs(t, err, syscall.EPIPE)
+	assert.ErrorIs(t, err, errno.EPIPE)
 
 	require.NoError(t, srv.Close())
 	_, err = cli.Read(buf)
@@ -148,8 +149,8 @@ func TestShutdownRead(t *testing.T) {
 	_, err = srv.Read(buf)
 	assert.Equal(t, io.EOF, err)
 	require.NoError(t, srv.Close())
-	assert.ErrorIs(t, srv.Inject([]byte("x")), syscall.EPIPE, "a closed Conn takes nothing")
-	assert.ErrorIs(t, cli.Shutdown(42), syscall.EINVAL)
+	assert.ErrorIs(t, srv.Inject([]byte("x")), errno.EPIPE, "a closed Conn takes nothing")
+	assert.ErrorIs(t, cli.Shutdown(42), errno.EINVAL)
 }
 
 func TestReset(t *testing.T) {
@@ -170,7 +171,7 @@ func TestReset(t *testing.T) {
 			waitIdle(t, n) // includes the peer handling the RST
 			assert.Equal(t, StateClose, srv.State())
 			_, err = srv.Read(make([]byte, 10))
-			assert.ErrorIs(t, err, syscall.ECONNRESET)
+			assert.ErrorIs(t, err, errno.ECONNRESET)
 			var op *OpError
 			require.ErrorAs(t, err, &op)
 			assert.Equal(t, "read", op.Op)
@@ -188,7 +189,7 @@ func TestNonBlockingAndPeek(t *testing.T) {
 	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
 	buf := make([]byte, 16)
 	_, err := srv.Recvmsg(buf, MSG_DONTWAIT)
-	assert.ErrorIs(t, err, syscall.EAGAIN)
+	assert.ErrorIs(t, err, errno.EAGAIN)
 
 	_, err = cli.Write([]byte("abcdef"))
 	require.NoError(t, err)
@@ -210,7 +211,7 @@ func TestNonBlockingAndPeek(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		k, err := cli.Sendmsg([][]byte{chunk}, MSG_DONTWAIT)
 		if err != nil {
-			require.ErrorIs(t, err, syscall.EAGAIN)
+			require.ErrorIs(t, err, errno.EAGAIN)
 			break
 		}
 		if k < len(chunk) {
@@ -245,7 +246,7 @@ func TestSockopts(t *testing.T) {
 		{"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, 1, 1, nil},
 		{"TCP_NODELAY on", SOL_TCP, TCP_NODELAY, 1, 1, nil},
 		{"TCP_NODELAY off", SOL_TCP, TCP_NODELAY, 0, 0, nil},
-		{"unknown", SOL_TCP, 9999, 1, 0, syscall.ENOPROTOOPT},
+		{"unknown", SOL_TCP, 9999, 1, 0, errno.ENOPROTOOPT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := cli.SetSockoptInt(tc.level, tc.opt, tc.set)
@@ -317,9 +318,9 @@ func TestDualStackHost(t *testing.T) {
 	h, err := n.AddHost("10.0.0.5", "fd00::5")
 	require.NoError(t, err)
 	_, err = n.AddHost("10.0.0.5")
-	assert.ErrorIs(t, err, syscall.EADDRINUSE, "an address belongs to one host")
+	assert.ErrorIs(t, err, errno.EADDRINUSE, "an address belongs to one host")
 	_, err = n.AddHost("224.0.0.1")
-	assert.ErrorIs(t, err, syscall.EADDRNOTAVAIL)
+	assert.ErrorIs(t, err, errno.EADDRNOTAVAIL)
 	srv, err := n.AddHost("10.0.0.6", "fd00::6")
 	require.NoError(t, err)
 	l4, err := srv.Listen(false, 80)

@@ -24,8 +24,9 @@
 // # Sockets
 //
 // [Conn] is a connected TCP socket and implements net.Conn; [Listener]
-// implements net.Listener. Errors are syscall.Errno values wrapped in
-// *[OpError] (errors.Is(err, syscall.ECONNRESET) works); end of stream is
+// implements net.Listener. Errors are syscall.Errno values with Linux
+// numbers on every GOOS, wrapped in *[OpError] (errors.Is(err,
+// syscall.ECONNRESET) works on Linux); end of stream is
 // io.EOF. Flags for [Conn.Sendmsg], [Conn.Recvmsg] and [Conn.SendTCP] are the
 // Linux MSG_* values (MSG_DONTWAIT, MSG_PEEK, MSG_MORE: this package's constants, equal to the syscall package's on Linux).
 //

@@ -5,14 +5,16 @@ import (
 	"io"
 	"net"
 	"os"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // OpError is the error every socket call returns: the operation, the
 // socket's addresses, and the errno that a Linux socket would have returned.
-// errors.Is(err, syscall.EAGAIN) and friends work through it.
+// errors.Is(err, syscall.EAGAIN) and friends work through it on Linux; the
+// errno carries the Linux number on every GOOS.
 type OpError struct {
 	Op     string
 	Local  net.Addr
@@ -50,7 +52,7 @@ func (deadlineError) Error() string   { return "i/o timeout" }
 func (deadlineError) Timeout() bool   { return true }
 func (deadlineError) Temporary() bool { return true }
 func (deadlineError) Is(target error) bool {
-	return target == syscall.ETIMEDOUT || target == syscall.EAGAIN || target == os.ErrDeadlineExceeded
+	return target == errno.ETIMEDOUT || target == errno.EAGAIN || target == os.ErrDeadlineExceeded
 }
 
 var errDeadline error = deadlineError{}
@@ -64,44 +66,44 @@ func errnoOf(err tcpip.Error) error {
 	case *tcpip.ErrClosedForReceive:
 		return io.EOF
 	case *tcpip.ErrWouldBlock:
-		return syscall.EAGAIN
+		return errno.EAGAIN
 	case *tcpip.ErrConnectionReset:
-		return syscall.ECONNRESET
+		return errno.ECONNRESET
 	case *tcpip.ErrConnectionRefused:
-		return syscall.ECONNREFUSED
+		return errno.ECONNREFUSED
 	case *tcpip.ErrConnectionAborted, *tcpip.ErrAborted:
-		return syscall.ECONNABORTED
+		return errno.ECONNABORTED
 	case *tcpip.ErrClosedForSend:
-		return syscall.EPIPE
+		return errno.EPIPE
 	case *tcpip.ErrNotConnected:
-		return syscall.ENOTCONN
+		return errno.ENOTCONN
 	case *tcpip.ErrTimeout:
-		return syscall.ETIMEDOUT
+		return errno.ETIMEDOUT
 	case *tcpip.ErrPortInUse, *tcpip.ErrDuplicateAddress:
-		return syscall.EADDRINUSE
+		return errno.EADDRINUSE
 	case *tcpip.ErrBadLocalAddress:
-		return syscall.EADDRNOTAVAIL
+		return errno.EADDRNOTAVAIL
 	case *tcpip.ErrAlreadyConnected:
-		return syscall.EISCONN
+		return errno.EISCONN
 	case *tcpip.ErrAlreadyConnecting:
-		return syscall.EALREADY
+		return errno.EALREADY
 	case *tcpip.ErrConnectStarted:
-		return syscall.EINPROGRESS
+		return errno.EINPROGRESS
 	case *tcpip.ErrHostUnreachable:
-		return syscall.EHOSTUNREACH
+		return errno.EHOSTUNREACH
 	case *tcpip.ErrNetworkUnreachable:
-		return syscall.ENETUNREACH
+		return errno.ENETUNREACH
 	case *tcpip.ErrMessageTooLong:
-		return syscall.EMSGSIZE
+		return errno.EMSGSIZE
 	case *tcpip.ErrNoBufferSpace:
-		return syscall.ENOBUFS
+		return errno.ENOBUFS
 	case *tcpip.ErrNotSupported, *tcpip.ErrUnknownProtocolOption:
-		return syscall.ENOPROTOOPT
+		return errno.ENOPROTOOPT
 	case *tcpip.ErrQueueSizeNotSupported:
-		return syscall.ENOTTY
+		return errno.ENOTTY
 	case *tcpip.ErrHostDown:
-		return syscall.EHOSTDOWN
+		return errno.EHOSTDOWN
 	default:
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 }

@@ -7,7 +7,8 @@ import (
 	"io"
 	"sort"
 	"sync"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/skmsg/skmsg/netstack"
 )
@@ -37,7 +38,7 @@ func Example_hooks() {
 	fmt.Println(established)
 	cli.SetSendHook(func(c *netstack.Conn, iov [][]byte, flags int) (int, error) {
 		if bytes.HasPrefix(iov[0], []byte("drop")) {
-			return 0, syscall.EACCES
+			return 0, errno.EACCES
 		}
 		return c.SendTCPv(iov, flags) // PASS
 	})

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,7 +50,7 @@ func TestSendHook(t *testing.T) {
 		case 'i':
 			return len(msg), b.Inject(msg)
 		}
-		return 0, syscall.EACCES
+		return 0, errno.EACCES
 	})
 	for _, tc := range []struct {
 		msg     string
@@ -59,7 +60,7 @@ func TestSendHook(t *testing.T) {
 		{"pass", aPeer, nil},
 		{"redirect", bPeer, nil},
 		{"ingress", b, nil},
-		{"drop", nil, syscall.EACCES},
+		{"drop", nil, errno.EACCES},
 	} {
 		t.Run(tc.msg, func(t *testing.T) {
 			k, err := a.Write([]byte(tc.msg))
@@ -182,7 +183,7 @@ func TestIngressBeforeTCP(t *testing.T) {
 	require.NoError(t, srv.Inject([]byte("wake")))
 	assert.Equal(t, "wake", <-done)
 	require.NoError(t, srv.Close())
-	assert.ErrorIs(t, srv.Inject([]byte("x")), syscall.EPIPE)
+	assert.ErrorIs(t, srv.Inject([]byte("x")), errno.EPIPE)
 }
 
 func TestLifecycleHooks(t *testing.T) {

@@ -3,8 +3,9 @@ package netstack
 import (
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,7 +75,7 @@ func TestInjectReleaseOnce(t *testing.T) {
 					rs = append(rs, r)
 					err := srv.InjectRelease([]byte(s.arg), r)
 					if closed {
-						assert.ErrorIs(t, err, syscall.EPIPE)
+						assert.ErrorIs(t, err, errno.EPIPE)
 					} else {
 						require.NoError(t, err)
 					}

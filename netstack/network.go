@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -267,7 +268,7 @@ func (h *Host) AddAddress(addr string) error {
 		if other == h {
 			return nil
 		}
-		return fmt.Errorf("netstack: address %s already belongs to another host: %w", a, syscall.EADDRINUSE)
+		return fmt.Errorf("netstack: address %s already belongs to another host: %w", a, errno.EADDRINUSE)
 	}
 	if err := h.addAddr(a); err != nil {
 		return err
@@ -288,14 +289,14 @@ func (n *Network) publishAddr(a netip.Addr, h *Host) {
 
 func (n *Network) addHostLocked(addrs []netip.Addr) (*Host, error) {
 	if n.closed {
-		return nil, fmt.Errorf("netstack: network closed: %w", syscall.ENETDOWN)
+		return nil, fmt.Errorf("netstack: network closed: %w", errno.ENETDOWN)
 	}
 	for _, a := range addrs {
 		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
-			return nil, fmt.Errorf("netstack: %s cannot be a host address: %w", a, syscall.EADDRNOTAVAIL)
+			return nil, fmt.Errorf("netstack: %s cannot be a host address: %w", a, errno.EADDRNOTAVAIL)
 		}
 		if (*n.byAddr.Load())[tcpip.AddrFromSlice(a.AsSlice())] != nil {
-			return nil, fmt.Errorf("netstack: address %s already belongs to a host: %w", a, syscall.EADDRINUSE)
+			return nil, fmt.Errorf("netstack: address %s already belongs to a host: %w", a, errno.EADDRINUSE)
 		}
 	}
 	idx := len(n.hosts)
@@ -387,7 +388,7 @@ func parseEndpoint(s string) (netip.AddrPort, error) {
 			return netip.AddrPortFrom(a.Unmap(), 0), nil
 		}
 	}
-	return netip.AddrPort{}, fmt.Errorf("netstack: bad address %q (want IP or IP:port): %w", s, syscall.EINVAL)
+	return netip.AddrPort{}, fmt.Errorf("netstack: bad address %q (want IP or IP:port): %w", s, errno.EINVAL)
 }
 
 func fullAddr(ap netip.AddrPort) tcpip.FullAddress {

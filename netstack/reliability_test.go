@@ -3,9 +3,10 @@ package netstack
 import (
 	"errors"
 	"io"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/require"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
@@ -24,7 +25,7 @@ func TestTinyNonblockingSendsArrive(t *testing.T) {
 	sent := 0
 	for i := 0; i < 30000; i++ {
 		k, err := cli.SendTCP([]byte{byte(sent)}, MSG_DONTWAIT)
-		if errors.Is(err, syscall.EAGAIN) {
+		if errors.Is(err, errno.EAGAIN) {
 			break
 		}
 		require.NoError(t, err)
@@ -43,7 +44,7 @@ func TestTinyNonblockingSendsArrive(t *testing.T) {
 		for {
 			k, err := srv.Recvmsg(buf, MSG_DONTWAIT)
 			if err != nil {
-				require.ErrorIs(t, err, syscall.EAGAIN)
+				require.ErrorIs(t, err, errno.EAGAIN)
 				return got >= sent
 			}
 			for j := 0; j < k; j++ {

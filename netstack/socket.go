@@ -6,8 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
@@ -70,14 +71,14 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 		return &OpError{Op: "dial", Remote: net.TCPAddrFromAddrPort(ra), Err: err}
 	}
 	if ra.Port() == 0 {
-		return nil, opErr(fmt.Errorf("remote %s has no port: %w", ra.Addr(), syscall.EINVAL))
+		return nil, opErr(fmt.Errorf("remote %s has no port: %w", ra.Addr(), errno.EINVAL))
 	}
 	if (*n.byAddr.Load())[tcpip.AddrFromSlice(ra.Addr().AsSlice())] == nil {
-		return nil, opErr(fmt.Errorf("no host has address %s: %w", ra.Addr(), syscall.EHOSTUNREACH))
+		return nil, opErr(fmt.Errorf("no host has address %s: %w", ra.Addr(), errno.EHOSTUNREACH))
 	}
 	laddr, ok := h.localAddr(ra.Addr())
 	if !ok {
-		return nil, opErr(fmt.Errorf("host has no address of the family of %s: %w", ra.Addr(), syscall.EAFNOSUPPORT))
+		return nil, opErr(fmt.Errorf("host has no address of the family of %s: %w", ra.Addr(), errno.EAFNOSUPPORT))
 	}
 	wq := new(waiter.Queue)
 	ep, terr := h.stack.NewEndpoint(tcp.ProtocolNumber, netProto(laddr), wq)
@@ -115,7 +116,7 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 		return fail(errnoOf(terr))
 	}
 	if st := c.State(); st != StateEstablished && st != StateCloseWait {
-		return fail(fmt.Errorf("connection ended in state %v: %w", st, syscall.ECONNREFUSED))
+		return fail(fmt.Errorf("connection ended in state %v: %w", st, errno.ECONNREFUSED))
 	}
 	c.setAddrs()
 	c.tr.key = c.key
@@ -154,7 +155,7 @@ func (h *Host) bind(ep tcpip.Endpoint, addr netip.Addr, port uint16) error {
 			return fmt.Errorf("bind %s: %w", netip.AddrPortFrom(addr, p), errnoOf(terr))
 		}
 	}
-	return fmt.Errorf("no free ephemeral port on %s: %w", addr, syscall.EADDRNOTAVAIL)
+	return fmt.Errorf("no free ephemeral port on %s: %w", addr, errno.EADDRNOTAVAIL)
 }
 
 // Listener is a listening TCP socket. It implements net.Listener.
@@ -233,7 +234,7 @@ func (h *Host) Listen(ipv6 bool, port uint16) (*Listener, error) {
 	}
 	a, ok := h.localAddr(family)
 	if !ok {
-		return nil, &OpError{Op: "listen", Err: fmt.Errorf("host has no address of that family: %w", syscall.EAFNOSUPPORT)}
+		return nil, &OpError{Op: "listen", Err: fmt.Errorf("host has no address of that family: %w", errno.EAFNOSUPPORT)}
 	}
 	return h.net.Listen(netip.AddrPortFrom(a, port).String())
 }

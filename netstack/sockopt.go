@@ -1,7 +1,7 @@
 package netstack
 
 import (
-	"syscall"
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -39,7 +39,7 @@ func (c *Conn) SetSockoptInt(level, name, v int) error {
 	if level == SOL_SOCKET && name == SO_RCVLOWAT {
 		// gVisor accepts SO_RCVLOWAT but ignores it; reads apply it here.
 		if v < 0 {
-			return c.opErr("setsockopt", syscall.EINVAL)
+			return c.opErr("setsockopt", errno.EINVAL)
 		}
 		if v == 0 {
 			v = 1
@@ -73,17 +73,17 @@ func setSockopt(ep tcpip.Endpoint, level, name, v int) error {
 	switch {
 	case level == SOL_SOCKET && name == SO_RCVBUF:
 		if v < 0 {
-			return syscall.EINVAL
+			return errno.EINVAL
 		}
 		so.SetReceiveBufferSize(int64(v)*2, true)
 	case level == SOL_SOCKET && name == SO_SNDBUF:
 		if v < 0 {
-			return syscall.EINVAL
+			return errno.EINVAL
 		}
 		so.SetSendBufferSize(int64(v)*2, true)
 	case level == SOL_SOCKET && name == SO_RCVLOWAT:
 		if v < 0 {
-			return syscall.EINVAL
+			return errno.EINVAL
 		}
 		if v == 0 {
 			v = 1
@@ -98,7 +98,7 @@ func setSockopt(ep tcpip.Endpoint, level, name, v int) error {
 	case level == SOL_TCP && name == TCP_CORK:
 		so.SetCorkOption(v != 0)
 	default:
-		return syscall.ENOPROTOOPT
+		return errno.ENOPROTOOPT
 	}
 	return nil
 }
@@ -125,5 +125,5 @@ func getSockopt(ep tcpip.Endpoint, level, name int) (int, error) {
 	case level == SOL_TCP && name == TCP_CORK:
 		return b(so.GetCorkOption()), nil
 	}
-	return 0, syscall.ENOPROTOOPT
+	return 0, errno.ENOPROTOOPT
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/skmsg/skmsg/runtime/bpf"
 )
 
@@ -49,14 +51,14 @@ func (m *SockMap) progLinkLookup(a AttachType) (int, syscall.Errno) {
 	case SkMsgVerdict, SkSkbStreamParser:
 	case SkSkbStreamVerdict:
 		if m.progs.skbVerdict.Load() != nil {
-			return -1, syscall.EBUSY
+			return -1, errno.EBUSY
 		}
 	case SkSkbVerdict:
 		if m.progs.streamVerdict.Load() != nil {
-			return -1, syscall.EBUSY
+			return -1, errno.EBUSY
 		}
 	default:
-		return -1, syscall.EOPNOTSUPP
+		return -1, errno.EOPNOTSUPP
 	}
 	return slotIndex(a), 0
 }
@@ -69,12 +71,12 @@ func (m *SockMap) progUpdate(prog, old *Program, l *Link, a AttachType) syscall.
 		return e
 	}
 	if (l == nil || prog != nil) && m.links[idx] != nil {
-		return syscall.EBUSY
+		return errno.EBUSY
 	}
 	slot := m.progs.slot(a)
 	if old != nil {
 		if slot.Load() != old {
-			return syscall.ENOENT
+			return errno.ENOENT
 		}
 		slot.Store(prog)
 		m.links[idx] = nil
@@ -90,10 +92,10 @@ func (m *SockMap) progUpdate(prog, old *Program, l *Link, a AttachType) syscall.
 func checkProgType(p *Program, a AttachType) syscall.Errno {
 	want := progTypeOf(a)
 	if want == 0 || want == ProgTypeSockOps {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	if p.Type != want {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	return 0
 }
@@ -116,7 +118,7 @@ func sockMapTarget(op string, prog *Program, target bpf.Map, a AttachType, e sys
 // in the map keep the programs they inherited. A map that is not a sockmap
 // or sockhash gives EOPNOTSUPP.
 func (rt *Runtime) Attach(prog *Program, target bpf.Map, a AttachType) error {
-	m, err := sockMapTarget("attach", prog, target, a, syscall.EOPNOTSUPP)
+	m, err := sockMapTarget("attach", prog, target, a, errno.EOPNOTSUPP)
 	if err != nil {
 		return err
 	}
@@ -140,7 +142,7 @@ func (rt *Runtime) Attach(prog *Program, target bpf.Map, a AttachType) error {
 // Detach removes prog from m's slot for a (BPF_PROG_DETACH): ENOENT when
 // the slot holds another program, EBUSY when a link owns it.
 func (rt *Runtime) Detach(prog *Program, target bpf.Map, a AttachType) error {
-	m, err := sockMapTarget("detach", prog, target, a, syscall.EOPNOTSUPP)
+	m, err := sockMapTarget("detach", prog, target, a, errno.EOPNOTSUPP)
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func (rt *Runtime) Detach(prog *Program, target bpf.Map, a AttachType) error {
 func (m *SockMap) Query(a AttachType) (*Program, error) {
 	s := m.progs.slot(a)
 	if s == nil {
-		return nil, &AttachError{Op: "query", Map: m.spec.Name, Attach: a, Errno: syscall.EOPNOTSUPP}
+		return nil, &AttachError{Op: "query", Map: m.spec.Name, Attach: a, Errno: errno.EOPNOTSUPP}
 	}
 	return s.Load(), nil
 }
@@ -179,7 +181,7 @@ type Link struct {
 // AttachLink creates a sockmap link (BPF_LINK_CREATE): EBUSY when a link
 // already owns the slot; a program attached without a link is replaced.
 func (rt *Runtime) AttachLink(prog *Program, target bpf.Map, a AttachType) (*Link, error) {
-	m, err := sockMapTarget("link", prog, target, a, syscall.EINVAL)
+	m, err := sockMapTarget("link", prog, target, a, errno.EINVAL)
 	if err != nil {
 		return nil, err
 	}
@@ -220,13 +222,13 @@ func (l *Link) Update(prog, old *Program) error {
 	m.progMu.Lock()
 	defer m.progMu.Unlock()
 	if old != nil && l.prog != old {
-		return fail(syscall.EPERM)
+		return fail(errno.EPERM)
 	}
 	if l.prog != nil && (prog.Type != l.prog.Type || prog.ExpectedAttach != l.prog.ExpectedAttach) {
-		return fail(syscall.EINVAL)
+		return fail(errno.EINVAL)
 	}
 	if m.released || l.closed {
-		return fail(syscall.ENOLINK)
+		return fail(errno.ENOLINK)
 	}
 	if prog.coll != nil && prog.coll.rt.parserRefused(prog, l.a) {
 		return fail(syscall.EINVAL)
@@ -236,7 +238,7 @@ func (l *Link) Update(prog, old *Program) error {
 		return fail(e)
 	}
 	if m.links[idx] != l {
-		return fail(syscall.EBUSY)
+		return fail(errno.EBUSY)
 	}
 	m.progs.slot(l.a).Store(prog)
 	l.prog = prog

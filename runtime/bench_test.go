@@ -8,17 +8,19 @@ import (
 	"io"
 	goruntime "runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime"
 	"github.com/skmsg/skmsg/scenario/kernel"
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkSkMsg measures the sk_msg send path on skmsg and on the running
@@ -333,6 +335,6 @@ func kernelPair() (cli, srv int, err error) {
 	return cli, srv, nil
 }
 
-var _ = syscall.EAGAIN
+var _ = errno.EAGAIN
 
 func kernelAvailable() error { return kernel.Available() }

@@ -14,8 +14,9 @@
 //	err = sm.Update(uint32(0), srv, runtime.UpdateAny) // or a descriptor number
 //	n, err := cli.Write([]byte("hello"))             // runs the sk_msg verdict
 //
-// Errors a kernel would return are syscall.Errno values (possibly
-// wrapped: errors.Is(err, syscall.EBUSY)). Sockets are numbered like file
+// Errors a kernel would return are syscall.Errno values carrying the Linux
+// number on every GOOS (possibly wrapped: errors.Is(err, syscall.EBUSY) on
+// Linux). Sockets are numbered like file
 // descriptors, so a map update may also take a number as user space
 // passes it (EBADF when it names no open socket, EINVAL above INT_MAX).
 //

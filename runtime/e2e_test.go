@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
+	"github.com/stretchr/testify/require"
+
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
-	"github.com/stretchr/testify/require"
 )
 
 // msgConf mirrors struct conf of testdata/runtime/sockmap_msg.c.
@@ -86,7 +89,7 @@ func readN(t *testing.T, s *Socket, n int) []byte {
 	for got < n {
 		require.True(t, time.Now().Before(deadline), "timed out after %d of %d bytes", got, n)
 		k, err := s.Recvmsg(buf[got:], syscall.MSG_DONTWAIT)
-		if err == syscall.EAGAIN {
+		if err == errno.EAGAIN {
 			require.NoError(t, s.rt.WaitIdle(time.Now().Add(time.Second)))
 			continue
 		}
@@ -104,7 +107,7 @@ func drain(t *testing.T, s *Socket) []byte {
 	buf := make([]byte, 65536)
 	for {
 		n, err := s.Recvmsg(buf, syscall.MSG_DONTWAIT)
-		if err == syscall.EAGAIN || err == io.EOF {
+		if err == errno.EAGAIN || err == io.EOF {
 			return out
 		}
 		require.NoError(t, err)

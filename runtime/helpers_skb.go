@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"fmt"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/vm"
 )
@@ -27,8 +29,6 @@ const (
 	fnSkRedirectMap  = asm.FnSkRedirectMap
 	fnSkRedirectHash = asm.FnSkRedirectHash
 )
-
-func negErrno(e int64) uint64 { return uint64(-e) }
 
 // skbArg checks that r1 is the running program's __sk_buff.
 func skbArg(m *vm.Machine, r1 uint64, helper string) (*skbCtx, error) {
@@ -72,7 +72,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		off, n := uint64(uint32(r2)), uint64(uint32(r4))
 		if off > 0x7FFFFFFF || off+n > uint64(len(c.buf)) {
 			clear(to)
-			return negErrno(linuxEFAULT), nil
+			return negErrno(errno.EFAULT), nil
 		}
 		copy(to, c.buf[off:off+n])
 		return 0, nil
@@ -87,11 +87,11 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 			return 0, fmt.Errorf("skb_store_bytes: source: %w", err)
 		}
 		if r5&^3 != 0 { // BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		off, n := uint64(uint32(r2)), uint64(uint32(r4))
 		if off > 0x7FFFFFFF || off+n > uint64(len(c.buf)) {
-			return negErrno(linuxEFAULT), nil
+			return negErrno(errno.EFAULT), nil
 		}
 		c.own(0)
 		copy(c.buf[off:off+n], from)
@@ -108,7 +108,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 			n = uint64(c.linear)
 		}
 		if n > uint64(len(c.buf)) {
-			return negErrno(linuxENOMEM), nil
+			return negErrno(errno.ENOMEM), nil
 		}
 		c.makeLinear(int(n))
 		return 0, nil
@@ -120,7 +120,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		}
 		newLen := uint32(r2)
 		if r3 != 0 || newLen > skbMaxLen {
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		old := len(c.buf)
 		c.linear = old // __bpf_try_make_writable(skb, skb->len)
@@ -146,7 +146,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		room := uint64(uint32(r2))
 		newLen := uint64(len(c.buf)) + room
 		if r3 != 0 || newLen > skbMaxLen {
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		c.prepend(int(room))
 		return 0, nil
@@ -158,21 +158,21 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		}
 		diff := int64(int32(r2))
 		if r4 != 0 || uint32(r3) != 0 {
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		abs := diff
 		if abs < 0 {
 			abs = -abs
 		}
 		if abs > skbAdjustMax {
-			return negErrno(linuxEFAULT), nil
+			return negErrno(errno.EFAULT), nil
 		}
 		if diff >= 0 {
 			c.prepend(int(diff))
 			return 0, nil
 		}
 		if abs > int64(len(c.buf)) {
-			return negErrno(linuxENOMEM), nil
+			return negErrno(errno.ENOMEM), nil
 		}
 		if int(abs) > c.linear {
 			c.linear = int(abs)
@@ -234,7 +234,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 		}
 		ctxLen := int(r3>>32) & 0xFFFFF
 		if ctxLen > len(c.buf) {
-			return negErrno(linuxEFAULT), nil
+			return negErrno(errno.EFAULT), nil
 		}
 		if ctxLen > 0 {
 			data = append(append([]byte(nil), data...), c.buf[:ctxLen]...)
@@ -245,7 +245,7 @@ func skSkbHelpers(rt *Runtime) vm.Helpers {
 			n = cpu(m)
 		}
 		if e := pa.Output(n, r3, data, true); e != 0 {
-			return negErrno(linuxErrno(e)), nil
+			return negErrno(e), nil
 		}
 		return 0, nil
 	})
@@ -267,4 +267,4 @@ func (c *skbCtx) prepend(n int) {
 	c.mapPacket()
 }
 
-var _ = syscall.EINVAL
+var _ = errno.EINVAL

@@ -3,9 +3,11 @@ package runtime
 import (
 	"encoding/binary"
 	"fmt"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -119,14 +121,14 @@ func sockOpsHelpers(rt *Runtime) vm.Helpers {
 			switch r.a.op {
 			case opActiveEstablished, opPassiveEstablished, opTCPListenCB:
 			default:
-				return negErrno(linuxEOPNOTSUPP), nil
+				return negErrno(errno.EOPNOTSUPP), nil
 			}
 			if !r.a.fullsock {
-				return negErrno(linuxEOPNOTSUPP), nil
+				return negErrno(errno.EOPNOTSUPP), nil
 			}
 			k := append([]byte(nil), key...)
 			if e := sm.updateCommon(k, r.sk, r4); e != 0 {
-				return negErrno(linuxErrno(e)), nil
+				return negErrno(e), nil
 			}
 			return 0, nil
 		}
@@ -139,10 +141,10 @@ func sockOpsHelpers(rt *Runtime) vm.Helpers {
 			return 0, err
 		}
 		if !r.lockedTCP() {
-			return negErrno(linuxEOPNOTSUPP), nil
+			return negErrno(errno.EOPNOTSUPP), nil
 		}
 		if !r.a.fullsock {
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		rest := r.sk.setCbFlags(uint32(r2))
 		binary.LittleEndian.PutUint32(r.ctx[sockOpsOffCbFlags:], r.sk.ops.cbFlags.Load())
@@ -158,10 +160,10 @@ func sockOpsHelpers(rt *Runtime) vm.Helpers {
 			return 0, fmt.Errorf("setsockopt: optval: %w", err)
 		}
 		if !r.lockedTCP() {
-			return negErrno(linuxEOPNOTSUPP), nil
+			return negErrno(errno.EOPNOTSUPP), nil
 		}
 		if !r.a.fullsock {
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		return uint64(r.sk.bpfSetsockopt(int32(r2), int32(r3), val)), nil
 	})
@@ -177,9 +179,9 @@ func sockOpsHelpers(rt *Runtime) vm.Helpers {
 		ret := int64(0)
 		switch {
 		case !r.lockedTCP():
-			ret = -linuxEOPNOTSUPP
+			ret = -int64(errno.EOPNOTSUPP)
 		case !r.a.fullsock:
-			ret = -linuxEINVAL
+			ret = -int64(errno.EINVAL)
 		default:
 			ret = r.sk.bpfGetsockopt(int32(r2), int32(r3), out)
 		}
@@ -212,15 +214,15 @@ func (sk *Socket) bpfSetsockopt(level, name int32, val []byte) int64 {
 		return 0
 	}
 	if !sockOpsIntOpts[[2]int32{level, name}] {
-		return -linuxEINVAL
+		return -int64(errno.EINVAL)
 	}
 	if len(val) != 4 {
-		return -linuxEINVAL
+		return -int64(errno.EINVAL)
 	}
 	v := int32(binary.LittleEndian.Uint32(val))
 	if (level == solSocket && name == skBPFCbFlags) || (level == solTCP && name == tcpBPFCbFlags) {
 		if uint32(v)&^cbFlagAll != 0 {
-			return -linuxEINVAL
+			return -int64(errno.EINVAL)
 		}
 		sk.setCbFlags(uint32(v))
 	}
@@ -255,10 +257,10 @@ func (sk *Socket) bpfGetsockopt(level, name int32, out []byte) int64 {
 		clear(out[n:])
 		return 0
 	case level == solTCP && (name == tcpBPFSyn || name == tcpBPFSynIP || name == tcpBPFSynMac):
-		return -linuxENOENT
+		return -int64(errno.ENOENT)
 	}
 	if !sockOpsIntOpts[[2]int32{level, name}] || len(out) != 4 {
-		return -linuxEINVAL
+		return -int64(errno.EINVAL)
 	}
 	sk.ops.mu.Lock()
 	v := sk.ops.opts[[2]int32{level, name}]
@@ -270,4 +272,4 @@ func (sk *Socket) bpfGetsockopt(level, name int32, out []byte) int64 {
 	return 0
 }
 
-var _ = syscall.EINVAL
+var _ = errno.EINVAL

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,7 +78,7 @@ func TestIngressHandOverPages(t *testing.T) {
 			got = append(got, readN(t, b, len(want)-len(got))...)
 			require.Equal(t, want, got)
 			_, err = b.Recvmsg(make([]byte, 1), syscall.MSG_DONTWAIT)
-			require.ErrorIs(t, err, syscall.EAGAIN)
+			require.ErrorIs(t, err, errno.EAGAIN)
 		})
 	}
 }

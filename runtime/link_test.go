@@ -1,8 +1,9 @@
 package runtime
 
 import (
-	"syscall"
 	"testing"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/require"
 )
@@ -21,13 +22,13 @@ func TestSockmapLinks(t *testing.T) {
 	got, _ := sm.Query(SkMsgVerdict)
 	require.Equal(t, prog, got)
 
-	require.ErrorIs(t, f.rt.Attach(pass, sm, SkMsgVerdict), syscall.EBUSY)
-	require.ErrorIs(t, f.rt.Detach(prog, sm, SkMsgVerdict), syscall.EBUSY)
+	require.ErrorIs(t, f.rt.Attach(pass, sm, SkMsgVerdict), errno.EBUSY)
+	require.ErrorIs(t, f.rt.Detach(prog, sm, SkMsgVerdict), errno.EBUSY)
 	_, err = f.rt.AttachLink(pass, sm, SkMsgVerdict)
-	require.ErrorIs(t, err, syscall.EBUSY)
+	require.ErrorIs(t, err, errno.EBUSY)
 
-	require.ErrorIs(t, l.Update(pass, pass), syscall.EPERM, "old is not the link's program")
-	require.ErrorIs(t, l.Update(f.coll.Programs["skb_verdict"], nil), syscall.EINVAL, "another program type")
+	require.ErrorIs(t, l.Update(pass, pass), errno.EPERM, "old is not the link's program")
+	require.ErrorIs(t, l.Update(f.coll.Programs["skb_verdict"], nil), errno.EINVAL, "another program type")
 	require.NoError(t, l.Update(pass, prog))
 	got, _ = sm.Query(SkMsgVerdict)
 	require.Equal(t, pass, got)
@@ -35,17 +36,17 @@ func TestSockmapLinks(t *testing.T) {
 	require.NoError(t, l.Close())
 	got, _ = sm.Query(SkMsgVerdict)
 	require.Nil(t, got)
-	require.ErrorIs(t, l.Update(prog, nil), syscall.ENOLINK)
+	require.ErrorIs(t, l.Update(prog, nil), errno.ENOLINK)
 	require.NoError(t, f.rt.Attach(prog, sm, SkMsgVerdict))
 
 	_, err = f.rt.AttachLink(f.coll.Programs["skb_verdict"], sm, SkMsgVerdict)
-	require.ErrorIs(t, err, syscall.EINVAL, "program type must match the attach type")
+	require.ErrorIs(t, err, errno.EINVAL, "program type must match the attach type")
 
 	// The design's shape: any map of the collection; not a socket map.
 	require.NoError(t, f.rt.Attach(pass, f.coll.Maps["sock_hash"], SkMsgVerdict))
-	require.ErrorIs(t, f.rt.Attach(pass, f.coll.Maps["conf_map"], SkMsgVerdict), syscall.EOPNOTSUPP)
+	require.ErrorIs(t, f.rt.Attach(pass, f.coll.Maps["conf_map"], SkMsgVerdict), errno.EOPNOTSUPP)
 	_, err = f.rt.AttachLink(pass, f.coll.Maps["conf_map"], SkMsgVerdict)
-	require.ErrorIs(t, err, syscall.EINVAL)
+	require.ErrorIs(t, err, errno.EINVAL)
 }
 
 // A socket keeps the programs it inherited when the map's are detached,

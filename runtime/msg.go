@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/skmsg/skmsg/internal/errno"
 )
 
 // This file holds the generic sk_msg layer: the scatter-gather message that
@@ -296,11 +298,11 @@ func (m *Msg) find(start uint32) (i int, offset, l uint32) {
 // element and point data/data_end at it. It returns 0 or a negative errno.
 func (m *Msg) Pull(start, end uint32, flags uint64) int64 {
 	if flags != 0 || end <= start {
-		return -errEINVAL
+		return -int64(errno.EINVAL)
 	}
 	i, offset, l := m.find(start)
 	if i == m.n || start >= offset+l {
-		return -errEINVAL
+		return -int64(errno.EINVAL)
 	}
 	bytes := end - start
 	total := uint64(start-offset) + uint64(bytes)
@@ -316,10 +318,10 @@ func (m *Msg) Pull(start, end uint32, flags uint64) int64 {
 			}
 		}
 		if total > cp {
-			return -errEINVAL
+			return -int64(errno.EINVAL)
 		}
 		if cp > maxAlloc {
-			return -errENOMEM
+			return -int64(errno.ENOMEM)
 		}
 		pg := newPage(int(cp), false)
 		off := 0
@@ -339,14 +341,14 @@ func (m *Msg) Pull(start, end uint32, flags uint64) int64 {
 // Push implements bpf_msg_push_data: insert len zeroed bytes at start.
 func (m *Msg) Push(start, length uint32, flags uint64) int64 {
 	if flags != 0 {
-		return -errEINVAL
+		return -int64(errno.EINVAL)
 	}
 	if length == 0 {
 		return 0
 	}
 	i, offset, l := m.find(start)
 	if uint64(start) > uint64(offset)+uint64(l) {
-		return -errEINVAL
+		return -int64(errno.EINVAL)
 	}
 	space := MaxMsgFrags - m.n
 	appendAtEnd := i == m.n
@@ -356,7 +358,7 @@ func (m *Msg) Push(start, length uint32, flags uint64) int64 {
 		if appendAtEnd {
 			i--
 			if i < 0 {
-				return -errEINVAL
+				return -int64(errno.EINVAL)
 			}
 			offset = start - m.sg[i].length
 		}
@@ -364,7 +366,7 @@ func (m *Msg) Push(start, length uint32, flags uint64) int64 {
 		front := start - offset
 		back := e.length - front
 		if uint64(front)+uint64(length)+uint64(back) > maxAlloc {
-			return -errENOMEM
+			return -int64(errno.ENOMEM)
 		}
 		pg := newPage(int(front+length+back), true)
 		src := e.bytes()
@@ -374,7 +376,7 @@ func (m *Msg) Push(start, length uint32, flags uint64) int64 {
 		*e = sge{pg: pg, length: front + length + back}
 	} else {
 		if length > maxAlloc {
-			return -errENOMEM
+			return -int64(errno.ENOMEM)
 		}
 		pg := newPage(int(length), true)
 		ne := sge{pg: pg, length: length}
@@ -404,14 +406,14 @@ func (m *Msg) Push(start, length uint32, flags uint64) int64 {
 // Pop implements bpf_msg_pop_data: remove [start, start+len).
 func (m *Msg) Pop(start, length uint32, flags uint64) int64 {
 	if flags != 0 {
-		return -errEINVAL
+		return -int64(errno.EINVAL)
 	}
 	if length == 0 {
 		return 0
 	}
 	i, offset, l := m.find(start)
 	if i == m.n || start >= offset+l || uint64(start)+uint64(length) > uint64(m.size) {
-		return -errEINVAL
+		return -int64(errno.EINVAL)
 	}
 	space := MaxMsgFrags - m.n
 	pop := int64(length)
@@ -428,7 +430,7 @@ func (m *Msg) Pop(start, length uint32, flags uint64) int64 {
 				m.insertElem(i, right)
 			} else {
 				if a+b > maxAlloc {
-					return -errENOMEM
+					return -int64(errno.ENOMEM)
 				}
 				pg := newPage(int(a+b), false)
 				src := e.bytes()

@@ -3,6 +3,8 @@ package runtime
 import (
 	"testing"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,10 +93,10 @@ func TestMsgPull(t *testing.T) {
 		dataElem   int
 		dataLen    uint32
 	}{
-		{"flags", []uint32{10}, 0, 1, 1, -errEINVAL, []uint32{10}, 0, 10},
-		{"end<=start", []uint32{10}, 5, 5, 0, -errEINVAL, []uint32{10}, 0, 10},
-		{"start>=size", []uint32{10}, 10, 11, 0, -errEINVAL, []uint32{10}, 0, 10},
-		{"end>size", []uint32{10}, 5, 11, 0, -errEINVAL, []uint32{10}, 0, 10},
+		{"flags", []uint32{10}, 0, 1, 1, -int64(errno.EINVAL), []uint32{10}, 0, 10},
+		{"end<=start", []uint32{10}, 5, 5, 0, -int64(errno.EINVAL), []uint32{10}, 0, 10},
+		{"start>=size", []uint32{10}, 10, 11, 0, -int64(errno.EINVAL), []uint32{10}, 0, 10},
+		{"end>size", []uint32{10}, 5, 11, 0, -int64(errno.EINVAL), []uint32{10}, 0, 10},
 		{"inside first", []uint32{10, 10}, 1, 2, 0, 0, []uint32{10, 10}, 0, 1},
 		{"inside second", []uint32{10, 10}, 12, 20, 0, 0, []uint32{10, 10}, 1, 8},
 		{"across two", []uint32{10, 10, 10}, 5, 15, 0, 0, []uint32{20, 10}, 0, 10},
@@ -128,9 +130,9 @@ func TestMsgPush(t *testing.T) {
 		ret        int64
 		after      []uint32
 	}{
-		{"flags", []uint32{10}, 0, 1, 1, -errEINVAL, []uint32{10}},
+		{"flags", []uint32{10}, 0, 1, 1, -int64(errno.EINVAL), []uint32{10}},
 		{"len 0 no-op", []uint32{10}, 0, 0, 0, 0, []uint32{10}},
-		{"start>size", []uint32{10}, 11, 1, 0, -errEINVAL, []uint32{10}},
+		{"start>size", []uint32{10}, 11, 1, 0, -int64(errno.EINVAL), []uint32{10}},
 		{"at 0", []uint32{10}, 0, 4, 0, 0, []uint32{4, 10}},
 		{"append at size", []uint32{10}, 10, 4, 0, 0, []uint32{10, 4}},
 		{"inside first", []uint32{10}, 3, 4, 0, 0, []uint32{3, 4, 7}},
@@ -170,10 +172,10 @@ func TestMsgPop(t *testing.T) {
 		ret        int64
 		after      []uint32
 	}{
-		{"flags", []uint32{10}, 0, 1, 1, -errEINVAL, []uint32{10}},
+		{"flags", []uint32{10}, 0, 1, 1, -int64(errno.EINVAL), []uint32{10}},
 		{"len 0 no-op", []uint32{10}, 0, 0, 0, 0, []uint32{10}},
-		{"start>=size", []uint32{10}, 10, 1, 0, -errEINVAL, []uint32{10}},
-		{"past end", []uint32{10}, 5, 6, 0, -errEINVAL, []uint32{10}},
+		{"start>=size", []uint32{10}, 10, 1, 0, -int64(errno.EINVAL), []uint32{10}},
+		{"past end", []uint32{10}, 5, 6, 0, -int64(errno.EINVAL), []uint32{10}},
 		{"front of element", []uint32{10}, 0, 4, 0, 0, []uint32{6}},
 		{"whole element", []uint32{10, 10}, 0, 10, 0, 0, []uint32{10}},
 		{"inside splits", []uint32{10}, 2, 3, 0, 0, []uint32{2, 5}},

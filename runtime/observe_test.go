@@ -3,13 +3,15 @@ package runtime
 import (
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
+	"github.com/stretchr/testify/require"
+
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
-	"github.com/stretchr/testify/require"
 )
 
 type recorder struct {
@@ -45,7 +47,7 @@ func TestObserverSeesRuns(t *testing.T) {
 	require.NoError(t, err)
 	f.setConf(msgConf{Mode: modeDrop})
 	_, err = a.Write([]byte("xyz"))
-	require.ErrorIs(t, err, syscall.EACCES)
+	require.ErrorIs(t, err, errno.EACCES)
 
 	require.Len(t, rec.evs, 2)
 	ev := rec.evs[0]

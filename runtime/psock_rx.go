@@ -7,8 +7,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/skmsg/skmsg/netstack"
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"github.com/skmsg/skmsg/netstack"
 )
 
 // This file is the receive side of a psock: which receive mode a socket
@@ -390,7 +393,7 @@ func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) 
 	if n == len(data) {
 		return true, n
 	}
-	if err != nil && !errors.Is(err, syscall.EAGAIN) {
+	if err != nil && !errors.Is(err, errno.EAGAIN) {
 		// A hard error: the kernel sets it on the target and disables
 		// its TX; the data is lost.
 		tp.txEnabled.Store(false)
@@ -408,7 +411,7 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	aborted := p.rx.err != 0
 	p.rx.mu.Unlock()
 	if aborted && s.conn.IngressLen() == 0 {
-		return 0, syscall.EAGAIN
+		return 0, errno.EAGAIN
 	}
 	n, err := s.conn.Recvmsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
 	if n > 0 && flags&netstack.MSG_PEEK == 0 {

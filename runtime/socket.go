@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/skmsg/skmsg/netstack"
 )
 
@@ -136,7 +138,7 @@ func (s *Socket) Write(b []byte) (int, error) {
 		return s.listenerSend([][]byte{b})
 	}
 	if s.conn == nil {
-		return 0, syscall.ENOTCONN
+		return 0, errno.ENOTCONN
 	}
 	s.flushHeldPlain()
 	n, err := s.conn.Write(b)
@@ -150,7 +152,7 @@ func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
 		return s.listenerSend(iov)
 	}
 	if s.conn == nil {
-		return 0, syscall.ENOTCONN
+		return 0, errno.ENOTCONN
 	}
 	s.flushHeldPlain()
 	n, err := s.conn.Sendmsg(iov, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
@@ -167,7 +169,7 @@ func (s *Socket) Read(b []byte) (int, error) {
 // Recvmsg is recv(2) with MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL.
 func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	if s.conn == nil {
-		return 0, syscall.ENOTCONN
+		return 0, errno.ENOTCONN
 	}
 	s.dropPurged()
 	// With a receive verdict, reads follow tcp_bpf_recvmsg_parser (psock_rx.go).
@@ -198,7 +200,7 @@ func (s *Socket) Fionread() int {
 // Shutdown is shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR.
 func (s *Socket) Shutdown(how int) error {
 	if s.conn == nil {
-		return syscall.ENOTCONN
+		return errno.ENOTCONN
 	}
 	return sockErr(s.conn.Shutdown(how))
 }
@@ -208,7 +210,7 @@ func (s *Socket) Shutdown(how int) error {
 // connection and frees the descriptor number.
 func (s *Socket) Close() error {
 	if s.closed.Swap(true) {
-		return syscall.EBADF
+		return errno.EBADF
 	}
 	s.removeFromMaps()
 	var err error
@@ -279,7 +281,7 @@ func sockErr(err error) error {
 		return en
 	}
 	if errors.Is(err, net.ErrClosed) {
-		return syscall.EBADF
+		return errno.EBADF
 	}
 	return err
 }
@@ -291,16 +293,16 @@ func errnoOf(err error) syscall.Errno {
 		return en
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		return syscall.EPIPE
+		return errno.EPIPE
 	}
-	return syscall.EIO
+	return errno.EIO
 }
 
 // SetSockopt sets an integer socket option by name: SO_RCVBUF, SO_SNDBUF,
 // SO_RCVLOWAT, SO_SNDLOWAT, SO_KEEPALIVE, TCP_NODELAY, TCP_CORK.
 func (s *Socket) SetSockopt(name string, value int) error {
 	if s.conn == nil && s.ln == nil {
-		return syscall.EBADF
+		return errno.EBADF
 	}
 	var level, opt int
 	switch name {
@@ -318,7 +320,7 @@ func (s *Socket) SetSockopt(name string, value int) error {
 		level, opt = netstack.SOL_TCP, netstack.TCP_CORK
 	case "SO_SNDLOWAT":
 		// Not changeable on Linux: setsockopt fails with ENOPROTOOPT.
-		return syscall.ENOPROTOOPT
+		return errno.ENOPROTOOPT
 	default:
 		return fmt.Errorf("unknown socket option %s", name)
 	}

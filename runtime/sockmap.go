@@ -7,7 +7,10 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/runtime/bpf"
 )
 
@@ -51,23 +54,23 @@ func newSockMap(rt *Runtime, spec bpf.Spec) (*SockMap, error) {
 	}
 	hash := spec.Type == ebpf.SockHash
 	if spec.MaxEntries == 0 {
-		return nil, fail(syscall.EINVAL, "max_entries is 0")
+		return nil, fail(errno.EINVAL, "max_entries is 0")
 	}
 	if spec.ValueSize != 4 && spec.ValueSize != 8 {
-		return nil, fail(syscall.EINVAL, fmt.Sprintf("value size %d (want 4 or 8)", spec.ValueSize))
+		return nil, fail(errno.EINVAL, fmt.Sprintf("value size %d (want 4 or 8)", spec.ValueSize))
 	}
 	if spec.Flags&^sockCreateFlagMask != 0 {
-		return nil, fail(syscall.EINVAL, fmt.Sprintf("flags %#x not allowed", spec.Flags))
+		return nil, fail(errno.EINVAL, fmt.Sprintf("flags %#x not allowed", spec.Flags))
 	}
 	if hash {
 		if spec.KeySize == 0 {
-			return nil, fail(syscall.EINVAL, "key size 0")
+			return nil, fail(errno.EINVAL, "key size 0")
 		}
 		if spec.KeySize > maxSockHashKey {
-			return nil, fail(syscall.E2BIG, fmt.Sprintf("key size %d > %d", spec.KeySize, maxSockHashKey))
+			return nil, fail(errno.E2BIG, fmt.Sprintf("key size %d > %d", spec.KeySize, maxSockHashKey))
 		}
 	} else if spec.KeySize != 4 {
-		return nil, fail(syscall.EINVAL, fmt.Sprintf("key size %d (a sockmap key is a u32 index)", spec.KeySize))
+		return nil, fail(errno.EINVAL, fmt.Sprintf("key size %d (a sockmap key is a u32 index)", spec.KeySize))
 	}
 	m := &SockMap{rt: rt, spec: spec, hash: hash}
 	if hash {
@@ -94,7 +97,7 @@ func (m *SockMap) KeySize() uint32    { return m.spec.KeySize }
 func (m *SockMap) ValueSize() uint32  { return m.spec.ValueSize }
 func (m *SockMap) MaxEntries() uint32 { return m.spec.MaxEntries }
 func (m *SockMap) Flags() uint32      { return m.spec.Flags }
-func (m *SockMap) Freeze() error      { return m.fail("freeze", syscall.EINVAL, "") }
+func (m *SockMap) Freeze() error      { return m.fail("freeze", errno.EINVAL, "") }
 
 // Spec returns the spec the map was created from.
 func (m *SockMap) Spec() bpf.Spec { return m.spec }
@@ -105,7 +108,7 @@ func (m *SockMap) fail(op string, e syscall.Errno, why string) error {
 
 func (m *SockMap) checkKey(op string, key []byte) error {
 	if len(key) != int(m.spec.KeySize) {
-		return m.fail(op, syscall.EINVAL, fmt.Sprintf("key has %d bytes, map has %d", len(key), m.spec.KeySize))
+		return m.fail(op, errno.EINVAL, fmt.Sprintf("key has %d bytes, map has %d", len(key), m.spec.KeySize))
 	}
 	return nil
 }
@@ -146,17 +149,17 @@ func (m *SockMap) lookupIndex(idx uint32) *Socket {
 // when values are 4 bytes, ENOENT for an empty slot or a missing key.
 func (m *SockMap) LookupBytes(key []byte) ([]byte, error) {
 	if m.spec.Flags&bpf.FlagWronly != 0 {
-		return nil, m.fail("lookup", syscall.EPERM, "map is write-only to user space")
+		return nil, m.fail("lookup", errno.EPERM, "map is write-only to user space")
 	}
 	if err := m.checkKey("lookup", key); err != nil {
 		return nil, err
 	}
 	if m.spec.ValueSize != 8 {
-		return nil, m.fail("lookup", syscall.ENOSPC, "a socket cookie needs an 8-byte value")
+		return nil, m.fail("lookup", errno.ENOSPC, "a socket cookie needs an 8-byte value")
 	}
 	sk := m.lookupSock(key)
 	if sk == nil {
-		return nil, m.fail("lookup", syscall.ENOENT, "")
+		return nil, m.fail("lookup", errno.ENOENT, "")
 	}
 	out := make([]byte, 8)
 	binary.NativeEndian.PutUint64(out, sk.Cookie())
@@ -167,13 +170,13 @@ func (m *SockMap) LookupBytes(key []byte) ([]byte, error) {
 // (sock_map_update_elem_sys).
 func (m *SockMap) UpdateBytes(key, value []byte, flags uint64) error {
 	if m.spec.Flags&bpf.FlagRdonly != 0 {
-		return m.fail("update", syscall.EPERM, "map is read-only to user space")
+		return m.fail("update", errno.EPERM, "map is read-only to user space")
 	}
 	if err := m.checkKey("update", key); err != nil {
 		return err
 	}
 	if len(value) != int(m.spec.ValueSize) {
-		return m.fail("update", syscall.EINVAL, fmt.Sprintf("value has %d bytes, map takes %d", len(value), m.spec.ValueSize))
+		return m.fail("update", errno.EINVAL, fmt.Sprintf("value has %d bytes, map takes %d", len(value), m.spec.ValueSize))
 	}
 	var fd uint64
 	if len(value) == 8 {
@@ -182,11 +185,11 @@ func (m *SockMap) UpdateBytes(key, value []byte, flags uint64) error {
 		fd = uint64(binary.NativeEndian.Uint32(value))
 	}
 	if fd > math.MaxInt32 {
-		return m.fail("update", syscall.EINVAL, fmt.Sprintf("descriptor %d above INT_MAX", fd))
+		return m.fail("update", errno.EINVAL, fmt.Sprintf("descriptor %d above INT_MAX", fd))
 	}
 	sk := m.rt.socketByFD(int32(fd))
 	if sk == nil {
-		return m.fail("update", syscall.EBADF, fmt.Sprintf("%d is not an open socket", fd))
+		return m.fail("update", errno.EBADF, fmt.Sprintf("%d is not an open socket", fd))
 	}
 	return m.updateSocket(key, sk, flags)
 }
@@ -196,14 +199,14 @@ func (m *SockMap) UpdateBytes(key, value []byte, flags uint64) error {
 func (m *SockMap) Update(key, value any, flags uint64) error {
 	if sk, ok := value.(*Socket); ok {
 		if m.spec.Flags&bpf.FlagRdonly != 0 {
-			return m.fail("update", syscall.EPERM, "map is read-only to user space")
+			return m.fail("update", errno.EPERM, "map is read-only to user space")
 		}
 		k, err := marshalKey(key, int(m.spec.KeySize))
 		if err != nil {
 			return fmt.Errorf("map %s: update: key: %w", m.spec.Name, err)
 		}
 		if sk.closed.Load() {
-			return m.fail("update", syscall.EBADF, "socket is closed")
+			return m.fail("update", errno.EBADF, "socket is closed")
 		}
 		return m.updateSocket(k, sk, flags)
 	}
@@ -216,7 +219,7 @@ func (m *SockMap) Put(key, value any) error { return m.Update(key, value, bpf.Up
 // updateSocket is sock_map_update_elem_sys after the descriptor lookup.
 func (m *SockMap) updateSocket(key []byte, sk *Socket, flags uint64) error {
 	if st := sk.State(); st != StateEstablished && st != StateListen {
-		return m.fail("update", syscall.EOPNOTSUPP, fmt.Sprintf("socket in state %s", st))
+		return m.fail("update", errno.EOPNOTSUPP, fmt.Sprintf("socket in state %s", st))
 	}
 	if e := m.updateCommon(key, sk, flags); e != 0 {
 		return m.fail("update", e, "")
@@ -228,13 +231,13 @@ func (m *SockMap) updateSocket(key []byte, sk *Socket, flags uint64) error {
 // used by the sockops helpers.
 func (m *SockMap) updateCommon(key []byte, sk *Socket, flags uint64) syscall.Errno {
 	if flags > bpf.UpdateExist {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	var idx uint32
 	if !m.hash {
 		idx = binary.NativeEndian.Uint32(key)
 		if idx >= m.spec.MaxEntries {
-			return syscall.E2BIG
+			return errno.E2BIG
 		}
 	}
 	p, created, e := m.link(sk)
@@ -250,17 +253,17 @@ func (m *SockMap) updateCommon(key []byte, sk *Socket, flags uint64) syscall.Err
 		if el != nil && flags == bpf.UpdateNoExist {
 			m.mu.Unlock()
 			p.put()
-			return syscall.EEXIST
+			return errno.EEXIST
 		}
 		if el == nil && flags == bpf.UpdateExist {
 			m.mu.Unlock()
 			p.put()
-			return syscall.ENOENT
+			return errno.ENOENT
 		}
 		if el == nil && uint32(len(m.elems)) >= m.spec.MaxEntries {
 			m.mu.Unlock()
 			p.put()
-			return syscall.E2BIG
+			return errno.E2BIG
 		}
 		ne := &hashElem{key: string(key), sk: sk}
 		p.addLink(m, ne)
@@ -281,12 +284,12 @@ func (m *SockMap) updateCommon(key []byte, sk *Socket, flags uint64) syscall.Err
 		if osk != nil && flags == bpf.UpdateNoExist {
 			m.mu.Unlock()
 			p.put()
-			return syscall.EEXIST
+			return errno.EEXIST
 		}
 		if osk == nil && flags == bpf.UpdateExist {
 			m.mu.Unlock()
 			p.put()
-			return syscall.ENOENT
+			return errno.ENOENT
 		}
 		p.addLink(m, idx)
 		m.slots[idx] = sk
@@ -327,7 +330,7 @@ func (m *SockMap) link(sk *Socket) (*psock, bool, syscall.Errno) {
 	created := false
 	if p != nil {
 		if !p.get() {
-			return nil, false, syscall.EBUSY
+			return nil, false, errno.EBUSY
 		}
 		cur := p.snapshot()
 		if (mp.Msg != nil && cur.Msg != nil) ||
@@ -335,7 +338,7 @@ func (m *SockMap) link(sk *Socket) (*psock, bool, syscall.Errno) {
 			(mp.SkbVerdict != nil && (cur.SkbVerdict != nil || cur.StreamVerdict != nil)) ||
 			(mp.StreamVerdict != nil && (cur.SkbVerdict != nil || cur.StreamVerdict != nil)) {
 			p.put()
-			return nil, false, syscall.EBUSY
+			return nil, false, errno.EBUSY
 		}
 	} else {
 		p = newPsock(sk)
@@ -369,7 +372,7 @@ func (m *SockMap) link(sk *Socket) (*psock, bool, syscall.Errno) {
 // sockhash key ENOENT.
 func (m *SockMap) DeleteBytes(key []byte) error {
 	if m.spec.Flags&bpf.FlagRdonly != 0 {
-		return m.fail("delete", syscall.EPERM, "map is read-only to user space")
+		return m.fail("delete", errno.EPERM, "map is read-only to user space")
 	}
 	if err := m.checkKey("delete", key); err != nil {
 		return err
@@ -386,7 +389,7 @@ func (m *SockMap) deleteKey(key []byte) syscall.Errno {
 		el := m.elems[string(key)]
 		if el == nil {
 			m.mu.Unlock()
-			return syscall.ENOENT
+			return errno.ENOENT
 		}
 		m.removeElemLocked(el)
 		m.mu.Unlock()
@@ -396,7 +399,7 @@ func (m *SockMap) deleteKey(key []byte) syscall.Errno {
 	idx := binary.NativeEndian.Uint32(key)
 	if idx >= m.spec.MaxEntries || m.slots[idx] == nil {
 		m.mu.Unlock()
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	sk := m.slots[idx]
 	m.slots[idx] = nil
@@ -448,7 +451,7 @@ func (m *SockMap) NextKeyBytes(key, next []byte) error {
 		}
 	}
 	if len(next) != int(m.spec.KeySize) {
-		return m.fail("next key", syscall.EINVAL, fmt.Sprintf("output key has %d bytes", len(next)))
+		return m.fail("next key", errno.EINVAL, fmt.Sprintf("output key has %d bytes", len(next)))
 	}
 	if !m.hash {
 		i := uint32(math.MaxUint32)
@@ -460,7 +463,7 @@ func (m *SockMap) NextKeyBytes(key, next []byte) error {
 			return nil
 		}
 		if i == m.spec.MaxEntries-1 {
-			return m.fail("next key", syscall.ENOENT, "")
+			return m.fail("next key", errno.ENOENT, "")
 		}
 		binary.NativeEndian.PutUint32(next, i+1)
 		return nil
@@ -479,7 +482,7 @@ func (m *SockMap) NextKeyBytes(key, next []byte) error {
 		}
 	}
 	if pos >= len(m.order) {
-		return m.fail("next key", syscall.ENOENT, "")
+		return m.fail("next key", errno.ENOENT, "")
 	}
 	copy(next, m.order[pos].key)
 	return nil

@@ -37,7 +37,7 @@ func (m *SockMap) ProgDelete(mach *vm.Machine, key []byte) (uint64, error) {
 		return 0, fmt.Errorf("map_delete_elem on %s %s: cannot update sockmap in this context", m.spec.Type, m.spec.Name)
 	}
 	if e := m.deleteKey(key); e != 0 {
-		return uint64(-linuxErrno(e)), nil
+		return negErrno(e), nil
 	}
 	return 0, nil
 }

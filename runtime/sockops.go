@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/skmsg/skmsg/netstack"
 	"github.com/skmsg/skmsg/vm"
@@ -41,14 +42,14 @@ type sockOpsSock struct {
 // allowed). Attaching the same program twice is EEXIST.
 func (rt *Runtime) AttachSockops(p *Program) error {
 	if p.Type != ProgTypeSockOps {
-		return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: syscall.EINVAL,
+		return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: errno.EINVAL,
 			Detail: fmt.Sprintf("a %s program cannot attach as sockops", p.Type)}
 	}
 	rt.sockopsMu.Lock()
 	defer rt.sockopsMu.Unlock()
 	for _, q := range rt.sockops {
 		if q == p {
-			return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: syscall.EEXIST}
+			return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: errno.EEXIST}
 		}
 	}
 	rt.sockops = append(rt.sockops, p)
@@ -66,7 +67,7 @@ func (rt *Runtime) DetachSockops(p *Program) error {
 			return nil
 		}
 	}
-	return &AttachError{Op: "detach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: syscall.ENOENT}
+	return &AttachError{Op: "detach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: errno.ENOENT}
 }
 
 func (rt *Runtime) sockopsProgs() []*Program {

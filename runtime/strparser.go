@@ -1,6 +1,10 @@
 package runtime
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
+)
 
 // This file is the stream parser (net/strparser, __strp_recv) as sockmap
 // drives it: the parser program frames messages in the TCP byte stream and
@@ -62,11 +66,11 @@ func (p *psock) strpRecv(b []byte) {
 				p.abort(e)
 				return
 			case ret > int64(p.sk.rcvbuf()):
-				p.abort(syscall.EMSGSIZE)
+				p.abort(errno.EMSGSIZE)
 				return
 			case ret <= int64(len(sp.head)-appended-sp.off):
 				// The length must reach into the new skb.
-				p.abort(syscall.EPROTO)
+				p.abort(errno.EPROTO)
 				return
 			}
 			sp.full = int(ret)
@@ -95,7 +99,7 @@ func (p *psock) runParser(head []byte) int64 {
 	if res.err != nil {
 		// A program stopped by a fault has no return value; the kernel's
 		// verifier would have refused it. Treat it as an error return.
-		return -int64(linuxEINVAL)
+		return -int64(errno.EINVAL)
 	}
 	return int64(int32(uint32(res.ret)))
 }

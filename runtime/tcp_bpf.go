@@ -3,6 +3,8 @@ package runtime
 import (
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/skmsg/skmsg/netstack"
 )
 
@@ -151,7 +153,7 @@ func (s *Socket) sendVerdict(p *psock, m *Msg, copied *int, flags int) syscall.E
 			m.free()
 			p.consumeApply(tosend)
 			*copied -= int(int64(tosend) + delta)
-			return syscall.EACCES
+			return errno.EACCES
 		}
 		_ = eval
 		if ret != 0 {
@@ -184,11 +186,11 @@ func (p *psock) consumeApply(n uint32) {
 // are queued on the sender's pending output and moved when it is flushed.
 func (s *Socket) sendmsgRedir(target *Socket, ingress bool, m *Msg, n uint32, flags int) syscall.Errno {
 	if target == nil {
-		return syscall.EPIPE
+		return errno.EPIPE
 	}
 	tp := target.psock.Load()
 	if tp == nil || tp.dead.Load() {
-		return syscall.EPIPE
+		return errno.EPIPE
 	}
 	s.out.queue(target, ingress, m, n)
 	return 0
@@ -302,7 +304,7 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 			t.conn.InjectOwned(owned)
 		}
 	} else if t.conn == nil {
-		unsent, err = len(b), syscall.EPIPE
+		unsent, err = len(b), errno.EPIPE
 	} else if o.more && !o.complete {
 		// Held in the target's TCP write queue (MSG_MORE). When an
 		// earlier push of the batch went out without MSG_MORE, the
@@ -322,7 +324,7 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 		case w < len(b):
 			// A short non-blocking send: the kernel's push retries and
 			// then fails with EAGAIN for the rest.
-			unsent, err = len(b)-w, syscall.EAGAIN
+			unsent, err = len(b)-w, errno.EAGAIN
 		}
 	}
 	o.more, o.complete = false, false

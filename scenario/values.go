@@ -30,7 +30,7 @@ func EncodeValue(text string) ([]byte, error) {
 			bits := map[string]int{"u8": 8, "u16": 16, "u32": 32, "u64": 64, "be16": 16, "be32": 32}[typ]
 			v, err := parseInt(arg, bits)
 			if err != nil {
-				return nil, fmt.Errorf("field %q: %v", f, err)
+				return nil, fmt.Errorf("field %q: %w", f, err)
 			}
 			switch typ {
 			case "u8":
@@ -49,7 +49,7 @@ func EncodeValue(text string) ([]byte, error) {
 		case "ip4", "ip6":
 			a, err := netip.ParseAddr(arg)
 			if err != nil {
-				return nil, fmt.Errorf("field %q: %v", f, err)
+				return nil, fmt.Errorf("field %q: %w", f, err)
 			}
 			if typ == "ip4" {
 				if !a.Is4() {

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/skmsg/skmsg/vm"
 )
@@ -85,7 +86,7 @@ func (a API) Lookup(key, valueOut any) error {
 		}
 		p := ps.Program(idx)
 		if p == nil {
-			return &MapError{Map: a.raw.Name(), Op: "lookup", Errno: syscall.ENOENT}
+			return &MapError{Map: a.raw.Name(), Op: "lookup", Errno: errno.ENOENT}
 		}
 		*out = p
 		return nil
@@ -230,7 +231,7 @@ func (a API) Iterate() *Iterator { return &Iterator{api: a} }
 
 func index(r Raw, k []byte) (uint32, error) {
 	if len(k) != 4 {
-		return 0, &MapError{Map: r.Name(), Op: "update", Errno: syscall.EINVAL, Detail: "index key must be 4 bytes"}
+		return 0, &MapError{Map: r.Name(), Op: "update", Errno: errno.EINVAL, Detail: "index key must be 4 bytes"}
 	}
 	return binary.NativeEndian.Uint32(k), nil
 }
@@ -255,7 +256,7 @@ func (it *Iterator) Next(keyOut, valueOut any) bool {
 	for !it.done && it.err == nil {
 		next := make([]byte, r.KeySize())
 		err := r.NextKeyBytes(it.prev, next)
-		if errors.Is(err, syscall.ENOENT) {
+		if errors.Is(err, errno.ENOENT) {
 			it.done = true
 			return false
 		}
@@ -270,7 +271,7 @@ func (it *Iterator) Next(keyOut, valueOut any) bool {
 			return false
 		}
 		err = it.api.Lookup(next, valueOut)
-		if errors.Is(err, syscall.ENOENT) {
+		if errors.Is(err, errno.ENOENT) {
 			continue // deleted meanwhile
 		}
 		if err != nil {

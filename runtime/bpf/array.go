@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"sync/atomic"
 )
 
@@ -42,7 +44,7 @@ func (a *arrayMap) elem(cpu int, i uint32) []byte {
 func (a *arrayMap) sysLookup(key []byte) ([]byte, syscall.Errno) {
 	i := a.index(key)
 	if i >= a.spec.MaxEntries {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	if !a.percpu() {
 		return a.elem(0, i), 0
@@ -57,7 +59,7 @@ func (a *arrayMap) sysLookup(key []byte) ([]byte, syscall.Errno) {
 // checkUpdateFlags is the common flags check of array and hash updates.
 func checkUpdateFlags(flags uint64) syscall.Errno {
 	if flags&^UpdateLock > UpdateExist {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	return 0
 }
@@ -68,10 +70,10 @@ func (a *arrayMap) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	}
 	i := a.index(key)
 	if i >= a.spec.MaxEntries {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	if flags&UpdateNoExist != 0 {
-		return syscall.EEXIST
+		return errno.EEXIST
 	}
 	if !a.percpu() {
 		a.store(a.elem(0, i), value, flags)
@@ -103,7 +105,7 @@ func storeValue(dst, value []byte, lockOff uint32, locked bool) {
 	copy(dst[off+4:], value[off+4:])
 }
 
-func (a *arrayMap) sysDelete(key []byte) syscall.Errno { return syscall.EINVAL }
+func (a *arrayMap) sysDelete(key []byte) syscall.Errno { return errno.EINVAL }
 
 func (a *arrayMap) nextKey(key, next []byte) syscall.Errno {
 	return arrayNextKey(key, next, a.spec.MaxEntries)
@@ -119,7 +121,7 @@ func arrayNextKey(key, next []byte, max uint32) syscall.Errno {
 		return 0
 	}
 	if i == max-1 {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	binary.NativeEndian.PutUint32(next, i+1)
 	return 0
@@ -128,7 +130,7 @@ func arrayNextKey(key, next []byte, max uint32) syscall.Errno {
 func (a *arrayMap) progLookup(key []byte, cpu int) ([]byte, syscall.Errno) {
 	i := a.index(key)
 	if i >= a.spec.MaxEntries {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	if !a.percpu() {
 		cpu = 0
@@ -142,10 +144,10 @@ func (a *arrayMap) progUpdate(key, value []byte, flags uint64, cpu int) syscall.
 	}
 	i := a.index(key)
 	if i >= a.spec.MaxEntries {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	if flags&UpdateNoExist != 0 {
-		return syscall.EEXIST
+		return errno.EEXIST
 	}
 	if !a.percpu() {
 		cpu = 0
@@ -154,7 +156,7 @@ func (a *arrayMap) progUpdate(key, value []byte, flags uint64, cpu int) syscall.
 	return 0
 }
 
-func (a *arrayMap) progDelete(key []byte) syscall.Errno { return syscall.EINVAL }
+func (a *arrayMap) progDelete(key []byte) syscall.Errno { return errno.EINVAL }
 
 // ValueRegion returns element 0 as a region for LD_IMM64 map-value
 // references (global data): read-only for BPF_F_RDONLY_PROG maps.

@@ -2,7 +2,8 @@ package bpf
 
 import (
 	"encoding/binary"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/skmsg/skmsg/vm"
 )
@@ -23,10 +24,10 @@ const maxLoops = 1 << 23
 // -EINVAL is 64 bits.
 func (h *Helpers) loop(m *vm.Machine, r1, fn, ctx, flags, _ uint64) (uint64, error) {
 	if flags != 0 {
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	if r1 > maxLoops {
-		return uint64(uint32(errno(syscall.E2BIG))), nil
+		return uint64(uint32(negErrno(errno.E2BIG))), nil
 	}
 	n := uint32(r1)
 	for i := uint32(0); i < n; i++ {
@@ -65,7 +66,7 @@ func (h *Helpers) forEachMapElem(m *vm.Machine, r1, fn, ctx, flags, _ uint64) (u
 		return 0, errNotForPrograms("for_each_map_elem", mp)
 	}
 	if flags != 0 {
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	// One key buffer for the whole walk: AddRegion hands the same region
 	// back for it, so a walk adds one region per value, not per key.

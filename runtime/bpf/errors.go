@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
-)
 
-// ENOTSUPP is the kernel-internal "operation not supported" errno (524)
-// that some map operations leak to user space.
-const ENOTSUPP = syscall.Errno(524)
+	"github.com/skmsg/skmsg/internal/errno"
+)
 
 // Update flags, as in the kernel's uapi (BPF_ANY, BPF_NOEXIST, BPF_EXIST,
 // BPF_F_LOCK).
@@ -59,7 +57,7 @@ func (e *MapError) Error() string {
 func (e *MapError) Unwrap() error { return e.Errno }
 
 func errnoString(e syscall.Errno) string {
-	if e == ENOTSUPP {
+	if e == errno.ENOTSUPP {
 		return "operation not supported (ENOTSUPP)"
 	}
 	return e.Error()
@@ -75,5 +73,5 @@ func Errno(err error) syscall.Errno {
 	if errors.As(err, &en) {
 		return en
 	}
-	return syscall.EINVAL
+	return errno.EINVAL
 }

@@ -3,8 +3,9 @@ package bpf
 import (
 	"encoding/binary"
 	"errors"
-	"syscall"
 	"testing"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
@@ -69,9 +70,9 @@ func TestEventHelpers(t *testing.T) {
 		assert.Equal(t, tc.n, r[0], "run %d: socket storage counter", run)
 		assert.Equal(t, tc.avail, r[1], "run %d: ring buffer bytes not consumed", run)
 		assert.Equal(t, uint64(0), r[2], "perf output on the current CPU")
-		assert.Equal(t, errno(syscall.E2BIG), r[3], "perf output past the array")
+		assert.Equal(t, negErrno(errno.E2BIG), r[3], "perf output past the array")
 		assert.Equal(t, uint64(10+20+1000), r[4], "CPU 2 does not exist")
-		assert.Equal(t, errno(syscall.EFAULT), r[5])
+		assert.Equal(t, negErrno(errno.EFAULT), r[5])
 		assert.Equal(t, uint64(0), r[6], "probe_read_kernel zeroes its destination")
 		assert.Greater(t, r[8], uint64(0))
 		assert.Equal(t, r[8]/tickNS*tickNS, r[8], "coarse clock is tick-aligned")
@@ -167,7 +168,7 @@ func TestEventsObjectMaps(t *testing.T) {
 			tc.spec.Name = "m"
 			m, err := New(tc.spec, opts)
 			if tc.want == [3]uint32{} {
-				require.ErrorIs(t, err, syscall.EINVAL)
+				require.ErrorIs(t, err, errno.EINVAL)
 				return
 			}
 			require.NoError(t, err)

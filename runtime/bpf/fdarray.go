@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -47,10 +49,10 @@ func programID(p *vm.Program) uint32 {
 // fdArrayUpdateCheck is the flags and index check of bpf_fd_array_map_update_elem.
 func fdArrayUpdateCheck(flags uint64, i, max uint32) syscall.Errno {
 	if flags != UpdateAny {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	if i >= max {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	return 0
 }
@@ -58,11 +60,11 @@ func fdArrayUpdateCheck(flags uint64, i, max uint32) syscall.Errno {
 func (p *progArray) sysLookup(key []byte) ([]byte, syscall.Errno) {
 	i := binary.NativeEndian.Uint32(key)
 	if i >= p.spec.MaxEntries {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	prog := p.progs[i].Load()
 	if prog == nil {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	out := make([]byte, 4)
 	binary.NativeEndian.PutUint32(out, programID(prog))
@@ -73,16 +75,16 @@ func (p *progArray) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	if e := fdArrayUpdateCheck(flags, binary.NativeEndian.Uint32(key), p.spec.MaxEntries); e != 0 {
 		return e
 	}
-	return syscall.EBADF // a program array holds programs, not descriptors: use SetProgram
+	return errno.EBADF // a program array holds programs, not descriptors: use SetProgram
 }
 
 func (p *progArray) sysDelete(key []byte) syscall.Errno {
 	i := binary.NativeEndian.Uint32(key)
 	if i >= p.spec.MaxEntries {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	if p.progs[i].Swap(nil) == nil {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	return 0
 }
@@ -126,7 +128,7 @@ func newArrayOfMaps(b *base) *arrayOfMaps {
 func (a *arrayOfMaps) sysLookup(key []byte) ([]byte, syscall.Errno) {
 	m := a.innerLookup(key)
 	if m == nil {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	out := make([]byte, 4)
 	binary.NativeEndian.PutUint32(out, m.(interface{ ID() uint32 }).ID())
@@ -137,16 +139,16 @@ func (a *arrayOfMaps) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	if e := fdArrayUpdateCheck(flags, binary.NativeEndian.Uint32(key), a.spec.MaxEntries); e != 0 {
 		return e
 	}
-	return syscall.EBADF // needs a map: use SetInner
+	return errno.EBADF // needs a map: use SetInner
 }
 
 func (a *arrayOfMaps) sysDelete(key []byte) syscall.Errno {
 	i := binary.NativeEndian.Uint32(key)
 	if i >= a.spec.MaxEntries {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	if a.inner[i].Swap(nil) == nil {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	return 0
 }
@@ -192,5 +194,5 @@ func (a *arrayOfMaps) Inner(key []byte) (Map, error) {
 	if m := a.innerLookup(key); m != nil {
 		return m, nil
 	}
-	return nil, a.fail("lookup", syscall.ENOENT, "")
+	return nil, a.fail("lookup", errno.ENOENT, "")
 }

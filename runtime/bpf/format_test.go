@@ -4,6 +4,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/stretchr/testify/assert"
 
 	"github.com/skmsg/skmsg/vm"
@@ -32,11 +34,11 @@ func TestFormatPrintk(t *testing.T) {
 		{"%pI4", []uint64{ip}, "10.0.0.1", 0},
 		{"%px", []uint64{0x1234}, "0000000000001234", 0},
 		{"%i %lli", []uint64{5, 6}, "5 6", 0},
-		{"%q", []uint64{1}, "", syscall.EINVAL},
-		{"%hd", []uint64{1}, "", syscall.EINVAL},
-		{"%d %d", []uint64{1}, "", syscall.EINVAL},
-		{"bad \x01", nil, "", syscall.EINVAL},
-		{"é", nil, "", syscall.EINVAL},
+		{"%q", []uint64{1}, "", errno.EINVAL},
+		{"%hd", []uint64{1}, "", errno.EINVAL},
+		{"%d %d", []uint64{1}, "", errno.EINVAL},
+		{"bad \x01", nil, "", errno.EINVAL},
+		{"é", nil, "", errno.EINVAL},
 	} {
 		got, errno := formatPrintk(m, []byte(tc.format), tc.args)
 		assert.Equal(t, tc.errno, errno, "%q", tc.format)

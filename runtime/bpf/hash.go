@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 )
 
@@ -132,7 +134,7 @@ func (h *hashMap) evict() {
 func (h *hashMap) update(key, value []byte, flags uint64, sys bool, cpu int) syscall.Errno {
 	if h.lru || h.pcpu || h.ofMaps {
 		if flags > UpdateExist {
-			return syscall.EINVAL
+			return errno.EINVAL
 		}
 	} else if e := checkUpdateFlags(flags); e != 0 {
 		return e
@@ -152,10 +154,10 @@ func (h *hashMap) update(key, value []byte, flags uint64, sys bool, cpu int) sys
 	defer h.mu.Unlock()
 	old := h.elems[string(key)]
 	if old != nil && op == UpdateNoExist {
-		return syscall.EEXIST
+		return errno.EEXIST
 	}
 	if old == nil && op == UpdateExist {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	if h.pcpu && old != nil {
 		// Per-CPU elements are updated in place.
@@ -167,7 +169,7 @@ func (h *hashMap) update(key, value []byte, flags uint64, sys bool, cpu int) sys
 	}
 	if old == nil && uint32(len(h.elems)) >= h.spec.MaxEntries {
 		if !h.lru {
-			return syscall.E2BIG
+			return errno.E2BIG
 		}
 		h.evict()
 	}
@@ -219,7 +221,7 @@ func (h *hashMap) sysLookup(key []byte) ([]byte, syscall.Errno) {
 	e := h.elems[string(key)]
 	h.mu.RUnlock()
 	if e == nil {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	if h.ofMaps {
 		out := make([]byte, 4)
@@ -238,7 +240,7 @@ func (h *hashMap) sysLookup(key []byte) ([]byte, syscall.Errno) {
 
 func (h *hashMap) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	if h.ofMaps {
-		return syscall.EINVAL // needs a map, not bytes: see SetInner
+		return errno.EINVAL // needs a map, not bytes: see SetInner
 	}
 	return h.update(key, value, flags, true, 0)
 }
@@ -248,7 +250,7 @@ func (h *hashMap) sysDelete(key []byte) syscall.Errno {
 	defer h.mu.Unlock()
 	e := h.elems[string(key)]
 	if e == nil {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	h.unlink(e)
 	delete(h.elems, e.key)
@@ -263,7 +265,7 @@ func (h *hashMap) nextKey(key, next []byte) syscall.Errno {
 		if e := h.elems[string(key)]; e != nil {
 			n = e.next
 			if n == nil {
-				return syscall.ENOENT
+				return errno.ENOENT
 			}
 		}
 	}
@@ -271,7 +273,7 @@ func (h *hashMap) nextKey(key, next []byte) syscall.Errno {
 		n = h.head
 	}
 	if n == nil {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	copy(next, n.key)
 	return 0
@@ -282,7 +284,7 @@ func (h *hashMap) progLookup(key []byte, cpu int) ([]byte, syscall.Errno) {
 	e := h.elems[string(key)]
 	h.mu.RUnlock()
 	if e == nil {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	if h.lru && !e.ref.Load() {
 		e.ref.Store(true)
@@ -295,7 +297,7 @@ func (h *hashMap) progLookup(key []byte, cpu int) ([]byte, syscall.Errno) {
 
 func (h *hashMap) progUpdate(key, value []byte, flags uint64, cpu int) syscall.Errno {
 	if h.ofMaps {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	return h.update(key, value, flags, false, cpu)
 }
@@ -322,7 +324,7 @@ func (h *hashMap) innerLookup(key []byte) Map {
 // SetInner stores inner under key of a hash of maps.
 func (h *hashMap) SetInner(key []byte, inner Map, flags uint64) error {
 	if !h.ofMaps {
-		return h.fail("update", syscall.EINVAL, "not a map of maps")
+		return h.fail("update", errno.EINVAL, "not a map of maps")
 	}
 	if err := h.canWrite("update"); err != nil {
 		return err
@@ -334,18 +336,18 @@ func (h *hashMap) SetInner(key []byte, inner Map, flags uint64) error {
 		return err
 	}
 	if flags > UpdateExist {
-		return h.fail("update", syscall.EINVAL, "")
+		return h.fail("update", errno.EINVAL, "")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	old := h.elems[string(key)]
 	switch {
 	case old != nil && flags == UpdateNoExist:
-		return h.fail("update", syscall.EEXIST, "")
+		return h.fail("update", errno.EEXIST, "")
 	case old == nil && flags == UpdateExist:
-		return h.fail("update", syscall.ENOENT, "")
+		return h.fail("update", errno.ENOENT, "")
 	case old == nil && uint32(len(h.elems)) >= h.spec.MaxEntries:
-		return h.fail("update", syscall.E2BIG, "")
+		return h.fail("update", errno.E2BIG, "")
 	}
 	n := &hentry{key: string(key), inner: inner}
 	if old != nil {
@@ -365,7 +367,7 @@ func (h *hashMap) Inner(key []byte) (Map, error) {
 	if m := h.innerLookup(key); m != nil {
 		return m, nil
 	}
-	return nil, h.fail("lookup", syscall.ENOENT, "")
+	return nil, h.fail("lookup", errno.ENOENT, "")
 }
 
 // innerCompatible is bpf_map_meta_equal: an inner map must match the
@@ -377,10 +379,10 @@ func innerCompatible(outer *base, inner Map) error {
 		inner.Flags() == t.Flags &&
 		(inner.MaxEntries() == t.MaxEntries || t.Flags&FlagInnerMap != 0 && t.Type == ebpf.Array)
 	if !ok {
-		return outer.fail("update", syscall.EINVAL, "inner map "+inner.Name()+" does not match the template")
+		return outer.fail("update", errno.EINVAL, "inner map "+inner.Name()+" does not match the template")
 	}
 	if _, ok := inner.(interface{ ID() uint32 }); !ok {
-		return outer.fail("update", syscall.EINVAL, "inner map "+inner.Name()+" has no id")
+		return outer.fail("update", errno.EINVAL, "inner map "+inner.Name()+" has no id")
 	}
 	return nil
 }

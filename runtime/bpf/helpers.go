@@ -7,8 +7,11 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -71,8 +74,8 @@ type pendingRec struct {
 	rec  *ringRec
 }
 
-// errno returns -e as a helper result.
-func errno(e syscall.Errno) uint64 { return uint64(-int64(e)) }
+// negErrno returns -e as a helper result.
+func negErrno(e syscall.Errno) uint64 { return uint64(-int64(e)) }
 
 // BaseHelpers returns the helpers every program type here gets (the
 // kernel's bpf_base_func_proto subset that makes sense without a kernel)
@@ -294,7 +297,7 @@ func (h *Helpers) mapUpdate(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, er
 	}
 	switch mp.(type) {
 	case *queueMap:
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	case *progArray, *RingBuf, *PerfArray, *SkStorage, *arrayOfMaps:
 		return 0, errNotForPrograms("map_update_elem", mp)
 	}
@@ -310,11 +313,11 @@ func (h *Helpers) mapUpdate(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, er
 	}
 	if e, ok := mp.(elemOps); ok {
 		if r4&UpdateLock != 0 && !hasSpinLock(mp) {
-			return errno(syscall.EINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
-		return errno(e.progUpdate(key, val, r4, h.env.CPU(m))), nil
+		return negErrno(e.progUpdate(key, val, r4, h.env.CPU(m))), nil
 	}
-	return errno(Errno(mp.UpdateBytes(key, val, r4))), nil
+	return negErrno(Errno(mp.UpdateBytes(key, val, r4))), nil
 }
 
 func hasSpinLock(mp Raw) bool {
@@ -336,7 +339,7 @@ func (h *Helpers) mapDelete(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, erro
 	}
 	switch mp.(type) {
 	case *queueMap:
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	case *progArray, *RingBuf, *PerfArray, *SkStorage, *arrayOfMaps:
 		return 0, errNotForPrograms("map_delete_elem", mp)
 	}
@@ -350,9 +353,9 @@ func (h *Helpers) mapDelete(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, erro
 		return 0, err
 	}
 	if e, ok := mp.(elemOps); ok {
-		return errno(e.progDelete(key)), nil
+		return negErrno(e.progDelete(key)), nil
 	}
-	return errno(Errno(mp.DeleteBytes(key))), nil
+	return negErrno(Errno(mp.DeleteBytes(key))), nil
 }
 
 func (h *Helpers) mapPush(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error) {
@@ -368,7 +371,7 @@ func (h *Helpers) mapPush(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error
 	if err != nil {
 		return 0, err
 	}
-	return errno(q.push(val, r3)), nil
+	return negErrno(q.push(val, r3)), nil
 }
 
 func (h *Helpers) mapPopPeek(m *vm.Machine, r1, r2 uint64, pop bool) (uint64, error) {
@@ -388,7 +391,7 @@ func (h *Helpers) mapPopPeek(m *vm.Machine, r1, r2 uint64, pop bool) (uint64, er
 	if e != 0 {
 		clear(out)
 	}
-	return errno(e), nil
+	return negErrno(e), nil
 }
 
 func (h *Helpers) mapLookupPercpu(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error) {
@@ -430,11 +433,11 @@ func (h *Helpers) tailCall(m *vm.Machine, _, r2, r3, _, _ uint64) (uint64, error
 	}
 	p := pa.Program(uint32(r3))
 	if p == nil {
-		return errno(syscall.ENOENT), nil
+		return negErrno(errno.ENOENT), nil
 	}
 	if err := m.TailCall(p); err != nil {
 		if errors.Is(err, vm.ErrTailCallLimit) {
-			return errno(syscall.E2BIG), nil
+			return negErrno(errno.E2BIG), nil
 		}
 		return 0, err
 	}
@@ -443,7 +446,7 @@ func (h *Helpers) tailCall(m *vm.Machine, _, r2, r3, _, _ uint64) (uint64, error
 
 func (h *Helpers) tracePrintk(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 	if r2 == 0 {
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	f, err := m.Bytes(r1, int(uint32(r2)), vm.PermRead)
 	if err != nil {
@@ -457,11 +460,11 @@ func (h *Helpers) tracePrintk(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64,
 		}
 	}
 	if end < 0 {
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	s, e := formatPrintk(m, f[:end], []uint64{r3, r4, r5})
 	if e != 0 {
-		return errno(e), nil
+		return negErrno(e), nil
 	}
 	if h.env.Printk != nil {
 		h.env.Printk(m, s)
@@ -476,7 +479,7 @@ const maxVarargs = 12
 // varargs reads the u64 argument array of trace_vprintk and snprintf.
 func varargs(m *vm.Machine, addr, n uint64) ([]uint64, syscall.Errno, error) {
 	if n&7 != 0 || n > maxVarargs*8 || n != 0 && addr == 0 {
-		return nil, syscall.EINVAL, nil
+		return nil, errno.EINVAL, nil
 	}
 	if n == 0 {
 		return nil, 0, nil
@@ -495,7 +498,7 @@ func varargs(m *vm.Machine, addr, n uint64) ([]uint64, syscall.Errno, error) {
 // cFormat reads a format of at most size bytes that must hold its NUL.
 func cFormat(m *vm.Machine, addr, size uint64) ([]byte, syscall.Errno, error) {
 	if size == 0 {
-		return nil, syscall.EINVAL, nil
+		return nil, errno.EINVAL, nil
 	}
 	f, err := m.Bytes(addr, int(uint32(size)), vm.PermRead)
 	if err != nil {
@@ -506,21 +509,21 @@ func cFormat(m *vm.Machine, addr, size uint64) ([]byte, syscall.Errno, error) {
 			return f[:i], 0, nil
 		}
 	}
-	return nil, syscall.EINVAL, nil
+	return nil, errno.EINVAL, nil
 }
 
 func (h *Helpers) traceVprintk(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
 	args, e, err := varargs(m, r3, uint64(uint32(r4)))
 	if err != nil || e != 0 {
-		return errno(e), err
+		return negErrno(e), err
 	}
 	f, e, err := cFormat(m, r1, r2)
 	if err != nil || e != 0 {
-		return errno(e), err
+		return negErrno(e), err
 	}
 	s, e := formatPrintk(m, f, args)
 	if e != 0 {
-		return errno(e), nil
+		return negErrno(e), nil
 	}
 	if h.env.Printk != nil {
 		h.env.Printk(m, s)
@@ -533,13 +536,13 @@ func (h *Helpers) traceVprintk(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64,
 func (h *Helpers) snprintf(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
 	args, e, err := varargs(m, r4, uint64(uint32(r5)))
 	if err != nil || e != 0 {
-		return errno(e), err
+		return negErrno(e), err
 	}
 	// The format is a constant string of a read-only map (the verifier
 	// checked its NUL).
 	s, e := formatPrintk(m, []byte(readCString(m, r3, 1<<16)), args)
 	if e != 0 {
-		return errno(e), nil
+		return negErrno(e), nil
 	}
 	if n := int(uint32(r2)); n > 0 {
 		out, err := m.Bytes(r1, n, vm.PermWrite)
@@ -556,7 +559,7 @@ func (h *Helpers) snprintf(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, er
 // namespace (there is one here).
 func (h *Helpers) nsPidTgid(m *vm.Machine, _, _, r3, r4, _ uint64) (uint64, error) {
 	if uint32(r4) != 8 {
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	out, err := m.Bytes(r3, 8, vm.PermWrite)
 	if err != nil {
@@ -588,7 +591,7 @@ func (h *Helpers) ringbufOutput(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64
 	if err != nil {
 		return 0, err
 	}
-	return errno(rb.output(data, r4)), nil
+	return negErrno(rb.output(data, r4)), nil
 }
 
 func (h *Helpers) ringbufReserve(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error) {
@@ -660,7 +663,7 @@ func (h *Helpers) perfEventOutput(m *vm.Machine, _, r2, r3, r4, r5 uint64) (uint
 	if err != nil {
 		return 0, err
 	}
-	return errno(pa.Output(h.env.CPU(m), r3, data, false)), nil
+	return negErrno(pa.Output(h.env.CPU(m), r3, data, false)), nil
 }
 
 func (h *Helpers) skStorageArg(v uint64, helper string) (*SkStorage, *registered, error) {
@@ -714,9 +717,9 @@ func (h *Helpers) skStorageDelete(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64
 	}
 	id, ok := h.socket(m, r2)
 	if !ok {
-		return errno(syscall.EINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
-	return errno(s.DeleteSocket(id)), nil
+	return negErrno(s.DeleteSocket(id)), nil
 }
 
 // probeRead is probe_read_kernel(_str): there is no kernel memory here,
@@ -731,7 +734,7 @@ func (h *Helpers) probeRead(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, erro
 		return 0, err
 	}
 	clear(dst)
-	return errno(syscall.EFAULT), nil
+	return negErrno(errno.EFAULT), nil
 }
 
 func (h *Helpers) strncmp(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error) {

@@ -2,8 +2,9 @@ package bpf
 
 import (
 	"encoding/binary"
-	"syscall"
 	"testing"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +40,7 @@ func TestHelpersOnObject(t *testing.T) {
 	assert.Equal(t, []string{"count 1 cpu 1 t=13ec", "count 2 cpu 1 t=1450", "fifo full at 3", "count 3 cpu 1 t=14b4"}, c.printk)
 	assert.Equal(t, int64(1), c.run(t, m, "pop"))
 	assert.Equal(t, int64(2), c.run(t, m, "pop"))
-	assert.Equal(t, -int64(syscall.ENOENT), c.run(t, m, "pop"))
+	assert.Equal(t, -int64(errno.ENOENT), c.run(t, m, "pop"))
 
 	var runs uint32
 	bss, err := c.maps[".data"].LookupBytes(make([]byte, 4))
@@ -83,5 +84,5 @@ func TestStrings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(-1234), int64(binary.NativeEndian.Uint64(v)))
 	// .rodata is frozen.
-	assert.ErrorIs(t, c.maps[".rodata"].Put(uint32(0), make([]byte, c.maps[".rodata"].ValueSize())), syscall.EPERM)
+	assert.ErrorIs(t, c.maps[".rodata"].Put(uint32(0), make([]byte, c.maps[".rodata"].ValueSize())), errno.EPERM)
 }

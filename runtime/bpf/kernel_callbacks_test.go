@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"syscall"
 	"testing"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
@@ -165,6 +166,6 @@ func TestKernelCallbackHelpers(t *testing.T) {
 	// loop the verifier inlined, which sets r0 with a 32-bit move.
 	var out cbOut
 	require.NoError(t, kc.Maps["cb_out"].Lookup(uint32(0), &out))
-	assert.Equal(t, int64(1<<32-int64(syscall.E2BIG)), out.E2big)
-	assert.Equal(t, -int64(syscall.EINVAL), out.Einval)
+	assert.Equal(t, int64(1<<32-int64(errno.E2BIG)), out.E2big)
+	assert.Equal(t, -int64(errno.EINVAL), out.Einval)
 }

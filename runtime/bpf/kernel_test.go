@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
@@ -274,7 +276,7 @@ func (s *emuSide) do(o dop) result {
 	case "pop":
 		q, ok := s.m.(Queue)
 		if !ok {
-			return result{errno: syscall.EINVAL}
+			return result{errno: errno.EINVAL}
 		}
 		out := make([]byte, s.m.ValueSize())
 		err := q.Pop(out)

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"sync"
 	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 )
 
 // lpmTrie is BPF_MAP_TYPE_LPM_TRIE, the kernel's algorithm
@@ -87,10 +89,10 @@ func (t *lpmTrie) lookup(key []byte) []byte {
 
 func (t *lpmTrie) checkAdd(flags uint64) syscall.Errno {
 	if flags == UpdateExist {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	if t.n == t.spec.MaxEntries {
-		return syscall.ENOSPC
+		return errno.ENOSPC
 	}
 	t.n++
 	return 0
@@ -98,11 +100,11 @@ func (t *lpmTrie) checkAdd(flags uint64) syscall.Errno {
 
 func (t *lpmTrie) update(key, value []byte, flags uint64) syscall.Errno {
 	if flags > UpdateExist {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	plen, data := splitKey(key)
 	if plen > t.maxPrefix {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	nn := &lpmNode{prefixlen: plen, data: append([]byte(nil), data...), value: append([]byte(nil), value...)}
 	t.mu.Lock()
@@ -127,7 +129,7 @@ func (t *lpmTrie) update(key, value []byte, flags uint64) syscall.Errno {
 	if node.prefixlen == m {
 		if !node.im {
 			if flags == UpdateNoExist {
-				return syscall.EEXIST
+				return errno.EEXIST
 			}
 		} else if e := t.checkAdd(flags); e != 0 {
 			return e
@@ -157,7 +159,7 @@ func (t *lpmTrie) update(key, value []byte, flags uint64) syscall.Errno {
 func (t *lpmTrie) delete(key []byte) syscall.Errno {
 	plen, data := splitKey(key)
 	if plen > t.maxPrefix {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -175,7 +177,7 @@ func (t *lpmTrie) delete(key []byte) syscall.Errno {
 		trim = &node.child[extractBit(data, node.prefixlen)]
 	}
 	if node == nil || node.prefixlen != plen || node.prefixlen != m || node.im {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	t.n--
 	if node.child[0] != nil && node.child[1] != nil {
@@ -210,7 +212,7 @@ func (t *lpmTrie) nextKey(key, next []byte) syscall.Errno {
 	defer t.mu.RUnlock()
 	searchRoot := t.root
 	if searchRoot == nil {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	var nextNode *lpmNode
 	if key != nil {
@@ -242,7 +244,7 @@ func (t *lpmTrie) nextKey(key, next []byte) syscall.Errno {
 					node = parent
 					sp--
 				}
-				return syscall.ENOENT
+				return errno.ENOENT
 			}
 		}
 	}
@@ -268,7 +270,7 @@ func (t *lpmTrie) sysLookup(key []byte) ([]byte, syscall.Errno) {
 	if v := t.lookup(key); v != nil {
 		return v, 0
 	}
-	return nil, syscall.ENOENT
+	return nil, errno.ENOENT
 }
 
 func (t *lpmTrie) sysUpdate(key, value []byte, flags uint64) syscall.Errno {

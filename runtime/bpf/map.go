@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 )
 
@@ -138,7 +140,7 @@ func (b *base) fail(op string, e syscall.Errno, detail string) error {
 
 func (b *base) checkKey(op string, key []byte) error {
 	if len(key) != int(b.spec.KeySize) {
-		return b.fail(op, syscall.EINVAL, "key has "+itoa(len(key))+" bytes, map has "+itoa(int(b.spec.KeySize)))
+		return b.fail(op, errno.EINVAL, "key has "+itoa(len(key))+" bytes, map has "+itoa(int(b.spec.KeySize)))
 	}
 	return nil
 }
@@ -147,14 +149,14 @@ func (b *base) checkKey(op string, key []byte) error {
 // space writes with EPERM.
 func (b *base) canWrite(op string) error {
 	if b.spec.Flags&FlagRdonly != 0 || b.frozen.Load() {
-		return b.fail(op, syscall.EPERM, "map is read-only to user space")
+		return b.fail(op, errno.EPERM, "map is read-only to user space")
 	}
 	return nil
 }
 
 func (b *base) canRead(op string) error {
 	if b.spec.Flags&FlagWronly != 0 {
-		return b.fail(op, syscall.EPERM, "map is write-only to user space")
+		return b.fail(op, errno.EPERM, "map is write-only to user space")
 	}
 	return nil
 }
@@ -181,10 +183,10 @@ func (b *base) UpdateBytes(key, value []byte, flags uint64) error {
 		return err
 	}
 	if len(value) != b.sysValueSize() {
-		return b.fail("update", syscall.EINVAL, "value has "+itoa(len(value))+" bytes, map takes "+itoa(b.sysValueSize()))
+		return b.fail("update", errno.EINVAL, "value has "+itoa(len(value))+" bytes, map takes "+itoa(b.sysValueSize()))
 	}
 	if flags&UpdateLock != 0 && b.spec.SpinLockOff == 0 {
-		return b.fail("update", syscall.EINVAL, "BPF_F_LOCK on a value without bpf_spin_lock")
+		return b.fail("update", errno.EINVAL, "BPF_F_LOCK on a value without bpf_spin_lock")
 	}
 	if e := b.impl.sysUpdate(key, value, flags); e != 0 {
 		return b.fail("update", e, "")
@@ -212,7 +214,7 @@ func (b *base) NextKeyBytes(key, next []byte) error {
 		}
 	}
 	if len(next) != int(b.spec.KeySize) {
-		return b.fail("next key", syscall.EINVAL, "output key has "+itoa(len(next))+" bytes")
+		return b.fail("next key", errno.EINVAL, "output key has "+itoa(len(next))+" bytes")
 	}
 	if e := b.impl.nextKey(key, next); e != 0 {
 		return b.fail("next key", e, "")
@@ -228,7 +230,7 @@ func (b *base) Freeze() error {
 		return err
 	}
 	if !b.frozen.CompareAndSwap(false, true) {
-		return b.fail("freeze", syscall.EBUSY, "already frozen")
+		return b.fail("freeze", errno.EBUSY, "already frozen")
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,28 +30,28 @@ func TestCreateChecks(t *testing.T) {
 		want syscall.Errno
 	}{
 		{"array ok", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 1, MaxEntries: 1}, 0},
-		{"array key 8", Spec{Type: ebpf.Array, KeySize: 8, ValueSize: 4, MaxEntries: 1}, syscall.EINVAL},
-		{"array value 0", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 0, MaxEntries: 1}, syscall.EINVAL},
-		{"array max 0", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4}, syscall.EINVAL},
-		{"array no prealloc", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, syscall.EINVAL},
-		{"percpu array big", Spec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 32769, MaxEntries: 1}, syscall.E2BIG},
-		{"rdonly+wronly", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagRdonly | FlagWronly}, syscall.EINVAL},
+		{"array key 8", Spec{Type: ebpf.Array, KeySize: 8, ValueSize: 4, MaxEntries: 1}, errno.EINVAL},
+		{"array value 0", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 0, MaxEntries: 1}, errno.EINVAL},
+		{"array max 0", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4}, errno.EINVAL},
+		{"array no prealloc", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, errno.EINVAL},
+		{"percpu array big", Spec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 32769, MaxEntries: 1}, errno.E2BIG},
+		{"rdonly+wronly", Spec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagRdonly | FlagWronly}, errno.EINVAL},
 		{"hash ok", Spec{Type: ebpf.Hash, KeySize: 3, ValueSize: 5, MaxEntries: 2}, 0},
-		{"hash key 0", Spec{Type: ebpf.Hash, KeySize: 0, ValueSize: 4, MaxEntries: 1}, syscall.EINVAL},
-		{"hash huge", Spec{Type: ebpf.Hash, KeySize: 4, ValueSize: 1 << 22, MaxEntries: 1}, syscall.E2BIG},
-		{"hash no common lru", Spec{Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoCommonLRU}, syscall.EINVAL},
-		{"lru no prealloc", Spec{Type: ebpf.LRUHash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, ENOTSUPP},
-		{"lpm prealloc", Spec{Type: ebpf.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1}, syscall.EINVAL},
-		{"lpm key 4", Spec{Type: ebpf.LPMTrie, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, syscall.EINVAL},
+		{"hash key 0", Spec{Type: ebpf.Hash, KeySize: 0, ValueSize: 4, MaxEntries: 1}, errno.EINVAL},
+		{"hash huge", Spec{Type: ebpf.Hash, KeySize: 4, ValueSize: 1 << 22, MaxEntries: 1}, errno.E2BIG},
+		{"hash no common lru", Spec{Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoCommonLRU}, errno.EINVAL},
+		{"lru no prealloc", Spec{Type: ebpf.LRUHash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, errno.ENOTSUPP},
+		{"lpm prealloc", Spec{Type: ebpf.LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1}, errno.EINVAL},
+		{"lpm key 4", Spec{Type: ebpf.LPMTrie, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, errno.EINVAL},
 		{"ringbuf 4096", Spec{Type: ebpf.RingBuf, MaxEntries: 4096}, 0},
-		{"ringbuf 3000", Spec{Type: ebpf.RingBuf, MaxEntries: 3000}, syscall.EINVAL},
-		{"ringbuf 2048", Spec{Type: ebpf.RingBuf, MaxEntries: 2048}, syscall.EINVAL},
-		{"queue key", Spec{Type: ebpf.Queue, KeySize: 4, ValueSize: 4, MaxEntries: 1}, syscall.EINVAL},
-		{"prog array value 8", Spec{Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}, syscall.EINVAL},
-		{"sk storage prealloc", Spec{Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4}, syscall.EINVAL},
+		{"ringbuf 3000", Spec{Type: ebpf.RingBuf, MaxEntries: 3000}, errno.EINVAL},
+		{"ringbuf 2048", Spec{Type: ebpf.RingBuf, MaxEntries: 2048}, errno.EINVAL},
+		{"queue key", Spec{Type: ebpf.Queue, KeySize: 4, ValueSize: 4, MaxEntries: 1}, errno.EINVAL},
+		{"prog array value 8", Spec{Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}, errno.EINVAL},
+		{"sk storage prealloc", Spec{Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4}, errno.EINVAL},
 		{"sk storage ok", Spec{Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4, Flags: FlagNoPrealloc}, 0},
 		{"array of maps", Spec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner}, 0},
-		{"array of maps no inner", Spec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1}, syscall.EBADF},
+		{"array of maps no inner", Spec{Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1}, errno.EBADF},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.spec, Options{NumCPU: 2})
@@ -106,17 +108,17 @@ func TestArray(t *testing.T) {
 		{do: "lookup", key: u32(0), out: u32(0)},
 		{do: "update", key: u32(1), val: u32(7)},
 		{do: "lookup", key: u32(1), out: u32(7)},
-		{do: "update", key: u32(1), val: u32(8), flags: UpdateNoExist, want: syscall.EEXIST},
+		{do: "update", key: u32(1), val: u32(8), flags: UpdateNoExist, want: errno.EEXIST},
 		{do: "update", key: u32(1), val: u32(9), flags: UpdateExist},
 		{do: "lookup", key: u32(1), out: u32(9)},
-		{do: "update", key: u32(3), val: u32(1), want: syscall.E2BIG},
-		{do: "update", key: u32(0), val: u32(1), flags: 3, want: syscall.EINVAL},
-		{do: "update", key: u32(0), val: u32(1), flags: UpdateLock, want: syscall.EINVAL},
-		{do: "lookup", key: u32(3), want: syscall.ENOENT},
-		{do: "delete", key: u32(0), want: syscall.EINVAL},
+		{do: "update", key: u32(3), val: u32(1), want: errno.E2BIG},
+		{do: "update", key: u32(0), val: u32(1), flags: 3, want: errno.EINVAL},
+		{do: "update", key: u32(0), val: u32(1), flags: UpdateLock, want: errno.EINVAL},
+		{do: "lookup", key: u32(3), want: errno.ENOENT},
+		{do: "delete", key: u32(0), want: errno.EINVAL},
 		{do: "next", key: nil, out: u32(0)},
 		{do: "next", key: u32(0), out: u32(1)},
-		{do: "next", key: u32(2), want: syscall.ENOENT},
+		{do: "next", key: u32(2), want: errno.ENOENT},
 		{do: "next", key: u32(100), out: u32(0)},
 	})
 	// The lookup result is the live value.
@@ -131,21 +133,21 @@ func TestArray(t *testing.T) {
 func TestHash(t *testing.T) {
 	m := mustNew(t, Spec{Name: "h", Type: ebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 2}, 1)
 	run(t, m, []op{
-		{do: "next", key: nil, want: syscall.ENOENT},
-		{do: "lookup", key: u32(1), want: syscall.ENOENT},
-		{do: "update", key: u32(1), val: u64(10), flags: UpdateExist, want: syscall.ENOENT},
+		{do: "next", key: nil, want: errno.ENOENT},
+		{do: "lookup", key: u32(1), want: errno.ENOENT},
+		{do: "update", key: u32(1), val: u64(10), flags: UpdateExist, want: errno.ENOENT},
 		{do: "update", key: u32(1), val: u64(10), flags: UpdateNoExist},
-		{do: "update", key: u32(1), val: u64(11), flags: UpdateNoExist, want: syscall.EEXIST},
+		{do: "update", key: u32(1), val: u64(11), flags: UpdateNoExist, want: errno.EEXIST},
 		{do: "update", key: u32(2), val: u64(20)},
-		{do: "update", key: u32(3), val: u64(30), want: syscall.E2BIG},
+		{do: "update", key: u32(3), val: u64(30), want: errno.E2BIG},
 		{do: "update", key: u32(2), val: u64(21)}, // replacing works when full
 		{do: "lookup", key: u32(2), out: u64(21)},
-		{do: "update", key: u32(2), val: u64(21), flags: 4 | 8, want: syscall.EINVAL},
+		{do: "update", key: u32(2), val: u64(21), flags: 4 | 8, want: errno.EINVAL},
 		{do: "next", key: nil, out: u32(1)},
 		{do: "next", key: u32(1), out: u32(2)},
-		{do: "next", key: u32(2), want: syscall.ENOENT},
+		{do: "next", key: u32(2), want: errno.ENOENT},
 		{do: "next", key: u32(9), out: u32(1)},
-		{do: "delete", key: u32(9), want: syscall.ENOENT},
+		{do: "delete", key: u32(9), want: errno.ENOENT},
 		{do: "delete", key: u32(1)},
 		{do: "update", key: u32(3), val: u64(30)},
 	})
@@ -182,8 +184,8 @@ func TestPerCPU(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, raw, 3*8)
 			e := m.(elemOps)
-			v, errno := e.progLookup(u32(1), 2)
-			require.Zero(t, errno)
+			v, en := e.progLookup(u32(1), 2)
+			require.Zero(t, en)
 			assert.Equal(t, u32(3), v)
 			require.Zero(t, e.progUpdate(u32(1), u32(9), UpdateAny, 1))
 			require.NoError(t, m.Lookup(uint32(1), &got))
@@ -199,17 +201,17 @@ func TestLRU(t *testing.T) {
 	for k := uint32(1); k <= 3; k++ {
 		require.NoError(t, m.Put(k, k))
 	}
-	_, errno := e.progLookup(u32(1), 0) // 1 is referenced: 2 is the victim
-	require.Zero(t, errno)
+	_, en := e.progLookup(u32(1), 0) // 1 is referenced: 2 is the victim
+	require.Zero(t, en)
 	require.NoError(t, m.Put(uint32(4), uint32(4)))
 	var v uint32
-	assert.ErrorIs(t, m.Lookup(uint32(2), &v), syscall.ENOENT)
+	assert.ErrorIs(t, m.Lookup(uint32(2), &v), errno.ENOENT)
 	for _, k := range []uint32{1, 3, 4} {
 		assert.NoError(t, m.Lookup(k, &v), "key %d", k)
 	}
 	assert.Equal(t, 3, m.(*hashMap).Len())
-	assert.ErrorIs(t, m.Update(uint32(5), uint32(5), UpdateExist), syscall.ENOENT)
-	assert.ErrorIs(t, m.Update(uint32(5), uint32(5), UpdateLock), syscall.EINVAL)
+	assert.ErrorIs(t, m.Update(uint32(5), uint32(5), UpdateExist), errno.ENOENT)
+	assert.ErrorIs(t, m.Update(uint32(5), uint32(5), UpdateLock), errno.EINVAL)
 }
 
 func lpmKey(plen uint32, ip ...byte) []byte { return append(u32(plen), ip...) }
@@ -221,25 +223,25 @@ func TestLPM(t *testing.T) {
 		{do: "update", key: lpmKey(24, 192, 168, 0, 0), val: u32(240)},
 		{do: "update", key: lpmKey(24, 192, 168, 1, 0), val: u32(241)},
 		{do: "update", key: lpmKey(24, 192, 168, 128, 0), val: u32(242)},
-		{do: "update", key: lpmKey(8, 10, 0, 0, 0), val: u32(8), want: syscall.ENOSPC},
-		{do: "update", key: lpmKey(33, 10, 0, 0, 0), val: u32(8), want: syscall.EINVAL},
-		{do: "update", key: lpmKey(16, 192, 168, 0, 0), val: u32(16), flags: UpdateNoExist, want: syscall.EEXIST},
+		{do: "update", key: lpmKey(8, 10, 0, 0, 0), val: u32(8), want: errno.ENOSPC},
+		{do: "update", key: lpmKey(33, 10, 0, 0, 0), val: u32(8), want: errno.EINVAL},
+		{do: "update", key: lpmKey(16, 192, 168, 0, 0), val: u32(16), flags: UpdateNoExist, want: errno.EEXIST},
 		{do: "lookup", key: lpmKey(32, 192, 168, 1, 7), out: u32(241)},
 		{do: "lookup", key: lpmKey(32, 192, 168, 2, 7), out: u32(16)},
-		{do: "lookup", key: lpmKey(32, 10, 1, 2, 7), want: syscall.ENOENT},
+		{do: "lookup", key: lpmKey(32, 10, 1, 2, 7), want: errno.ENOENT},
 		{do: "lookup", key: lpmKey(20, 192, 168, 1, 7), out: u32(16)},
 		// Postorder: more specific first, as the kernel documents.
 		{do: "next", key: nil, out: lpmKey(24, 192, 168, 0, 0)},
 		{do: "next", key: lpmKey(24, 192, 168, 0, 0), out: lpmKey(24, 192, 168, 1, 0)},
 		{do: "next", key: lpmKey(24, 192, 168, 1, 0), out: lpmKey(24, 192, 168, 128, 0)},
 		{do: "next", key: lpmKey(24, 192, 168, 128, 0), out: lpmKey(16, 192, 168, 0, 0)},
-		{do: "next", key: lpmKey(16, 192, 168, 0, 0), want: syscall.ENOENT},
-		{do: "delete", key: lpmKey(16, 192, 169, 0, 0), want: syscall.ENOENT},
+		{do: "next", key: lpmKey(16, 192, 168, 0, 0), want: errno.ENOENT},
+		{do: "delete", key: lpmKey(16, 192, 169, 0, 0), want: errno.ENOENT},
 		{do: "delete", key: lpmKey(16, 192, 168, 0, 0)},
-		{do: "lookup", key: lpmKey(32, 192, 168, 2, 7), want: syscall.ENOENT},
+		{do: "lookup", key: lpmKey(32, 192, 168, 2, 7), want: errno.ENOENT},
 		{do: "delete", key: lpmKey(24, 192, 168, 1, 0)},
 		{do: "lookup", key: lpmKey(32, 192, 168, 128, 1), out: u32(242)},
-		{do: "update", key: lpmKey(0, 0, 0, 0, 0), val: u32(99), flags: UpdateExist, want: syscall.ENOENT},
+		{do: "update", key: lpmKey(0, 0, 0, 0, 0), val: u32(99), flags: UpdateExist, want: errno.ENOENT},
 		{do: "update", key: lpmKey(0, 0, 0, 0, 0), val: u32(99)},
 		{do: "lookup", key: lpmKey(32, 1, 2, 3, 4), out: u32(99)},
 	})
@@ -253,18 +255,18 @@ func TestQueueStack(t *testing.T) {
 		t.Run(tc.typ.String(), func(t *testing.T) {
 			m := mustNew(t, Spec{Name: "q", Type: tc.typ, ValueSize: 4, MaxEntries: 2}, 1)
 			run(t, m, []op{
-				{do: "pop", want: syscall.ENOENT},
+				{do: "pop", want: errno.ENOENT},
 				{do: "push", val: u32(1)},
 				{do: "push", val: u32(2)},
-				{do: "push", val: u32(3), want: syscall.E2BIG},
-				{do: "push", val: u32(3), flags: UpdateNoExist, want: syscall.EINVAL},
+				{do: "push", val: u32(3), want: errno.E2BIG},
+				{do: "push", val: u32(3), flags: UpdateNoExist, want: errno.EINVAL},
 				{do: "push", val: u32(3), flags: UpdateExist}, // drops the oldest (1)
 				{do: "peek", out: u32(tc.pop1)},
 				{do: "pop", out: u32(tc.pop1)},
 				{do: "pop", out: u32(tc.pop2)},
-				{do: "pop", want: syscall.ENOENT},
-				{do: "delete", key: nil, want: syscall.EINVAL},
-				{do: "next", key: nil, want: syscall.EINVAL},
+				{do: "pop", want: errno.ENOENT},
+				{do: "delete", key: nil, want: errno.EINVAL},
+				{do: "next", key: nil, want: errno.EINVAL},
 			})
 		})
 	}
@@ -276,8 +278,8 @@ func TestFrozen(t *testing.T) {
 	v, err := m.LookupBytes(u32(0))
 	require.NoError(t, err)
 	assert.Equal(t, []byte("hi\x00\x00\x00\x00\x00\x00"), v)
-	assert.ErrorIs(t, m.Put(uint32(0), uint64(1)), syscall.EPERM)
-	assert.ErrorIs(t, m.Freeze(), syscall.EPERM)
+	assert.ErrorIs(t, m.Put(uint32(0), uint64(1)), errno.EPERM)
+	assert.ErrorIs(t, m.Freeze(), errno.EPERM)
 	r, err := ValueRegion(m)
 	require.NoError(t, err)
 	assert.Equal(t, uint8(1), uint8(r.Perm))
@@ -291,16 +293,16 @@ func TestMapOfMaps(t *testing.T) {
 			in := mustNew(t, innerSpec, 1)
 			wrong := mustNew(t, Spec{Name: "w", Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 3}, 1)
 			require.NoError(t, outer.Put(uint32(1), in))
-			assert.ErrorIs(t, outer.Put(uint32(0), wrong), syscall.EINVAL)
+			assert.ErrorIs(t, outer.Put(uint32(0), wrong), errno.EINVAL)
 			var got Map
 			require.NoError(t, outer.Lookup(uint32(1), &got))
 			assert.Same(t, in, got)
 			var id uint32
 			require.NoError(t, outer.Lookup(uint32(1), &id))
 			assert.Equal(t, in.(interface{ ID() uint32 }).ID(), id)
-			assert.ErrorIs(t, outer.Lookup(uint32(0), &id), syscall.ENOENT)
+			assert.ErrorIs(t, outer.Lookup(uint32(0), &id), errno.ENOENT)
 			require.NoError(t, outer.Delete(uint32(1)))
-			assert.ErrorIs(t, outer.Delete(uint32(1)), syscall.ENOENT)
+			assert.ErrorIs(t, outer.Delete(uint32(1)), errno.ENOENT)
 		})
 	}
 }
@@ -322,9 +324,9 @@ func TestRingBufAccounting(t *testing.T) {
 	require.Len(t, recs, 2)
 	assert.Equal(t, byte('x'), recs[0][0])
 	assert.Equal(t, uint64(4016), rb.query(RingbufConsPos))
-	assert.Equal(t, syscall.EINVAL, rb.output([]byte("x"), 4))
+	assert.Equal(t, errno.EINVAL, rb.output([]byte("x"), 4))
 	assert.Equal(t, syscall.Errno(0), rb.output([]byte("x"), 0))
 	assert.Equal(t, uint64(16), rb.query(RingbufAvailData))
 	_, err := m.LookupBytes(nil)
-	assert.ErrorIs(t, err, ENOTSUPP)
+	assert.ErrorIs(t, err, errno.ENOTSUPP)
 }

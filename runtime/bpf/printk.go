@@ -6,6 +6,8 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -16,7 +18,7 @@ const (
 )
 
 // errPrintk is the -EINVAL a bad format gets.
-var errPrintk = syscall.EINVAL
+var errPrintk = errno.EINVAL
 
 // formatPrintk formats fmt (without its NUL) as bpf_trace_printk does,
 // with the kernel's bpf_bprintf_prepare rules: printable ASCII only, at

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 )
 
@@ -33,13 +35,13 @@ func (q *queueMap) slot(i uint32) []byte {
 
 func (q *queueMap) push(value []byte, flags uint64) syscall.Errno {
 	if flags&UpdateNoExist != 0 || flags > UpdateExist {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if (q.head+1)%q.size == q.tail {
 		if flags&UpdateExist == 0 {
-			return syscall.E2BIG
+			return errno.E2BIG
 		}
 		// BPF_EXIST overwrites the oldest element.
 		q.tail = (q.tail + 1) % q.size
@@ -54,7 +56,7 @@ func (q *queueMap) get(out []byte, remove bool) syscall.Errno {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.head == q.tail {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	if q.stack {
 		i := (q.head + q.size - 1) % q.size
@@ -83,9 +85,9 @@ func (q *queueMap) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	return q.push(value, flags)
 }
 
-func (q *queueMap) sysDelete(key []byte) syscall.Errno { return syscall.EINVAL }
+func (q *queueMap) sysDelete(key []byte) syscall.Errno { return errno.EINVAL }
 
-func (q *queueMap) nextKey(key, next []byte) syscall.Errno { return syscall.EINVAL }
+func (q *queueMap) nextKey(key, next []byte) syscall.Errno { return errno.EINVAL }
 
 // Push adds value (BPF_EXIST: overwrite the oldest when full).
 func (q *queueMap) Push(value []byte, flags uint64) error {
@@ -98,7 +100,7 @@ func (q *queueMap) Pop(valueOut []byte) error {
 		return err
 	}
 	if len(valueOut) != int(q.spec.ValueSize) {
-		return q.fail("pop", syscall.EINVAL, "output buffer size")
+		return q.fail("pop", errno.EINVAL, "output buffer size")
 	}
 	if e := q.get(valueOut, true); e != 0 {
 		return q.fail("pop", e, "")
@@ -109,7 +111,7 @@ func (q *queueMap) Pop(valueOut []byte) error {
 // Peek copies the next element into valueOut.
 func (q *queueMap) Peek(valueOut []byte) error {
 	if len(valueOut) != int(q.spec.ValueSize) {
-		return q.fail("peek", syscall.EINVAL, "output buffer size")
+		return q.fail("peek", errno.EINVAL, "output buffer size")
 	}
 	if e := q.get(valueOut, false); e != 0 {
 		return q.fail("peek", e, "")

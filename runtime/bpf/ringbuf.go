@@ -3,6 +3,8 @@ package bpf
 import (
 	"sync"
 	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 )
 
 // Ring buffer record header size and the query selectors of
@@ -47,10 +49,10 @@ func newRingBuf(b *base) *RingBuf {
 	return r
 }
 
-func (r *RingBuf) sysLookup(key []byte) ([]byte, syscall.Errno)        { return nil, ENOTSUPP }
-func (r *RingBuf) sysUpdate(key, value []byte, f uint64) syscall.Errno { return ENOTSUPP }
-func (r *RingBuf) sysDelete(key []byte) syscall.Errno                  { return ENOTSUPP }
-func (r *RingBuf) nextKey(key, next []byte) syscall.Errno              { return ENOTSUPP }
+func (r *RingBuf) sysLookup(key []byte) ([]byte, syscall.Errno)        { return nil, errno.ENOTSUPP }
+func (r *RingBuf) sysUpdate(key, value []byte, f uint64) syscall.Errno { return errno.ENOTSUPP }
+func (r *RingBuf) sysDelete(key []byte) syscall.Errno                  { return errno.ENOTSUPP }
+func (r *RingBuf) nextKey(key, next []byte) syscall.Errno              { return errno.ENOTSUPP }
 
 // SetNotify sets a function called (without locks held) when a record
 // becomes readable, unless the producer asked for no wakeup.
@@ -105,11 +107,11 @@ func (r *RingBuf) commit(rec *ringRec, discard bool, flags uint64) {
 // output is bpf_ringbuf_output.
 func (r *RingBuf) output(data []byte, flags uint64) syscall.Errno {
 	if flags&^(RingbufNoWakeup|RingbufForceWakeup) != 0 {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	rec := r.reserve(uint64(len(data)))
 	if rec == nil {
-		return syscall.EAGAIN
+		return errno.EAGAIN
 	}
 	copy(rec.data, data)
 	r.commit(rec, false, flags)
@@ -203,7 +205,7 @@ func newPerfArray(b *base) *PerfArray {
 	return p
 }
 
-func (p *PerfArray) sysLookup(key []byte) ([]byte, syscall.Errno) { return nil, ENOTSUPP }
+func (p *PerfArray) sysLookup(key []byte) ([]byte, syscall.Errno) { return nil, errno.ENOTSUPP }
 
 func (p *PerfArray) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	i := nativeU32(key)
@@ -219,12 +221,12 @@ func (p *PerfArray) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 func (p *PerfArray) sysDelete(key []byte) syscall.Errno {
 	i := nativeU32(key)
 	if i >= p.spec.MaxEntries {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.open[i] {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	p.open[i] = false
 	return 0
@@ -244,23 +246,23 @@ func (p *PerfArray) Output(cpu int, flags uint64, data []byte, ctxLenOK bool) sy
 		mask |= perfCtxLenMask
 	}
 	if flags&^mask != 0 {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	idx := flags & perfIndexMask
 	if idx == perfCurrentCPU {
 		idx = uint64(cpu)
 	}
 	if idx >= uint64(p.spec.MaxEntries) {
-		return syscall.E2BIG
+		return errno.E2BIG
 	}
 	p.mu.Lock()
 	if !p.open[idx] {
 		p.mu.Unlock()
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	if idx != uint64(cpu) {
 		p.mu.Unlock()
-		return syscall.EOPNOTSUPP // the event is bound to another CPU
+		return errno.EOPNOTSUPP // the event is bound to another CPU
 	}
 	if len(p.recs) >= MaxPending {
 		p.lost++

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 )
 
 // SkStorage is BPF_MAP_TYPE_SK_STORAGE: one value per socket. Sockets are
@@ -48,7 +50,7 @@ func (s *SkStorage) DeleteSocket(sk uint64) syscall.Errno {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.vals[sk]; !ok {
-		return syscall.ENOENT
+		return errno.ENOENT
 	}
 	delete(s.vals, sk)
 	return 0
@@ -66,14 +68,14 @@ func (s *SkStorage) sysLookup(key []byte) ([]byte, syscall.Errno) {
 	v := s.vals[uint64(nativeU32(key))]
 	s.mu.RUnlock()
 	if v == nil {
-		return nil, syscall.ENOENT
+		return nil, errno.ENOENT
 	}
 	return v, 0
 }
 
 func (s *SkStorage) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	if flags&^UpdateLock > UpdateExist {
-		return syscall.EINVAL
+		return errno.EINVAL
 	}
 	sk := uint64(nativeU32(key))
 	s.mu.Lock()
@@ -81,9 +83,9 @@ func (s *SkStorage) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
 	old := s.vals[sk]
 	switch op := flags &^ UpdateLock; {
 	case old != nil && op == UpdateNoExist:
-		return syscall.EEXIST
+		return errno.EEXIST
 	case old == nil && op == UpdateExist:
-		return syscall.ENOENT
+		return errno.ENOENT
 	case old != nil && flags&UpdateLock != 0:
 		storeValue(old, value, s.spec.SpinLockOff, true)
 		return 0
@@ -98,6 +100,6 @@ func (s *SkStorage) sysDelete(key []byte) syscall.Errno {
 	return s.DeleteSocket(uint64(nativeU32(key)))
 }
 
-func (s *SkStorage) nextKey(key, next []byte) syscall.Errno { return ENOTSUPP }
+func (s *SkStorage) nextKey(key, next []byte) syscall.Errno { return errno.ENOTSUPP }
 
 func nativePut64(b []byte, v uint64) { binary.NativeEndian.PutUint64(b, v) }

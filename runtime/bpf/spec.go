@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 )
 
@@ -90,7 +92,7 @@ func New(spec Spec, opts Options) (Map, error) {
 	case ebpf.Queue, ebpf.Stack:
 		m = newQueue(b)
 	default:
-		return nil, &MapError{Map: spec.Name, Op: "create", Errno: syscall.EINVAL, Detail: fmt.Sprintf("map type %s is not supported here", spec.Type)}
+		return nil, &MapError{Map: spec.Name, Op: "create", Errno: errno.EINVAL, Detail: fmt.Sprintf("map type %s is not supported here", spec.Type)}
 	}
 	if len(spec.Contents) > 0 {
 		if err := m.UpdateBytes(make([]byte, 4), padTo(spec.Contents, int(spec.ValueSize)), UpdateAny); err != nil {
@@ -162,7 +164,7 @@ func accessFlagsOK(f uint32) bool {
 // map_alloc that reject attributes).
 func check(s *Spec, opts Options) *checkErr {
 	if !accessFlagsOK(s.Flags) {
-		return bad(syscall.EINVAL, "conflicting access flags %#x", s.Flags)
+		return bad(errno.EINVAL, "conflicting access flags %#x", s.Flags)
 	}
 	percpu := s.Type == ebpf.PerCPUArray || s.Type == ebpf.PerCPUHash || s.Type == ebpf.LRUCPUHash
 	switch s.Type {
@@ -170,23 +172,23 @@ func check(s *Spec, opts Options) *checkErr {
 		mask := FlagNumaNode | FlagMmapable | flagAccessMask | FlagPreserveElem | FlagInnerMap
 		switch {
 		case s.MaxEntries == 0 || s.KeySize != 4 || s.ValueSize == 0 || s.Flags&^mask != 0:
-			return bad(syscall.EINVAL, "array needs key size 4, value size > 0, max entries > 0 and known flags")
+			return bad(errno.EINVAL, "array needs key size 4, value size > 0, max entries > 0 and known flags")
 		case s.Type != ebpf.Array && s.Flags&(FlagMmapable|FlagInnerMap) != 0:
-			return bad(syscall.EINVAL, "BPF_F_MMAPABLE and BPF_F_INNER_MAP are for plain arrays")
+			return bad(errno.EINVAL, "BPF_F_MMAPABLE and BPF_F_INNER_MAP are for plain arrays")
 		case s.Type != ebpf.PerfEventArray && s.Flags&FlagPreserveElem != 0:
-			return bad(syscall.EINVAL, "BPF_F_PRESERVE_ELEMS is for perf event arrays")
+			return bad(errno.EINVAL, "BPF_F_PRESERVE_ELEMS is for perf event arrays")
 		case percpu && s.Flags&FlagNumaNode != 0:
-			return bad(syscall.EINVAL, "BPF_F_NUMA_NODE on a per-CPU map")
+			return bad(errno.EINVAL, "BPF_F_NUMA_NODE on a per-CPU map")
 		case s.ValueSize > 1<<31-1:
-			return bad(syscall.E2BIG, "value size %d", s.ValueSize)
+			return bad(errno.E2BIG, "value size %d", s.ValueSize)
 		case percpu && roundUp8(s.ValueSize) > pcpuMinUnitSize:
-			return bad(syscall.E2BIG, "per-CPU value size %d > %d", s.ValueSize, pcpuMinUnitSize)
+			return bad(errno.E2BIG, "per-CPU value size %d > %d", s.ValueSize, pcpuMinUnitSize)
 		}
 		if s.Type != ebpf.Array && s.Type != ebpf.PerCPUArray && s.ValueSize != 4 {
-			return bad(syscall.EINVAL, "%s needs value size 4", s.Type)
+			return bad(errno.EINVAL, "%s needs value size 4", s.Type)
 		}
 		if uint64(roundUp8(s.ValueSize))*uint64(s.MaxEntries) >= 1<<32 {
-			return bad(syscall.ENOMEM, "array of %d x %d bytes", s.MaxEntries, s.ValueSize)
+			return bad(errno.ENOMEM, "array of %d x %d bytes", s.MaxEntries, s.ValueSize)
 		}
 	case ebpf.Hash, ebpf.PerCPUHash, ebpf.LRUHash, ebpf.LRUCPUHash, ebpf.HashOfMaps:
 		mask := FlagNoPrealloc | FlagNoCommonLRU | FlagNumaNode | flagAccessMask | FlagZeroSeed
@@ -194,81 +196,81 @@ func check(s *Spec, opts Options) *checkErr {
 		percpuLRU := s.Flags&FlagNoCommonLRU != 0
 		switch {
 		case s.Flags&^mask != 0:
-			return bad(syscall.EINVAL, "unknown flags %#x", s.Flags&^mask)
+			return bad(errno.EINVAL, "unknown flags %#x", s.Flags&^mask)
 		case !lru && percpuLRU:
-			return bad(syscall.EINVAL, "BPF_F_NO_COMMON_LRU on a non-LRU hash")
+			return bad(errno.EINVAL, "BPF_F_NO_COMMON_LRU on a non-LRU hash")
 		case lru && s.Flags&FlagNoPrealloc != 0:
-			return bad(ENOTSUPP, "LRU maps are always preallocated")
+			return bad(errno.ENOTSUPP, "LRU maps are always preallocated")
 		case (percpu || percpuLRU) && s.Flags&FlagNumaNode != 0:
-			return bad(syscall.EINVAL, "BPF_F_NUMA_NODE on a per-CPU map")
+			return bad(errno.EINVAL, "BPF_F_NUMA_NODE on a per-CPU map")
 		case s.MaxEntries == 0 || s.KeySize == 0 || s.ValueSize == 0:
-			return bad(syscall.EINVAL, "hash needs key size, value size and max entries > 0")
+			return bad(errno.EINVAL, "hash needs key size, value size and max entries > 0")
 		case uint64(s.KeySize)+uint64(s.ValueSize) >= kmallocMaxSize-htabElemSize:
-			return bad(syscall.E2BIG, "key + value size %d", uint64(s.KeySize)+uint64(s.ValueSize))
+			return bad(errno.E2BIG, "key + value size %d", uint64(s.KeySize)+uint64(s.ValueSize))
 		case percpu && roundUp8(s.ValueSize) > pcpuMinUnitSize:
-			return bad(syscall.E2BIG, "per-CPU value size %d > %d", s.ValueSize, pcpuMinUnitSize)
+			return bad(errno.E2BIG, "per-CPU value size %d > %d", s.ValueSize, pcpuMinUnitSize)
 		case s.MaxEntries > maxHashEntries:
-			return bad(syscall.E2BIG, "max entries %d", s.MaxEntries)
+			return bad(errno.E2BIG, "max entries %d", s.MaxEntries)
 		}
 		if s.Type == ebpf.HashOfMaps && s.ValueSize != 4 {
-			return bad(syscall.EINVAL, "hash of maps needs value size 4")
+			return bad(errno.EINVAL, "hash of maps needs value size 4")
 		}
 	case ebpf.LPMTrie:
 		mask := FlagNoPrealloc | FlagNumaNode | flagAccessMask
 		switch {
 		case s.MaxEntries == 0 || s.Flags&FlagNoPrealloc == 0 || s.Flags&^mask != 0:
-			return bad(syscall.EINVAL, "LPM trie needs max entries > 0 and BPF_F_NO_PREALLOC")
+			return bad(errno.EINVAL, "LPM trie needs max entries > 0 and BPF_F_NO_PREALLOC")
 		case s.KeySize < lpmKeySizeMin || s.KeySize > lpmKeySizeMax || s.ValueSize < 1 || s.ValueSize > kmallocMaxSize-(lpmKeySizeMax-4)-64:
-			return bad(syscall.EINVAL, "LPM trie key size must be 5..260, value size > 0")
+			return bad(errno.EINVAL, "LPM trie key size must be 5..260, value size > 0")
 		}
 	case ebpf.RingBuf:
 		switch {
 		case s.Flags&^FlagNumaNode != 0:
-			return bad(syscall.EINVAL, "unknown flags %#x", s.Flags)
+			return bad(errno.EINVAL, "unknown flags %#x", s.Flags)
 		case s.KeySize != 0 || s.ValueSize != 0 || s.MaxEntries == 0 || s.MaxEntries&(s.MaxEntries-1) != 0 || s.MaxEntries%pageSize != 0:
-			return bad(syscall.EINVAL, "ring buffer needs key and value size 0 and a power-of-two, page-aligned size")
+			return bad(errno.EINVAL, "ring buffer needs key and value size 0 and a power-of-two, page-aligned size")
 		}
 	case ebpf.SkStorage:
 		switch {
 		case s.Flags&^(FlagNoPrealloc|FlagClone) != 0 || s.Flags&FlagNoPrealloc == 0 || s.MaxEntries != 0 || s.KeySize != 4 || s.ValueSize == 0:
-			return bad(syscall.EINVAL, "sk_storage needs BPF_F_NO_PREALLOC, max entries 0, key size 4, value size > 0")
+			return bad(errno.EINVAL, "sk_storage needs BPF_F_NO_PREALLOC, max entries 0, key size 4, value size > 0")
 		case s.ValueSize > kmallocMaxSize-256:
-			return bad(syscall.E2BIG, "value size %d", s.ValueSize)
+			return bad(errno.E2BIG, "value size %d", s.ValueSize)
 		}
 	case ebpf.Queue, ebpf.Stack:
 		switch {
 		case s.MaxEntries == 0 || s.KeySize != 0 || s.ValueSize == 0 || s.Flags&^(FlagNumaNode|flagAccessMask) != 0:
-			return bad(syscall.EINVAL, "queue/stack needs key size 0, value size > 0, max entries > 0")
+			return bad(errno.EINVAL, "queue/stack needs key size 0, value size > 0, max entries > 0")
 		case s.ValueSize > kmallocMaxSize:
-			return bad(syscall.E2BIG, "value size %d", s.ValueSize)
+			return bad(errno.E2BIG, "value size %d", s.ValueSize)
 		}
 	}
 	if s.Type == ebpf.ArrayOfMaps || s.Type == ebpf.HashOfMaps {
 		if s.InnerMap == nil {
-			return bad(syscall.EBADF, "map of maps needs an inner map spec")
+			return bad(errno.EBADF, "map of maps needs an inner map spec")
 		}
 		switch s.InnerMap.Type {
 		case ebpf.ArrayOfMaps, ebpf.HashOfMaps, ebpf.ProgramArray, ebpf.SkStorage, ebpf.SockMap, ebpf.SockHash:
-			return bad(syscall.EINVAL, "inner map of type %s", s.InnerMap.Type)
+			return bad(errno.EINVAL, "inner map of type %s", s.InnerMap.Type)
 		}
 		if s.InnerMap.SpinLockOff != 0 {
-			return bad(ENOTSUPP, "inner map with a spin lock")
+			return bad(errno.ENOTSUPP, "inner map with a spin lock")
 		}
 		if err := check(s.InnerMap, opts); err != nil {
 			return err
 		}
 	}
 	if s.SpinLockOff != 0 && s.Type != ebpf.Hash && s.Type != ebpf.Array && s.Type != ebpf.SkStorage {
-		return bad(syscall.EOPNOTSUPP, "bpf_spin_lock in a %s value", s.Type)
+		return bad(errno.EOPNOTSUPP, "bpf_spin_lock in a %s value", s.Type)
 	}
 	if s.SpinLockOff != 0 && (s.SpinLockOff-1+4 > s.ValueSize || (s.SpinLockOff-1)%4 != 0) {
-		return bad(syscall.EINVAL, "spin lock at %d outside value of %d bytes", s.SpinLockOff-1, s.ValueSize)
+		return bad(errno.EINVAL, "spin lock at %d outside value of %d bytes", s.SpinLockOff-1, s.ValueSize)
 	}
 	if len(s.Contents) > 0 && s.Type != ebpf.Array {
-		return bad(syscall.EINVAL, "initial contents on a %s", s.Type)
+		return bad(errno.EINVAL, "initial contents on a %s", s.Type)
 	}
 	if len(s.Contents) > int(s.ValueSize) {
-		return bad(syscall.EINVAL, "initial contents of %d bytes exceed value size %d", len(s.Contents), s.ValueSize)
+		return bad(errno.EINVAL, "initial contents of %d bytes exceed value size %d", len(s.Contents), s.ValueSize)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package bpf
 
-import "syscall"
+import (
+	"github.com/skmsg/skmsg/internal/errno"
+)
 
 const strtoxBaseMask = 0x1F
 
@@ -29,7 +31,7 @@ func lower(c byte) byte { return c | 0x20 }
 func strtoull(buf []byte, flags uint64) (res uint64, neg bool, consumed int64) {
 	base := flags & strtoxBaseMask
 	if len(buf) == 0 || base != 0 && base != 8 && base != 10 && base != 16 || flags&^strtoxBaseMask != 0 {
-		return 0, false, -int64(syscall.EINVAL)
+		return 0, false, -int64(errno.EINVAL)
 	}
 	i := 0
 	for i < len(buf) && kernelSpace(buf[i]) {
@@ -40,7 +42,7 @@ func strtoull(buf []byte, flags uint64) (res uint64, neg bool, consumed int64) {
 		i++
 	}
 	if i == len(buf) {
-		return 0, neg, -int64(syscall.EINVAL)
+		return 0, neg, -int64(errno.EINVAL)
 	}
 	var str [64]byte // the kernel parses a NUL-terminated copy of at most 63 bytes
 	n := copy(str[:63], buf[i:])
@@ -72,10 +74,10 @@ func strtoull(buf []byte, flags uint64) (res uint64, neg bool, consumed int64) {
 		res = res*base + d
 	}
 	if overflow {
-		return 0, neg, -int64(syscall.ERANGE)
+		return 0, neg, -int64(errno.ERANGE)
 	}
 	if j == start {
-		return 0, neg, -int64(syscall.EINVAL)
+		return 0, neg, -int64(errno.EINVAL)
 	}
 	return res, neg, int64(i + j)
 }
@@ -96,12 +98,12 @@ func strtol(buf []byte, flags uint64) (int64, int64) {
 	}
 	if neg {
 		if int64(-r) > 0 {
-			return 0, -int64(syscall.ERANGE)
+			return 0, -int64(errno.ERANGE)
 		}
 		return int64(-r), n
 	}
 	if int64(r) < 0 {
-		return 0, -int64(syscall.ERANGE)
+		return 0, -int64(errno.ERANGE)
 	}
 	return int64(r), n
 }
@@ -113,7 +115,7 @@ func strtoul(buf []byte, flags uint64) (uint64, int64) {
 		return 0, n
 	}
 	if neg {
-		return 0, -int64(syscall.EINVAL)
+		return 0, -int64(errno.EINVAL)
 	}
 	return r, n
 }

@@ -8,8 +8,9 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/cilium/ebpf"
 
@@ -103,9 +104,10 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 }
 
 // ErrNotSupported marks what a scenario asks of skmsg that its runtime
-// cannot do yet. Such an operation fails its step with this error (not
-// with an errno), so the step fails whatever it expected.
-var ErrNotSupported = errors.New("not supported yet by skmsg")
+// cannot do yet. Such an operation fails its step with an error wrapping
+// it (not an errno), so the step fails whatever it expected. It is the
+// same value as loader.ErrNotSupported.
+var ErrNotSupported = loader.ErrNotSupported
 
 type skmsgSocket struct {
 	s      *runtime.Socket
@@ -190,10 +192,10 @@ func (s *skmsgSession) LoadProgram(p *scenario.Program) error {
 		if errors.Is(err, loader.ErrNotSupported) {
 			// A program type the runtime cannot run yet is no
 			// verdict on the program.
-			return fmt.Errorf("program %s: %w (%v)", p.Name, ErrNotSupported, err)
+			return fmt.Errorf("program %s: %w", p.Name, err)
 		}
 		// What the kernel's verifier answers for a refused program.
-		return fmt.Errorf("%w: %v", syscall.EACCES, err)
+		return fmt.Errorf("%w: %w", errno.EACCES, err)
 	}
 	prog := coll.Programs[p.Name]
 	if prog == nil {
@@ -226,7 +228,7 @@ func (s *skmsgSession) attachArgs(id scenario.ProgID, target scenario.MapID, kin
 	sm, ok := m.(*runtime.SockMap)
 	if !ok {
 		// BPF_PROG_ATTACH with a map that is no sockmap.
-		return nil, nil, 0, syscall.EINVAL
+		return nil, nil, 0, errno.EINVAL
 	}
 	return p, sm, a, nil
 }
@@ -264,7 +266,7 @@ func (s *skmsgSession) sock(id scenario.SocketID) (*skmsgSocket, error) {
 	}
 	k := s.socks[id]
 	if k.closed {
-		return nil, syscall.EBADF
+		return nil, errno.EBADF
 	}
 	return k, nil
 }
@@ -289,7 +291,7 @@ func (s *skmsgSession) Connect(listener scenario.SocketID, client netip.AddrPort
 		return 0, 0, err
 	}
 	if k.l == nil {
-		return 0, 0, syscall.EINVAL
+		return 0, 0, errno.EINVAL
 	}
 	local := ""
 	if client.IsValid() {
@@ -375,7 +377,7 @@ func (s *skmsgSession) MapEntries(id scenario.MapID) ([]scenario.MapEntry, error
 	for i := 0; i <= int(m.MaxEntries())+1; i++ {
 		next := make([]byte, m.KeySize())
 		if err := m.NextKeyBytes(prev, next); err != nil {
-			if errors.Is(err, syscall.ENOENT) {
+			if errors.Is(err, errno.ENOENT) {
 				return out, nil
 			}
 			return out, err
@@ -383,9 +385,9 @@ func (s *skmsgSession) MapEntries(id scenario.MapID) ([]scenario.MapEntry, error
 		prev = next
 		v, err := m.LookupBytes(next)
 		switch {
-		case errors.Is(err, syscall.ENOENT):
+		case errors.Is(err, errno.ENOENT):
 			continue
-		case errors.Is(err, syscall.ENOSPC):
+		case errors.Is(err, errno.ENOSPC):
 			out = append(out, scenario.MapEntry{Key: next})
 			continue
 		case err != nil:
@@ -433,7 +435,7 @@ func (s *skmsgSession) Recv(id scenario.SocketID, max int, peek bool) ([]byte, b
 		switch {
 		case errors.Is(err, io.EOF) && n == 0:
 			return out, true, nil
-		case errors.Is(err, syscall.EAGAIN):
+		case errors.Is(err, errno.EAGAIN):
 			return out, false, nil
 		case err != nil:
 			if len(out) > 0 {

@@ -13,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/require"
+
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/scenario"
 	"github.com/skmsg/skmsg/scenario/kernel"
-	"github.com/stretchr/testify/require"
 )
 
 // This file compares skmsg with the running kernel on a matrix modelled on
@@ -122,10 +125,10 @@ func errName(err error) string {
 }
 
 func unixErrName(e syscall.Errno) string {
-	names := map[syscall.Errno]string{syscall.EACCES: "EACCES", syscall.EPIPE: "EPIPE", syscall.EAGAIN: "EAGAIN",
-		syscall.EINVAL: "EINVAL", syscall.EBADF: "EBADF", syscall.ENOENT: "ENOENT", syscall.EBUSY: "EBUSY",
-		syscall.EEXIST: "EEXIST", syscall.E2BIG: "E2BIG", syscall.ENOSPC: "ENOSPC", syscall.EOPNOTSUPP: "EOPNOTSUPP",
-		syscall.ENOMEM: "ENOMEM", syscall.EPERM: "EPERM"}
+	names := map[syscall.Errno]string{errno.EACCES: "EACCES", errno.EPIPE: "EPIPE", errno.EAGAIN: "EAGAIN",
+		errno.EINVAL: "EINVAL", errno.EBADF: "EBADF", errno.ENOENT: "ENOENT", errno.EBUSY: "EBUSY",
+		errno.EEXIST: "EEXIST", errno.E2BIG: "E2BIG", errno.ENOSPC: "ENOSPC", errno.EOPNOTSUPP: "EOPNOTSUPP",
+		errno.ENOMEM: "ENOMEM", errno.EPERM: "EPERM"}
 	if n, ok := names[e]; ok {
 		return n
 	}
