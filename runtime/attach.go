@@ -129,7 +129,7 @@ func (rt *Runtime) Attach(prog *Program, target bpf.Map, a AttachType) error {
 		return fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
 	}
 	if rt.parserRefused(prog, a) {
-		return fail(syscall.EINVAL, "a stream parser may not change packet data")
+		return fail(errno.EINVAL, "a stream parser may not change packet data")
 	}
 	m.progMu.Lock()
 	defer m.progMu.Unlock()
@@ -192,7 +192,7 @@ func (rt *Runtime) AttachLink(prog *Program, target bpf.Map, a AttachType) (*Lin
 		return nil, fail(e, fmt.Sprintf("a %s program cannot attach as %s", prog.Type, a))
 	}
 	if rt.parserRefused(prog, a) {
-		return nil, fail(syscall.EINVAL, "a stream parser may not change packet data")
+		return nil, fail(errno.EINVAL, "a stream parser may not change packet data")
 	}
 	l := &Link{m: m, a: a, prog: prog}
 	m.progMu.Lock()
@@ -231,7 +231,7 @@ func (l *Link) Update(prog, old *Program) error {
 		return fail(errno.ENOLINK)
 	}
 	if prog.coll != nil && prog.coll.rt.parserRefused(prog, l.a) {
-		return fail(syscall.EINVAL)
+		return fail(errno.EINVAL)
 	}
 	idx, e := m.progLinkLookup(l.a)
 	if e != 0 {

@@ -2,7 +2,8 @@ package runtime
 
 import (
 	"math"
-	"syscall"
+
+	"github.com/skmsg/skmsg/internal/errno"
 )
 
 // listenerSend is sendmsg(2) on a listening socket. TCP refuses it with
@@ -13,15 +14,15 @@ import (
 // nothing.
 func (s *Socket) listenerSend(iov [][]byte) (int, error) {
 	if !s.rt.opts.Kernel.ListenerSendRunsMsg {
-		return 0, syscall.EPIPE
+		return 0, errno.EPIPE
 	}
 	p := s.psock.Load()
 	if p == nil {
-		return 0, syscall.EPIPE
+		return 0, errno.EPIPE
 	}
 	prog := p.progs.msg.Load()
 	if prog == nil {
-		return 0, syscall.EPIPE
+		return 0, errno.EPIPE
 	}
 	m := newMsg()
 	m.init()
@@ -29,5 +30,5 @@ func (s *Socket) listenerSend(iov [][]byte) (int, error) {
 	m.computeDataPointers()
 	_, _ = s.rt.runMsgProg(prog, s, m)
 	m.release()
-	return 0, syscall.EPIPE
+	return 0, errno.EPIPE
 }

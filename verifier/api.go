@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/skmsg/skmsg/internal/errno"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -134,19 +136,19 @@ func ErrnoName(e syscall.Errno) string {
 	switch e {
 	case 0:
 		return ""
-	case syscall.EACCES:
+	case errno.EACCES:
 		return "EACCES"
-	case syscall.EINVAL:
+	case errno.EINVAL:
 		return "EINVAL"
-	case syscall.E2BIG:
+	case errno.E2BIG:
 		return "E2BIG"
-	case syscall.EPERM:
+	case errno.EPERM:
 		return "EPERM"
-	case syscall.EFAULT:
+	case errno.EFAULT:
 		return "EFAULT"
-	case syscall.EBADF:
+	case errno.EBADF:
 		return "EBADF"
-	case syscall.ENOMEM:
+	case errno.ENOMEM:
 		return "ENOMEM"
 	}
 	return fmt.Sprintf("errno %d", int(e))
