@@ -28,7 +28,12 @@ type runState struct {
 }
 
 func newRunState(c *Collection) func(m *vm.Machine) {
-	return func(m *vm.Machine) { m.User = &runState{rt: c.rt, coll: c} }
+	return func(m *vm.Machine) {
+		m.User = &runState{rt: c.rt, coll: c}
+		if cv := c.rt.opts.Coverage; cv != nil {
+			m.SetCoverage(cv)
+		}
+	}
 }
 
 // setData points data/data_end at the message's current data range and

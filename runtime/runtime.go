@@ -31,6 +31,9 @@ type Options struct {
 	Observer Observer
 	// Tracer, when set, traces every instruction of every run.
 	Tracer vm.Tracer
+	// Coverage, when set, is told every instruction every run executes
+	// (a *cover.Recorder); without it runs pay nothing for coverage.
+	Coverage vm.Coverage
 	// Printk, when set, receives every line programs print with
 	// bpf_printk, synchronously on the path that ran the program; the
 	// event is only valid during the call. Unset, the lines are dropped.

@@ -51,7 +51,7 @@ func (m *Machine) callFunc(fn uint64, args [5]uint64) (uint64, error) {
 
 	var stop stopKind
 	var err error
-	if mi.tracer != nil {
+	if mi.stepped {
 		// The traced loop counts an instruction once it has run: count
 		// the helper call in flight now, for the callee's budget.
 		mi.executed++

@@ -33,6 +33,11 @@ type machineImpl struct {
 	exited    bool   // exec stopped because the program exited
 	executed  uint64
 	tracer    Tracer
+	cover     Coverage
+	// stepped is set when a tracer or a coverage hook wants every
+	// instruction: runs then go through the stepping loop of trace.go
+	// instead of the fast one, so the fast loop carries no hook code.
+	stepped bool
 
 	// Callbacks (callback.go). left is the budget the interrupted fast loop
 	// had when it called the current helper; a callback consumes from it.
@@ -109,7 +114,7 @@ func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
 		}
 		mi.cur = nil
 	}()
-	if mi.tracer != nil {
+	if mi.stepped {
 		return m.runTraced(budget)
 	}
 	stop, n, err := m.exec(st, budget)
@@ -124,9 +129,12 @@ func (m *Machine) runArgs(p *Program, args [5]uint64) (r0 uint64, err error) {
 }
 
 func (m *Machine) setBudget(n uint64) { m.impl.budget = n }
-func (m *Machine) setTracer(t Tracer) { m.impl.tracer = t }
-func (m *Machine) executed() uint64   { return m.impl.executed }
-func (m *Machine) program() *Program  { return m.impl.cur }
+func (m *Machine) setTracer(t Tracer) {
+	m.impl.tracer = t
+	m.impl.stepped = t != nil || m.impl.cover != nil
+}
+func (m *Machine) executed() uint64  { return m.impl.executed }
+func (m *Machine) program() *Program { return m.impl.cur }
 
 // Space is the address space of m.
 func (m *Machine) Space() *Space { return m.impl.space }

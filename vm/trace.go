@@ -43,6 +43,15 @@ func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 		copy(before[:], st.regs[:16])
 		stop, n, err := m.exec(st, 1)
 		mi.executed += n
+		if c := mi.cover; c != nil {
+			c.Cover(prog, pc, st.pc)
+		}
+		if t == nil {
+			if stop != stopLimit {
+				return stop, err
+			}
+			continue
+		}
 
 		step = Step{Program: prog, Frame: depth, PC: pc}
 		if i := prog.InsnIndex(pc); i >= 0 {
