@@ -102,9 +102,35 @@ func FromReader(r io.ReaderAt, opts ...Option) (obj *Object, err error) {
 	return FromSpec(spec, opts...)
 }
 
+// OpenSpec parses the BPF ELF object at path into cilium/ebpf's
+// CollectionSpec, with the checks of Open: a file that is not an ELF
+// object says so, malformed input is an error, never a panic.
+func OpenSpec(path string) (*ebpf.CollectionSpec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	spec, err := parseSpec(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// ErrNotELF is returned for input that does not start with the ELF magic.
+var ErrNotELF = errors.New("not an ELF object")
+
 // parseSpec runs cilium/ebpf's ELF reader. Malformed input must come back as
 // an error, never as a panic out of a library.
 func parseSpec(r io.ReaderAt) (spec *ebpf.CollectionSpec, err error) {
+	// cilium/ebpf reports a short text file as EOF; say what it is.
+	var magic [4]byte
+	if n, _ := r.ReadAt(magic[:], 0); n == 0 {
+		return nil, fmt.Errorf("%w: the file is empty", ErrNotELF)
+	} else if n < len(magic) || string(magic[:]) != "\x7fELF" {
+		return nil, fmt.Errorf("%w: it starts with %q, not the ELF magic \"\\x7fELF\"", ErrNotELF, magic[:n])
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			spec, err = nil, fmt.Errorf("malformed ELF object: parser panicked: %v", p)

@@ -559,8 +559,10 @@ func TestMalformed(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"empty", nil, "parse ELF: truncated object"},
-		{"not ELF", []byte("hello, world, this is not an object file"), "parse ELF: "},
+		{"empty", nil, "not an ELF object: the file is empty"},
+		{"not ELF", []byte("hello, world, this is not an object file"), `not an ELF object: it starts with "hell"`},
+		{"11-byte text", []byte("not an obj\n"), `not an ELF object: it starts with "not "`},
+		{"magic only", []byte("\x7fELF"), "parse ELF: truncated object"},
 		{"truncated header", good[:40], "parse ELF: truncated object"},
 		{"truncated half", good[:len(good)/2], "parse ELF: "},
 		{"bytes flipped", flipped, ""},

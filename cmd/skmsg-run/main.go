@@ -72,6 +72,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
+	if wantsHelp(args[1:]) {
+		// Asking for help is a success, whatever the command: handled
+		// here so that no command's flag set turns it into a usage error.
+		fmt.Fprintln(stdout, strings.TrimSpace(c.Usage))
+		return exitOK
+	}
 	return c.Run(args[1:], stdout, stderr)
 }
 
@@ -86,6 +92,19 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
 	}
 	fmt.Fprintln(w, "\nRun 'skmsg-run help COMMAND' for a command's options.")
+}
+
+// wantsHelp tells whether the options (up to a "--") ask for help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // Helpers shared by the subcommands.
