@@ -12,7 +12,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
 TESTDATA_SRC := $(shell find testdata -name '*.c' -not -path 'testdata/include/*' | sort)
 TESTDATA_OBJ := $(TESTDATA_SRC:.c=.o)
 
-.PHONY: all build test testdata bench fuzz lint print-bpf-cflags clean-testdata
+.PHONY: all build test testdata bench fuzz lint print-bpf-cflags clean-testdata kernel-btf
 
 all: build
 
@@ -26,6 +26,14 @@ testdata: $(TESTDATA_OBJ)
 
 %.o: %.c $(wildcard testdata/include/*.h)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# The kernel types skmsg backs with memory (internal/kernelbtf), from this
+# machine's kernel BTF, and the C header test programs include to use them
+# (testdata/loader/kernel_types.h, beside the trimmed vmlinux.h).
+kernel-btf:
+	$(GO) generate ./internal/kernelbtf
+	bpftool btf dump file internal/kernelbtf/kernel.btf format c | \
+		sed 's/__VMLINUX_H__/__SKMSG_KERNEL_TYPES_H__/g' > testdata/loader/kernel_types.h
 
 # Used by the test that checks committed objects against their sources.
 print-bpf-cflags:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/skmsg/skmsg/internal/kernelbtf"
 )
 
 // ctxBTF is testdata/loader/ctx_btf.o: the UAPI context structs compiled by
@@ -36,12 +37,20 @@ func ContextBTF() (*btf.Spec, error) { return loadCtxBTF() }
 
 type coreTargetSet []*btf.Spec
 
+// coreTargets are the BTF relocations resolve against: the context types
+// first (their IDs are what bpf_core_type_id_kernel yields), then the
+// kernel-internal types skmsg backs with memory (struct sock, tcp_sock,
+// task_struct, ...; internal/kernelbtf), then the caller's.
 func coreTargets(extra []*btf.Spec) (coreTargetSet, error) {
 	ctx, err := loadCtxBTF()
 	if err != nil {
 		return nil, err
 	}
-	return append(coreTargetSet{ctx}, extra...), nil
+	kernel, err := kernelbtf.Spec()
+	if err != nil {
+		return nil, err
+	}
+	return append(coreTargetSet{ctx, kernel}, extra...), nil
 }
 
 // applyCORE resolves the CO-RE relocations of p's instructions, as
@@ -89,7 +98,7 @@ func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
 			// Keep what the instruction was for the messages below.
 			poisoned = append(poisoned, i)
 			*ins = ins.WithSource(before.Source())
-			unresolved[i] = fmt.Sprintf("%s: CO-RE relocation %s (%s): %s cannot be resolved against the context types skmsg emulates",
+			unresolved[i] = fmt.Sprintf("%s: CO-RE relocation %s (%s): %s cannot be resolved against the types skmsg emulates (program contexts and the kernel structs behind sockets and tasks)",
 				describeInsn(pcs[i], &before), relos[i], fixup.String(), describeRelo(relos[i], localBTF))
 			continue
 		}

@@ -36,6 +36,8 @@ type Conn struct {
 
 	local, remote netip.AddrPort
 	key           flowKey
+	// passive: the connection came out of a listener's accept queue.
+	passive bool
 
 	tcpEntry waiter.Entry // permanent: fans TCP events out to appq / wrq / recv hook
 	appq     waiter.Queue // what application readers wait on
@@ -154,6 +156,10 @@ func (c *Conn) Host() *Host { return c.host }
 
 // Network is the network the Conn lives on.
 func (c *Conn) Network() *Network { return c.net }
+
+// Passive reports whether the connection was accepted by a listener (the
+// passive end), rather than dialed.
+func (c *Conn) Passive() bool { return c.passive }
 
 // State is the TCP state, numbered as Linux numbers them.
 func (c *Conn) State() TCPState {

@@ -251,6 +251,7 @@ func (l *Listener) acceptLoop(entry *waiter.Entry, ch chan struct{}) {
 				break
 			}
 			c := newConn(l.host, nep, nwq)
+			c.passive = true
 			c.setAddrs()
 			c.tr = &tracked{ep: nep, conn: c, key: c.key}
 			n.track(c.tr)

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
-	"unicode"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/skmsg/skmsg/internal/helpers"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/vm"
@@ -220,8 +219,18 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, loader.ErrNotSupported)
 	}
 	rt := c.rt
+	hook, _ := helpers.HookOf(lp.Type, lp.AttachType)
+	impl := mergeHelpers(info.Helpers(rt), currentHelpers(rt), sockHelpers(rt))
+	// The program may call what the kernel allows its type and skmsg
+	// implements (the kernel's table is internal/helpers).
+	allowed := vm.Helpers{}
+	for id, h := range impl {
+		if helpers.Allowed(hook, id) {
+			allowed[id] = h
+		}
+	}
 	opts := vm.Options{
-		Helpers: info.Helpers(rt),
+		Helpers: allowed,
 		Budget:  rt.opts.Budget,
 		ResolveImm64: func(pc int, ins asm.Instruction) (uint64, error) {
 			ref := ins.Reference()
@@ -254,16 +263,34 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 	if info.CheckContext != nil {
 		opts.CheckContext = info.CheckContext(lp)
 	}
-	// Refuse helpers the type may not call the way the verifier words it.
+	// Refuse helpers the type may not call the way the verifier words it,
+	// and say which allowed helpers skmsg cannot run.
 	for i, ins := range lp.Instructions {
 		if !ins.IsBuiltinCall() {
 			continue
 		}
 		fn := asm.BuiltinFunc(ins.Constant)
-		if _, ok := opts.Helpers[fn]; !ok {
-			return nil, &vm.ProgramError{Program: lp.Name, PC: slotOf(lp.Instructions, i),
-				Reason: fmt.Sprintf("unknown func bpf_%s#%d: not available to %s programs", helperName(fn), int32(fn), pt)}
+		if _, ok := allowed[fn]; ok {
+			continue
 		}
+		pc := slotOf(lp.Instructions, i)
+		hp, known := helpers.Kernel().ByID[fn]
+		switch {
+		case !known:
+			return nil, &vm.ProgramError{Program: lp.Name, PC: pc, Reason: fmt.Sprintf("invalid func unknown#%d", int32(fn))}
+		case !hp.AllowedIn(hook):
+			return nil, &vm.ProgramError{Program: lp.Name, PC: pc,
+				Reason: fmt.Sprintf("program of this type cannot use helper bpf_%s#%d (%s programs may not call it)", hp.Name, int32(fn), pt)}
+		case hp.Sleepable:
+			return nil, &vm.ProgramError{Program: lp.Name, PC: pc,
+				Reason: fmt.Sprintf("helper call might sleep in a non-sleepable prog: bpf_%s#%d", hp.Name, int32(fn))}
+		}
+		why := unsupportedHelpers[fn]
+		if why == "" {
+			why = "not implemented"
+		}
+		return nil, fmt.Errorf("program %s: pc %d: helper bpf_%s#%d, which the kernel allows %s programs, cannot run on skmsg: %s: %w",
+			lp.Name, pc, hp.Name, int32(fn), pt, why, loader.ErrNotSupported)
 	}
 	vp, err := vm.Prepare(c.space, lp.Name, lp.Instructions, opts)
 	if err != nil {
@@ -291,26 +318,7 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 
 // helperName is the kernel's name of a helper without the bpf_ prefix
 // (asm.FnGetSocketCookie -> "get_socket_cookie").
-func helperName(fn asm.BuiltinFunc) string {
-	n := strings.TrimPrefix(fn.String(), "Fn")
-	if strings.HasPrefix(n, "BuiltinFunc(") {
-		return fmt.Sprintf("helper_%d", int32(fn))
-	}
-	var b strings.Builder
-	for i, r := range n {
-		if unicode.IsUpper(r) {
-			if i > 0 && !unicode.IsUpper(rune(n[i-1])) {
-				b.WriteByte('_')
-			} else if i > 0 && i+1 < len(n) && unicode.IsLower(rune(n[i+1])) {
-				b.WriteByte('_')
-			}
-			b.WriteRune(unicode.ToLower(r))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func helperName(fn asm.BuiltinFunc) string { return helpers.Name(fn) }
 
 // slotOf is the instruction slot index of instruction i (LD_IMM64 takes
 // two slots).

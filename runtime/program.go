@@ -119,6 +119,9 @@ func (mp *machinePool) get() *vm.Machine {
 }
 
 func (mp *machinePool) put(m *vm.Machine) {
+	if st, ok := m.User.(*runState); ok {
+		st.resetKernelObjects()
+	}
 	m.Reset()
 	mp.pool.Put(m)
 }

@@ -25,6 +25,9 @@ type runState struct {
 	sk       *Socket
 	// skb is the receive side's per-run state (sk_skb programs).
 	skb any
+	// kobjs are the kernel objects helpers made in this run
+	// (kernel_objects.go).
+	kobjs []kobj
 }
 
 func newRunState(c *Collection) func(m *vm.Machine) {

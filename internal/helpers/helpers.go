@@ -91,6 +91,10 @@ type Helper struct {
 	Name string // kernel name without the bpf_ prefix: "sk_redirect_map"
 	// hooks has bit h set when hook h may call the helper.
 	hooks uint8
+	// Sleepable: the helper's prototype says it might sleep, so the
+	// verifier refuses it in these programs, which never sleep ("helper
+	// call might sleep in a non-sleepable prog").
+	Sleepable bool
 }
 
 // AllowedIn reports whether programs of hook h may call the helper.
@@ -188,7 +192,8 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // Parse reads a table in the format of testdata/kernel_helpers.txt:
 // "# kernel RELEASE", then one line per helper ID, "ID NAME" followed by
-// one y or - per hook in Hooks order.
+// one y or - per hook in Hooks order (s for a helper the hook's table has
+// but whose prototype might sleep).
 func Parse(text string) (*Table, error) {
 	t := &Table{ByID: map[asm.BuiltinFunc]Helper{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -219,9 +224,12 @@ func Parse(text string) (*Table, error) {
 			switch col {
 			case "y":
 				hp.hooks |= 1 << i
+			case "s":
+				hp.hooks |= 1 << i
+				hp.Sleepable = true
 			case "-":
 			default:
-				return nil, fmt.Errorf("line %d: column %s is %q, want y or -", line, Hook(i), col)
+				return nil, fmt.Errorf("line %d: column %s is %q, want y, s or -", line, Hook(i), col)
 			}
 		}
 		if _, dup := t.ByID[hp.ID]; dup {
@@ -259,7 +267,9 @@ func (t *Table) Format() string {
 		hp := t.ByID[id]
 		fmt.Fprintf(&b, "%d %s", id, hp.Name)
 		for _, h := range Hooks {
-			if hp.AllowedIn(h) {
+			if hp.AllowedIn(h) && hp.Sleepable {
+				b.WriteString(" s")
+			} else if hp.AllowedIn(h) {
 				b.WriteString(" y")
 			} else {
 				b.WriteString(" -")
@@ -272,9 +282,10 @@ func (t *Table) Format() string {
 
 // Set records that hook h may (or may not) call helper id; the probe
 // builds tables with it.
-func (t *Table) Set(id asm.BuiltinFunc, name string, h Hook, allowed bool) {
+func (t *Table) Set(id asm.BuiltinFunc, name string, h Hook, allowed, sleepable bool) {
 	hp := t.ByID[id]
 	hp.ID, hp.Name = id, name
+	hp.Sleepable = hp.Sleepable || sleepable
 	if allowed {
 		hp.hooks |= 1 << h
 	} else {

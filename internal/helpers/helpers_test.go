@@ -22,7 +22,7 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, text, want string }{
 		{"empty", "# kernel x\n", "no helpers"},
 		{"fields", "1 map_lookup_elem y y\n", "4 columns"},
-		{"column", "1 map_lookup_elem y y x y\n", "want y or -"},
+		{"column", "1 map_lookup_elem y y x y\n", "want y, s or -"},
 		{"id", "zero map_lookup_elem y y y y\n", "not a positive number"},
 		{"gap", "1 a y y y y\n3 c y y y y\n", "helper 2 missing"},
 		{"dup", "1 a y y y y\n1 a y y y y\n", "listed twice"},

@@ -24,9 +24,10 @@ var update = flag.Bool("update", false, "record the running kernel's helper tabl
 type verdict int
 
 const (
-	vAllowed verdict = iota
-	vRefused         // "program of this type cannot use helper"
-	vUnknown         // "invalid func unknown#N": the kernel does not know the ID
+	vAllowed   verdict = iota
+	vRefused           // "program of this type cannot use helper"
+	vUnknown           // "invalid func unknown#N": the kernel does not know the ID
+	vSleepable         // allowed by the type's table, refused as sleepable
 )
 
 // probeHelper loads a program of hook h that calls helper id with r1 the
@@ -57,6 +58,8 @@ func probeHelper(h Hook, id asm.BuiltinFunc) (verdict, error) {
 			return vRefused, nil
 		case strings.Contains(l, "invalid func unknown#"):
 			return vUnknown, nil
+		case strings.Contains(l, "might sleep in a non-sleepable prog"):
+			return vSleepable, nil
 		}
 	}
 	return vAllowed, nil
@@ -107,7 +110,7 @@ func probeKernel(t *testing.T) *Table {
 			if name == "" {
 				name = nameFromAsm(id)
 			}
-			tab.Set(id, name, h, v == vAllowed)
+			tab.Set(id, name, h, v == vAllowed || v == vSleepable, v == vSleepable)
 		}
 		if !known {
 			break
@@ -155,6 +158,9 @@ func TestKernelHelperTable(t *testing.T) {
 			continue
 		}
 		for _, h := range Hooks {
+			if lh.Sleepable != rh.Sleepable && lh.AllowedIn(h) {
+				diffs = append(diffs, fmt.Sprintf("helper %d (%s) in %s: kernel says sleepable %v, table %v", id, lh.Name, h, lh.Sleepable, rh.Sleepable))
+			}
 			if lh.AllowedIn(h) != rh.AllowedIn(h) {
 				diffs = append(diffs, fmt.Sprintf("helper %d (%s) in %s: kernel allows %v, table says %v", id, lh.Name, h, lh.AllowedIn(h), rh.AllowedIn(h)))
 			}
