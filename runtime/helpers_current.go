@@ -3,6 +3,7 @@ package runtime
 import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/skmsg/skmsg/internal/errno"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -70,7 +71,7 @@ func currentHelpers(rt *Runtime) vm.Helpers {
 		}
 		clear(buf)
 		if len(buf) != perfEventValueSize {
-			return negErrno(linuxEINVAL), nil
+			return negErrno(errno.EINVAL), nil
 		}
 		return rt.perfEventRead(r1, r2)
 	})
@@ -110,19 +111,19 @@ func (rt *Runtime) perfEventRead(r1, flags uint64) (uint64, error) {
 		return 0, err
 	}
 	if mp.Type() != ebpf.PerfEventArray {
-		return negErrno(linuxEINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	if flags&^bpfFIndexMask != 0 {
-		return negErrno(linuxEINVAL), nil
+		return negErrno(errno.EINVAL), nil
 	}
 	idx := flags & bpfFIndexMask
 	if idx == bpfFCurrentCPU {
 		idx = 0
 	}
 	if idx >= uint64(mp.MaxEntries()) {
-		return negErrno(linuxE2BIG), nil
+		return negErrno(errno.E2BIG), nil
 	}
-	return negErrno(linuxENOENT), nil
+	return negErrno(errno.ENOENT), nil
 }
 
 // probeReadKernel reads program-visible memory (the kernel objects of
@@ -172,13 +173,11 @@ func probeReadKernel(str bool) vm.HelperFunc {
 // guard page copy_from_kernel_nofault_allowed also refuses).
 const userAddrEnd = 0x00007ffffffff000 + 4096
 
-const linuxERANGE = 34
-
 func kernelReadFault(addr uint64) uint64 {
 	if addr < userAddrEnd {
-		return negErrno(linuxERANGE)
+		return negErrno(errno.ERANGE)
 	}
-	return negErrno(linuxEFAULT)
+	return negErrno(errno.EFAULT)
 }
 
 func probeReadUser(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
@@ -191,5 +190,5 @@ func probeReadUser(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
 		return 0, err
 	}
 	clear(dst)
-	return negErrno(linuxEFAULT), nil
+	return negErrno(errno.EFAULT), nil
 }
