@@ -1,11 +1,13 @@
 package debugger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf/asm"
 
@@ -82,6 +84,17 @@ type Config struct {
 	Maps MapSource
 	// StopOnEntry stops before the first step.
 	StopOnEntry bool
+	// Declared are the programs the scenario will load, as their object
+	// files hold them: breakpoints set before the run are checked against
+	// them (and reported verified), then placed once each program is
+	// loaded (AddProgram), whose instructions may differ.
+	Declared []Declared
+}
+
+// Declared is a program of the scenario before it is loaded.
+type Declared struct {
+	Name  string
+	Insns asm.Instructions
 }
 
 // MapSource reads the scenario's maps by name.
@@ -685,4 +698,11 @@ func (e *Engine) ProgramAt(addr uint64) (string, int, error) {
 		return "", 0, fmt.Errorf("address %#x names no instruction of a loaded program", addr)
 	}
 	return e.programs[id-1].name, int(uint32(addr) / asm.InstructionSize), nil
+}
+
+// WithTimeout is context.WithTimeout measured on the engine's pause
+// clock: time spent stopped does not count. A backend's waits (for idle,
+// for a handshake) use it.
+func (e *Engine) WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return e.clock.WithTimeout(parent, d)
 }

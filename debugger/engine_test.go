@@ -331,3 +331,43 @@ func (fakeEnv) pc() uint64                      { return 0 }
 func (fakeEnv) ctxField(string) (uint64, error) { return 0, nil }
 func (fakeEnv) ctxParam() string                { return "msg" }
 func (fakeEnv) stack(off int64) (uint64, error) { return 0, nil }
+
+// Breakpoints set before the programs are loaded are checked against the
+// scenario's declared programs, and placed when a program first runs.
+func TestDeclaredPrograms(t *testing.T) {
+	fx := newFixture(t)
+	ev := newEvents()
+	e := New(Config{Notify: ev.notify, SourceRoots: []string{"../testdata/debug"},
+		Declared: []Declared{{Name: "msg_debug", Insns: fx.prog.Insns}}})
+	bps := e.SetBreakpoints(BreakLine, "debug.c", []BreakSpec{{Line: markerLine(t, "callee")}, {Line: 2}})
+	require.True(t, bps[0].Verified, bps[0].Message)
+	assert.False(t, bps[1].Verified, "a comment far from code")
+	fb := e.SetBreakpoints(BreakFunction, "", []BreakSpec{{Func: "add_size"}})
+	require.True(t, fb[0].Verified, fb[0].Message)
+
+	done := fx.run(e, 7)
+	var changed int
+	st := func() Event {
+		for {
+			select {
+			case x := <-ev.ch:
+				if x.Kind == EventBreakpoint {
+					changed++
+				}
+				if x.Kind == EventStopped {
+					return x
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no stop")
+			}
+		}
+	}()
+	assert.Equal(t, 2, changed, "both breakpoints placed when the program first ran")
+	assert.Equal(t, ReasonFunction, st.Reason)
+	require.NoError(t, e.Continue())
+	st = ev.stopped(t)
+	assert.Equal(t, ReasonBreakpoint, st.Reason)
+	assert.Equal(t, markerLine(t, "callee"), top(t, e, st.Thread).Line)
+	require.NoError(t, e.Continue())
+	waitDone(t, done)
+}

@@ -3,6 +3,8 @@ package debugger
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/cilium/ebpf/btf"
 )
 
 // SetBreakpoints replaces the breakpoints of one kind (for BreakLine: of
@@ -137,6 +139,10 @@ func (e *Engine) resolveLocked(b *Breakpoint) {
 				}
 			}
 		}
+		if len(b.locs) == 0 && e.declaredFunc(s.Func) {
+			b.Verified = true // placed when the program is loaded
+			return
+		}
 		if len(b.locs) == 0 {
 			b.Message = fmt.Sprintf("no program or function %q loaded (yet)", s.Func)
 		}
@@ -209,8 +215,49 @@ func (e *Engine) resolveLine(b *Breakpoint) {
 		b.locs = b.locs[:0]
 	}
 	if len(b.locs) == 0 {
-		b.Message = fmt.Sprintf("no code on %s:%d in the loaded programs", filepath.Base(s.File), s.Line)
+		if line := e.declaredLine(s.File, s.Line); line > 0 {
+			// Placed when the program is loaded.
+			b.Verified, b.Line = true, line
+			return
+		}
+		b.Message = fmt.Sprintf("no code on %s:%d in the scenario's programs", filepath.Base(s.File), s.Line)
 	}
+}
+
+// declaredLine is resolveLine over the declared programs: the first line
+// at or after line (by at most 3) that starts a statement, or 0.
+func (e *Engine) declaredLine(file string, line int) int {
+	best := 0
+	for _, d := range e.cfg.Declared {
+		for i := range d.Insns {
+			l, ok := d.Insns[i].Source().(*btf.Line)
+			if !ok || int(l.LineNumber()) < line || !sameFile(file, l.FileName(), e.srcs.path(l.FileName())) {
+				continue
+			}
+			if n := int(l.LineNumber()); best == 0 || n < best {
+				best = n
+			}
+		}
+	}
+	if best > line+3 {
+		return 0
+	}
+	return best
+}
+
+// declaredFunc reports whether a declared program has a function name.
+func (e *Engine) declaredFunc(name string) bool {
+	for _, d := range e.cfg.Declared {
+		if d.Name == name {
+			return true
+		}
+		for i := range d.Insns {
+			if d.Insns[i].Symbol() == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolveStepLine makes a line of the scenario file a breakpoint before
