@@ -16,6 +16,9 @@ type Options struct {
 	// IdleTimeout bounds each wait for idle on backends that poll (the
 	// kernel); 0 means 2s.
 	IdleTimeout time.Duration
+	// BeforeStep, when set, is called before each step of steps: with
+	// the step and its description; a debugger stops the scenario there.
+	BeforeStep func(s *Step, desc string)
 }
 
 // RunFile loads a scenario file and runs it on a backend. The error is for
@@ -57,6 +60,7 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 		res:     &Result{Scenario: sc.Name, File: sc.File, Backend: b.Name(), Seed: seed},
 
 		idleTimeout: opts.IdleTimeout,
+		beforeStep:  opts.BeforeStep,
 	}
 	// Closed even if a step panics: a kernel session holds a network
 	// namespace, maybe a cgroup, and a lock other sessions wait for.
@@ -84,6 +88,7 @@ type runner struct {
 	idleTimeout time.Duration
 	phase       Phase
 	number      int
+	beforeStep  func(*Step, string)
 }
 
 // record adds a step result; msg empty means it passed.
@@ -214,6 +219,10 @@ func (r *runner) run() {
 	}
 	r.phase, r.number = PhaseSteps, 0
 	for _, s := range sc.Steps {
+		if r.beforeStep != nil {
+			r.beforeStep(s, r.describe(s))
+			r.started = time.Now() // a stop there is no time of the step
+		}
 		r.step(s)
 	}
 	r.dumpMaps()

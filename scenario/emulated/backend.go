@@ -19,6 +19,7 @@ import (
 	"github.com/skmsg/skmsg/runtime"
 	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/scenario"
+	"github.com/skmsg/skmsg/vm"
 )
 
 // Backend is the scenario backend of skmsg's own runtime: objects loaded by
@@ -47,8 +48,21 @@ type Backend struct {
 	// (the zero value is the current one); a comparison with the running
 	// kernel passes what internal/kernelbuild probed.
 	Kernel runtime.KernelBuild
+	// Debug, when set, traces every program run (it replaces Trace),
+	// learns each program as it is loaded, and measures the session's
+	// waits (for idle, for a handshake) with its WithTimeout: a debugger
+	// holding a program stopped must not make them time out.
+	Debug Debugger
 
 	last *skmsgSession
+}
+
+// Debugger is what the backend needs of a debugger
+// (github.com/skmsg/skmsg/debugger's Engine).
+type Debugger interface {
+	vm.Tracer
+	AddProgram(p *vm.Program)
+	WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc)
 }
 
 // Name implements Backend.
@@ -90,6 +104,12 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 	if b.Trace {
 		opts.Tracer = s.tracer
 	}
+	s.timeout = context.WithTimeout
+	if b.Debug != nil {
+		opts.Tracer = b.Debug
+		s.debug = b.Debug
+		s.timeout = b.Debug.WithTimeout
+	}
 	s.rt = runtime.New(opts)
 	if b.Pcap != nil {
 		c, err := s.rt.Network().Capture(b.Pcap, netstack.CaptureOptions{SequentialTimestamps: true})
@@ -125,6 +145,10 @@ type skmsgSession struct {
 	socks   []*skmsgSocket
 	names   *socketNames
 	tracer  *runTracer
+	debug   Debugger
+	// timeout makes the contexts of the session's waits: a debugger's,
+	// which stops counting while a program is held, or context's.
+	timeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
 
 	logMu sync.Mutex
 	logs  []string // bpf_printk lines since the last Logs
@@ -202,6 +226,9 @@ func (s *skmsgSession) LoadProgram(p *scenario.Program) error {
 		return fmt.Errorf("program %s: %w: skmsg prepares sk_msg, sk_skb and sockops programs only", p.Name, ErrNotSupported)
 	}
 	s.progs[p.ID] = prog
+	if s.debug != nil {
+		s.debug.AddProgram(prog.VM)
+	}
 	return nil
 }
 
@@ -308,7 +335,7 @@ func (s *skmsgSession) Connect(listener scenario.SocketID, client netip.AddrPort
 	if err != nil {
 		return 0, 0, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), acceptTimeout)
+	ctx, cancel := s.timeout(context.Background(), acceptTimeout)
 	defer cancel()
 	srv, err := k.l.Accept(ctx)
 	if err != nil {
@@ -489,6 +516,11 @@ func (s *skmsgSession) CloseSocket(id scenario.SocketID) error {
 }
 
 func (s *skmsgSession) WaitIdle() error {
+	if s.debug != nil {
+		ctx, cancel := s.timeout(context.Background(), s.env.IdleTimeout)
+		defer cancel()
+		return s.rt.Network().WaitIdle(ctx)
+	}
 	return s.rt.WaitIdle(time.Now().Add(s.env.IdleTimeout))
 }
 
