@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/chzyer/readline v1.5.1
 	github.com/cilium/ebpf v0.22.0
+	github.com/creack/pty v1.1.24
 	github.com/google/go-dap v0.12.0
 	github.com/google/gopacket v1.1.19
 	github.com/stretchr/testify v1.12.1

@@ -70,18 +70,24 @@ func (s *Server) Serve(r io.Reader, w io.Writer) error {
 	br := bufio.NewReader(r)
 	defer ss.detach()
 	for {
-		msg, err := godap.ReadProtocolMessage(br)
+		content, err := godap.ReadBaseMessage(br)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
+			return fmt.Errorf("dap: reading a message: %w", err)
+		}
+		msg, err := godap.DecodeProtocolMessage(content)
+		if err != nil {
+			// The framing held: answer what can be answered and go on.
 			var fe *godap.DecodeProtocolMessageFieldError
 			if errors.As(err, &fe) {
-				// An unknown request: answer it and go on.
 				ss.send(&godap.ErrorResponse{Response: ss.response(fe.Seq, fe.FieldValue, false, err.Error())})
-				continue
+			} else {
+				ss.send(&godap.OutputEvent{Event: event("output"), Body: godap.OutputEventBody{Category: "stderr",
+					Output: fmt.Sprintf("skmsg debug adapter: ignoring a message that is not DAP: %v\n", err)}})
 			}
-			return fmt.Errorf("dap: reading a message: %w", err)
+			continue
 		}
 		req, ok := msg.(godap.RequestMessage)
 		if !ok {

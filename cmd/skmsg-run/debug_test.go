@@ -1,0 +1,162 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// screen collects what a program writes to its terminal.
+type screen struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func (s *screen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.buf.Write(p)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return len(p), nil
+}
+
+// waitFor waits until the screen shows want n times (since the start),
+// failing after 20s with what it shows.
+func (s *screen) waitFor(t *testing.T, want string, n int) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		s.mu.Lock()
+		got := strings.Count(s.buf.String(), want)
+		ch := s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t.Fatalf("the terminal never showed %q (%d times); it shows:\n%s", want, n, s.buf.String())
+		}
+	}
+}
+
+func debugMarker(t *testing.T, name string) int {
+	t.Helper()
+	f, err := os.Open("../../testdata/debug/debug.c")
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if strings.Contains(sc.Text(), "break: "+name+" ") {
+			return n
+		}
+	}
+	t.Fatalf("no marker %q", name)
+	return 0
+}
+
+// The terminal debugger on a pseudo-terminal, as a user types: a
+// breakpoint on a C line, run, print a context field (and again from
+// the history with the up arrow), continue to the end of the scenario,
+// which passes, and quit.
+func TestDebugTerminal(t *testing.T) {
+	bin := binary(t)
+	history := filepath.Join(t.TempDir(), "history")
+	cmd := exec.Command(bin, "debug", "--history", history, "../../testdata/debug/debug.yaml")
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	require.NoError(t, err)
+	defer tty.Close()
+	scr := &screen{changed: make(chan struct{})}
+	copied := make(chan struct{})
+	go func() {
+		// Ends with an error when the program exits and the pty closes.
+		buf := make([]byte, 4096)
+		for {
+			n, err := tty.Read(buf)
+			if n > 0 {
+				scr.Write(buf[:n])
+			}
+			if err != nil {
+				close(copied)
+				return
+			}
+		}
+	}()
+	typeLine := func(s string) {
+		t.Helper()
+		_, err := tty.Write([]byte(s + "\r"))
+		require.NoError(t, err)
+	}
+	line := debugMarker(t, "msg")
+	scr.waitFor(t, "(skmsg) ", 1)
+	typeLine(fmt.Sprintf("break debug.c:%d", line))
+	scr.waitFor(t, fmt.Sprintf("Breakpoint 1: debug.c:%d", line), 1)
+	typeLine("run")
+	scr.waitFor(t, "Stopped (breakpoint 1) in msg_debug", 1)
+	scr.waitFor(t, "msg->size; /* break: msg */", 1)
+	typeLine("print msg->size")
+	scr.waitFor(t, "msg->size = 11 (0xb)", 1)
+	typeLine("\x1b[A") // up: the same command again, from the history
+	scr.waitFor(t, "msg->size = 11 (0xb)", 2)
+	typeLine("bt")
+	scr.waitFor(t, fmt.Sprintf("#0 msg_debug, msg_debug pc 0 at debug.c:%d", line), 1)
+	typeLine("continue")
+	scr.waitFor(t, "12 of 12 steps passed", 1)
+	scr.waitFor(t, "The scenario ended: passed.", 1)
+	typeLine("quit")
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("exit status %d", ee.ExitCode())
+		}
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("skmsg-run debug did not exit within 20s of quit")
+	}
+	<-copied
+	h, err := os.ReadFile(history)
+	require.NoError(t, err)
+	assert.Contains(t, string(h), "print msg->size")
+}
+
+func TestDebugUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{args: []string{"debug"}, code: exitUsage, err: "want a scenario file"},
+		{args: []string{"debug", "a.yaml", "b.yaml"}, code: exitUsage, err: "at most one"},
+		{args: []string{"debug", "--dap", "--listen", ":0", "a.yaml"}, code: exitUsage, err: "exclude each other"},
+		{args: []string{"debug", "--history", "", "/nonexistent.yaml"}, code: exitUsage, err: "nonexistent.yaml"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(tc.args, &out, &errb)
+		assert.Equal(t, tc.code, code, tc.args)
+		assert.Contains(t, errb.String(), tc.err, tc.args)
+	}
+}
