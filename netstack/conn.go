@@ -50,6 +50,8 @@ type Conn struct {
 	// Receive hook worker.
 	rxMu      sync.Mutex
 	rxPending bool
+	rxRunning bool          // the hook is running now
+	rxGen     atomic.Uint64 // bumped whenever a hook call is scheduled
 	rxClosed  bool
 	rxStarted bool
 	rxSig     chan struct{}
@@ -274,6 +276,7 @@ func (c *Conn) scheduleRecv() {
 		return
 	}
 	c.rxPending = true
+	c.rxGen.Add(1)
 	c.net.busy.Add(1)
 	c.rxMu.Unlock()
 	select {
@@ -296,16 +299,28 @@ func (c *Conn) rxWorker() {
 			continue
 		}
 		c.rxPending = false
+		c.rxRunning = true
 		c.rxMu.Unlock()
 		if h := c.recvHook.Load(); h != nil {
 			(*h)(c)
 		}
+		c.rxMu.Lock()
+		c.rxRunning = false
+		c.rxMu.Unlock()
 		// The hook may have consumed a FIN or the last bytes: readers of
 		// the ingress queue re-check for EOF.
 		c.appq.Notify(waiter.ReadableEvents)
 		c.net.activity.Add(1)
 		c.net.done()
 	}
+}
+
+// recvHookBusy reports whether a recv hook call is pending or running, and
+// how many calls have been scheduled so far.
+func (c *Conn) recvHookBusy() (gen uint64, busy bool) {
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
+	return c.rxGen.Load(), c.rxPending || c.rxRunning
 }
 
 func (c *Conn) stopRx() {
@@ -551,14 +566,22 @@ func (c *Conn) readOnce(b []byte, peek bool) (int, error) {
 	}
 	if c.recvHook.Load() != nil {
 		// TCP data belongs to the runtime; the application sees EOF (or
-		// the reset) once TCP's receive side is done and drained.
-		if c.TCPQueued() > 0 {
+		// the reset) once TCP's receive side is done and drained and the
+		// hook has handled everything that arrived before: a hook that
+		// took the last bytes and has not injected them yet would
+		// otherwise let EOF overtake them. In the kernel the verdict runs
+		// in the data's own softirq, before the FIN behind it is seen.
+		gen, busy := c.recvHookBusy()
+		if busy || c.TCPQueued() > 0 {
 			return 0, errno.EAGAIN
 		}
 		var w tcpip.SliceWriter
 		_, terr := c.ep.Read(&w, tcpip.ReadOptions{Peek: true})
 		if terr == nil {
 			return 0, errno.EAGAIN
+		}
+		if gen2, busy := c.recvHookBusy(); busy || gen2 != gen {
+			return 0, errno.EAGAIN // data came with the end: the hook's turn first
 		}
 		return 0, errnoOf(terr)
 	}

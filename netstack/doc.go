@@ -15,6 +15,12 @@
 // 127.0.1.1 and 127.0.2.1 are two hosts and traffic between them crosses the
 // link. A host that talks to itself also goes through the link.
 //
+// While faults are configured the link also stands in for a timer gVisor's
+// TCP sender lacks: a flow that lost a frame and then stays silent, with
+// data queued, for longer than its sender's own timers ever wait gets a
+// window probe on its sender's behalf (as Linux's probe timer would send),
+// so a lost window update cannot stall it; [LinkStats].Probes counts them.
+//
 // Ports are deterministic: ephemeral ports are handed out in order per host
 // (from 32768), and the stacks' random sources are seeded from
 // [Options.Seed]. gVisor mixes a clock reading into initial sequence numbers,

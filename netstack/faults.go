@@ -164,6 +164,8 @@ type frame struct {
 	buf   buffer.Buffer
 	due   time.Time
 	seq   uint64
+	tcp   bool    // a TCP frame of flow (sender's view)
+	flow  flowKey // for the persist watch when it is lost
 }
 
 // pathState is one direction's fault state: its random stream, the frame
@@ -197,6 +199,9 @@ func (p *pathState) handle(fr frame) {
 		p.mu.Unlock()
 		l.stats.lost.Add(1)
 		fr.buf.Release()
+		if fr.tcp {
+			l.watchLoss(fr.flow)
+		}
 		return
 	}
 	dup, reorder, delay := d.dup, d.reorder, d.delay

@@ -148,6 +148,41 @@ func TestRecvHookAndIngress(t *testing.T) {
 	mu.Unlock()
 }
 
+// TestRecvHookEOFWaitsForHook: the peer's FIN must not overtake data a recv
+// hook has taken from TCP and not yet injected (Example_hooks once read ""
+// instead of "HELLO" that way). The hook here holds the bytes until the
+// test has seen TCP's receive side close.
+func TestRecvHookEOFWaitsForHook(t *testing.T) {
+	n := newNet(t, Options{})
+	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+	took := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	srv.SetRecvHook(func(c *Conn) {
+		buf := make([]byte, 64)
+		k, err := c.RecvTCP(buf)
+		if k > 0 {
+			once.Do(func() { close(took) })
+			<-release
+			assert.NoError(t, c.Inject(bytes.ToUpper(buf[:k])))
+		}
+		if errors.Is(err, io.EOF) {
+			c.CloseIngress(nil)
+		}
+	})
+	_, err := cli.Write([]byte("hello"))
+	require.NoError(t, err)
+	<-took
+	require.NoError(t, cli.CloseWrite())
+	eventually(t, "the FIN to reach the server", func() bool { return srv.State() == StateCloseWait })
+	_, err = srv.Recvmsg(make([]byte, 16), MSG_DONTWAIT)
+	assert.ErrorIs(t, err, errno.EAGAIN, "no EOF while the hook still holds data")
+	close(release)
+	got, err := io.ReadAll(srv)
+	require.NoError(t, err)
+	assert.Equal(t, "HELLO", string(got))
+}
+
 func TestIngressBeforeTCP(t *testing.T) {
 	n := newNet(t, Options{})
 	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")

@@ -22,6 +22,7 @@ type LinkStats struct {
 	Duplicated uint64 // extra copies made by the duplication fault
 	Reordered  uint64 // frames held back by the reorder fault
 	Delayed    uint64 // frames that went through the delay queue
+	Probes     uint64 // persist probes the link sent for stalled senders (see persist.go)
 }
 
 // link is the wire every host's NIC is plugged into. Frames are IP packets
@@ -54,8 +55,12 @@ type link struct {
 	delivering atomic.Int64
 
 	stats struct {
-		frames, bytes, delivered, noRoute, lost, dup, reordered, delayed atomic.Uint64
+		frames, bytes, delivered, noRoute, lost, dup, reordered, delayed, probes atomic.Uint64
 	}
+
+	// watches holds, while faults are configured, each TCP flow
+	// direction's persist state (flowKey -> *flowWatch).
+	watches sync.Map
 }
 
 // flowKey names a TCP flow from one endpoint's point of view.
@@ -141,7 +146,7 @@ func (n *Network) Stats() LinkStats {
 	return LinkStats{
 		Frames: s.frames.Load(), Bytes: s.bytes.Load(), Delivered: s.delivered.Load(),
 		NoRoute: s.noRoute.Load(), Lost: s.lost.Load(), Duplicated: s.dup.Load(),
-		Reordered: s.reordered.Load(), Delayed: s.delayed.Load(),
+		Reordered: s.reordered.Load(), Delayed: s.delayed.Load(), Probes: s.probes.Load(),
 	}
 }
 
@@ -212,9 +217,17 @@ func (l *link) transmit(src *Host, pkt *stack.PacketBuffer) {
 	default:
 		return
 	}
+	ft := l.faults.Load()
+	var flow flowKey
+	isTCP := false
 	if tp == header.TCPProtocolNumber {
-		if th := pkt.TransportHeader().Slice(); len(th) >= header.TCPMinimumSize {
-			l.observe(srcA, dstA, header.TCP(th))
+		if th := header.TCP(pkt.TransportHeader().Slice()); len(th) >= header.TCPMinimumSize {
+			l.observe(srcA, dstA, th)
+			if ft != nil {
+				isTCP = true
+				flow = flowKey{local: srcA, remote: dstA, localPort: th.SourcePort(), remotePort: th.DestinationPort()}
+				l.watchSent(src, flow, proto, nh, th)
+			}
 		}
 	}
 	buf := pkt.ToBuffer()
@@ -230,9 +243,9 @@ func (l *link) transmit(src *Host, pkt *stack.PacketBuffer) {
 		buf.Release()
 		return
 	}
-	if ft := l.faults.Load(); ft != nil {
+	if ft != nil {
 		if p := ft.path(src, dst); p != nil {
-			p.handle(frame{dst: dst, proto: proto, buf: buf})
+			p.handle(frame{dst: dst, proto: proto, buf: buf, tcp: isTCP, flow: flow})
 			return
 		}
 	}
@@ -283,6 +296,7 @@ func (l *link) shutdown() {
 	if ft := l.faults.Load(); ft != nil {
 		ft.stop()
 	}
+	l.stopWatches()
 	l.capMu.Lock()
 	l.captures.Store(nil)
 	l.capMu.Unlock()
