@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
@@ -206,4 +207,35 @@ func TestConcurrentRecorder(t *testing.T) {
 	prof := rec.Profile()
 	require.Len(t, prof.Programs, 1)
 	assert.Equal(t, uint64(workers*runs), prof.Programs[0].Runs)
+}
+
+// BenchmarkRecorder is the cost per instruction of coverage on the
+// interpreter alone (the worst case: no network around the runs), as
+// the ratio of covered to plain runs in one process.
+func BenchmarkRecorder(b *testing.B) {
+	m, p := load(b)
+	ctx := make([]byte, 24)
+	addr := m.AddRegion(vm.Region{Name: "ctx", Data: ctx, Perm: vm.PermRead})
+	rec := cover.NewRecorder()
+	var plain, covered time.Duration
+	for b.Loop() {
+		start := time.Now()
+		for range 100 {
+			if _, err := m.Run(p, addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+		plain += time.Since(start)
+		m.SetCoverage(rec)
+		start = time.Now()
+		for range 100 {
+			if _, err := m.Run(p, addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+		covered += time.Since(start)
+		m.SetCoverage(nil)
+	}
+	b.ReportMetric(float64(covered)/float64(plain), "x-plain")
+	b.ReportMetric(float64(covered.Nanoseconds())/float64(b.N*100)/float64(m.Executed()), "covered-ns/insn")
 }

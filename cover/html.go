@@ -159,14 +159,15 @@ func filePageOf(f *File) (*filePage, error) {
 const css = `
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; }
-th, td { padding: 2px 10px; text-align: left; }
+th, td { padding: 2px 10px; text-align: left; white-space: nowrap; }
 th { background: #dde; }
 tr.row:nth-child(even) { background: #f4f4f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { display: inline-block; width: 100px; height: 10px; background: #e66; vertical-align: middle; }
 .bar span { display: block; height: 10px; background: #4a4; }
+.bar.none { background: #ccc; }
 pre { margin: 0; }
-table.src { font-family: monospace; font-size: 13px; width: 100%; }
+table.src { font-family: monospace; font-size: 13px; width: 100%; tab-size: 4; }
 table.src td { padding: 0 8px; white-space: pre; }
 td.ln { color: #888; text-align: right; border-right: 1px solid #ccc; }
 td.hits, td.marks { text-align: right; color: #555; }
@@ -177,8 +178,24 @@ tr.never td.code { background: #f6c0c0; }
 `
 
 var funcs = template.FuncMap{
-	"pct": func(hit, total int) string { return fmt.Sprintf("%.1f%%", Percent(hit, total)) },
-	"w":   func(hit, total int) int { return int(Percent(hit, total)) },
+	"pct": func(hit, total int) string {
+		if total == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%.1f%%", Percent(hit, total))
+	},
+	"w": func(hit, total int) int {
+		if total == 0 {
+			return 0
+		}
+		return int(Percent(hit, total))
+	},
+	"bar": func(total int) string {
+		if total == 0 {
+			return "bar none"
+		}
+		return "bar"
+	},
 }
 
 var indexTmpl = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE html>
@@ -189,8 +206,8 @@ var indexTmpl = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYP
 <table>
 <tr><th>program</th><th>object</th><th>runs</th><th colspan="2">lines</th><th colspan="2">branches</th><th>instructions</th></tr>
 {{range .Programs}}<tr class="row"><td>{{.Name}}</td><td>{{.Object}}</td><td class="num">{{.Runs}}</td>
-<td class="num">{{.LinesHit}}/{{.Lines}}</td><td><span class="bar"><span style="width:{{w .LinesHit .Lines}}px"></span></span> {{pct .LinesHit .Lines}}</td>
-<td class="num">{{.BranchesHit}}/{{.Branches}}</td><td><span class="bar"><span style="width:{{w .BranchesHit .Branches}}px"></span></span> {{pct .BranchesHit .Branches}}</td>
+<td class="num">{{.LinesHit}}/{{.Lines}}</td><td><span class="{{bar .Lines}}"><span style="width:{{w .LinesHit .Lines}}px"></span></span> {{pct .LinesHit .Lines}}</td>
+<td class="num">{{.BranchesHit}}/{{.Branches}}</td><td><span class="{{bar .Branches}}"><span style="width:{{w .BranchesHit .Branches}}px"></span></span> {{pct .BranchesHit .Branches}}</td>
 <td class="num">{{.InsnsHit}}/{{.Insns}}</td></tr>
 {{end}}</table>
 <h2>Source files</h2>

@@ -19,3 +19,27 @@ func (m *Machine) SetCoverage(c Coverage) {
 	m.impl.cover = c
 	m.impl.stepped = c != nil || m.impl.tracer != nil
 }
+
+// coverLoop is traceLoop for coverage alone: no Step to fill (whose
+// variables would be allocated on every run), one hook call per
+// instruction.
+func (m *Machine) coverLoop(budget uint64) (stopKind, error) {
+	mi := &m.impl
+	st := &mi.st
+	c := mi.cover
+	for {
+		if st.pc == st.prog.impl.callbackRet() {
+			return stopExit, nil // a callback returned
+		}
+		if mi.executed >= budget {
+			return stopLimit, &RunError{Program: st.prog.Name, PC: st.pc, Err: ErrBudget}
+		}
+		prog, pc := st.prog, st.pc
+		stop, n, err := m.exec(st, 1)
+		mi.executed += n
+		c.Cover(prog, pc, st.pc)
+		if stop != stopLimit {
+			return stop, err
+		}
+	}
+}

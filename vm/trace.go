@@ -21,6 +21,9 @@ func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 	mi := &m.impl
 	st := &mi.st
 	t := mi.tracer
+	if t == nil {
+		return m.coverLoop(budget)
+	}
 	var step Step
 	var mw MemWrite
 	var hc HelperCall
@@ -45,12 +48,6 @@ func (m *Machine) traceLoop(budget uint64) (stopKind, error) {
 		mi.executed += n
 		if c := mi.cover; c != nil {
 			c.Cover(prog, pc, st.pc)
-		}
-		if t == nil {
-			if stop != stopLimit {
-				return stop, err
-			}
-			continue
 		}
 
 		step = Step{Program: prog, Frame: depth, PC: pc}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/skmsg/skmsg/cover"
 	"github.com/skmsg/skmsg/scenario"
 	"github.com/skmsg/skmsg/scenario/emulated"
 	"github.com/skmsg/skmsg/scenario/kernel"
@@ -47,6 +48,13 @@ printed under the step whose programs printed it.
                   faults (overrides the file's seed:)
   --trace         print every program run: instructions with C source lines,
                   changed registers, memory writes, helper calls, verdict
+  --cover FILE    record which instructions and branch directions of each
+                  program ran, across all files; write them to FILE as an
+                  lcov tracefile (for genhtml and CI coverage services) and
+                  print a per-program summary (lines, branches, %)
+  --cover-html DIR
+                  also write a browsable report: the C source with
+                  executed, partly executed and never executed lines
   -v              print every step, not only failures and printk output
   --color MODE    auto (default: colour when stdout is a terminal), always
                   or never
@@ -72,6 +80,11 @@ type runFlags struct {
 	trace     bool
 	verbose   bool
 	color     string
+	// cover is the recorder of --cover/--cover-html, shared by every
+	// file's backend; nil without them.
+	cover     *cover.Recorder
+	coverFile string
+	coverHTML string
 }
 
 // seedOption parses --seed.
@@ -167,7 +180,7 @@ func runOne(file string, f *runFlags, opts scenario.Options, pcap string) fileRu
 	if f.kernel {
 		backend = &kernel.Backend{TracePipe: f.tracePipe}
 	} else {
-		sk = &emulated.Backend{Trace: f.trace}
+		sk = &emulated.Backend{Trace: f.trace, Coverage: f.cover}
 		if pcap != "" {
 			if pcapFile, err = os.Create(pcap); err != nil {
 				fr.err, fr.code = err, exitUsage
@@ -212,6 +225,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.trace, "trace", false, "print every program run")
 	fs.BoolVar(&f.verbose, "v", false, "print every step")
 	fs.StringVar(&f.color, "color", "auto", "colour: auto, always or never")
+	fs.StringVar(&f.coverFile, "cover", "", "write lcov coverage to `FILE`")
+	fs.StringVar(&f.coverHTML, "cover-html", "", "write an HTML coverage report into `DIR`")
 	fs.Usage = func() { fmt.Fprintln(stderr, strings.TrimSpace(commands["run"].Usage)) }
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -232,6 +247,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			err = fmt.Errorf("--pcap captures skmsg's virtual link; it cannot be used with --kernel")
 		case f.trace:
 			err = fmt.Errorf("--trace follows skmsg's interpreter; it cannot be used with --kernel")
+		case f.coverFile != "" || f.coverHTML != "":
+			err = fmt.Errorf("--cover and --cover-html measure skmsg's interpreter; they cannot be used with --kernel")
 		default:
 			err = kernel.Available()
 		}
@@ -246,6 +263,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if f.coverFile != "" || f.coverHTML != "" {
+		f.cover = cover.NewRecorder()
+	}
 	results := runFiles(files, f.jobs, func(file string) fileRun {
 		pcap := ""
 		if f.pcap != "" {
@@ -281,6 +301,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.junit != "" {
 		if err := writeJUnitFile(f.junit, all); err != nil {
+			fmt.Fprintf(stderr, "skmsg-run run: %v\n", err)
+			code = max(code, exitFailure)
+		}
+	}
+	if f.cover != nil {
+		if err := writeCoverage(report, &f); err != nil {
 			fmt.Fprintf(stderr, "skmsg-run run: %v\n", err)
 			code = max(code, exitFailure)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/skmsg/skmsg/cover"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/netstack"
 	"github.com/skmsg/skmsg/runtime"
@@ -53,6 +54,11 @@ type Backend struct {
 	// waits (for idle, for a handshake) with its WithTimeout: a debugger
 	// holding a program stopped must not make them time out.
 	Debug Debugger
+	// Coverage, when set, records which instructions and branch
+	// directions of every loaded program ran, across all sessions of the
+	// backend (and of other backends given the same recorder). Without it
+	// the interpreter runs its fast loop.
+	Coverage *cover.Recorder
 
 	last *skmsgSession
 }
@@ -110,6 +116,10 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 		s.debug = b.Debug
 		s.timeout = b.Debug.WithTimeout
 	}
+	if b.Coverage != nil {
+		opts.Coverage = b.Coverage
+		s.cover = b.Coverage
+	}
 	s.rt = runtime.New(opts)
 	if b.Pcap != nil {
 		c, err := s.rt.Network().Capture(b.Pcap, netstack.CaptureOptions{SequentialTimestamps: true})
@@ -149,6 +159,7 @@ type skmsgSession struct {
 	// timeout makes the contexts of the session's waits: a debugger's,
 	// which stops counting while a program is held, or context's.
 	timeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
+	cover   *cover.Recorder
 
 	logMu sync.Mutex
 	logs  []string // bpf_printk lines since the last Logs
@@ -204,6 +215,12 @@ func (s *skmsgSession) LoadObject(obj *scenario.Object) error {
 		}
 	}
 	s.colls[obj] = coll
+	if s.cover != nil {
+		// Every program, run or not, so that reports show what never ran.
+		for _, p := range coll.Programs {
+			s.cover.Add(p.VM, obj.Path)
+		}
+	}
 	return nil
 }
 
