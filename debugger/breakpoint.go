@@ -73,7 +73,7 @@ func (b *Breakpoint) String() string {
 	case BreakInsn:
 		what = fmt.Sprintf("*%d", b.Spec.PC)
 		if b.Spec.Program != "" {
-			what = b.Spec.Program + ":" + what[1:]
+			what = b.Spec.Program + ":" + what
 		}
 	case BreakStep:
 		what = fmt.Sprintf("step %d", b.Spec.Step)

@@ -245,6 +245,14 @@ func (e *Engine) Before(at *vm.At) {
 		e.cond.Wait()
 	}
 	th.parked = false
+	if e.detached {
+		// Let go while this run was parked.
+		e.mu.Unlock()
+		for _, ev := range evs {
+			e.notify(ev)
+		}
+		return
+	}
 	reason, ids := e.shouldStopLocked(th, pr, at)
 	_, key := pr.line(at.PC)
 	th.lastKey, th.lastFrame = key, at.Frame
@@ -441,7 +449,7 @@ func (e *Engine) BeforeStep(s StepInfo) {
 }
 
 // errRunning is returned by commands that need a stopped thread.
-var errRunning = errors.New("not stopped")
+var errRunning = errors.New("nothing is stopped (set a breakpoint, or pause)")
 
 // resumeLocked lets the stopped thread go with mode.
 func (e *Engine) resumeLocked(mode stepMode) error {

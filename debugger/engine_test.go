@@ -371,3 +371,31 @@ func TestDeclaredPrograms(t *testing.T) {
 	require.NoError(t, e.Continue())
 	waitDone(t, done)
 }
+
+// Two runs at once: one stops, the other parks at its next instruction
+// (all-stop) and would stop at the same breakpoint; detaching lets both
+// finish, the parked one without stopping.
+func TestDetachReleasesParkedRuns(t *testing.T) {
+	fx := newFixture(t)
+	ev := newEvents()
+	e := New(Config{Notify: ev.notify})
+	e.AddProgram(fx.prog)
+	bps := e.SetBreakpoints(BreakFunction, "", []BreakSpec{{Func: "msg_debug"}})
+	require.True(t, bps[0].Verified)
+	first := fx.run(e, 1)
+	st := ev.stopped(t)
+	second := fx.run(e, 2)
+	// The second run reaches its first instruction and parks there.
+	require.Eventually(t, func() bool { return len(e.Threads()) == 3 }, 10*time.Second, time.Millisecond)
+	fs, err := e.Stack(st.Thread)
+	require.NoError(t, err)
+	assert.Equal(t, "msg_debug", fs[0].Func)
+	e.Detach()
+	waitDone(t, first)
+	waitDone(t, second)
+	select {
+	case x := <-ev.ch:
+		assert.NotEqual(t, EventStopped, x.Kind, "no stop after detaching")
+	default:
+	}
+}

@@ -162,7 +162,14 @@ func (e *Engine) resolveLocked(b *Breakpoint) {
 			b.locs = append(b.locs, loc{prog: p, pc: s.PC})
 		}
 		if len(b.locs) == 0 && b.Message == "" {
-			b.Message = fmt.Sprintf("no program %q loaded (yet)", s.Program)
+			for _, d := range e.cfg.Declared {
+				if d.Name == s.Program && s.PC < len(d.Insns)*2 {
+					// Placed (and its slot checked) when it is loaded.
+					b.Verified = true
+					return
+				}
+			}
+			b.Message = fmt.Sprintf("no program %q in the scenario", s.Program)
 		}
 	case BreakStep:
 		for _, st := range e.cfg.Steps {
