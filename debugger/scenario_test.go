@@ -1,6 +1,7 @@
 package debugger
 
 import (
+	"bytes"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/scenario"
+	"github.com/skmsg/skmsg/scenario/emulated"
 )
 
 const debugYAML = "../testdata/debug/debug.yaml"
@@ -118,6 +120,13 @@ func TestStopLongerThanIdleTimeout(t *testing.T) {
 	require.NoError(t, e.Continue())
 	out := waitOutcome(t, done)
 	assert.True(t, out.Passed, out.Report)
+
+	// The same report as a run without the debugger.
+	res, err := scenario.RunFile(debugYAML, &emulated.Backend{}, scenario.Options{IdleTimeout: idle})
+	require.NoError(t, err)
+	var plain bytes.Buffer
+	require.NoError(t, res.WriteText(&plain))
+	assert.Equal(t, plain.String(), out.Report)
 }
 
 // Stepping from a stop between steps: next goes to the next step, step
