@@ -117,15 +117,15 @@ func BenchmarkMessages64(b *testing.B) { benchBoth(b, 64, Options{}, nil) }
 // every arrival through a recv hook that moves bytes to the ingress queue.
 func BenchmarkMessages64Hooks(b *testing.B) {
 	benchBoth(b, 64, Options{}, func(cli, srv *Conn) {
-		cli.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
-			return c.SendTCPv(iov, flags)
+		cli.Raw().SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
+			return c.Raw().SendTCPv(iov, flags)
 		})
 		buf := make([]byte, 64<<10)
-		srv.SetRecvHook(func(c *Conn) {
+		srv.Raw().SetRecvHook(func(c *Conn) {
 			for {
-				k, err := c.RecvTCP(buf)
+				k, err := c.Raw().RecvTCP(buf)
 				if k > 0 {
-					c.Inject(buf[:k])
+					c.Raw().Inject(buf[:k])
 				}
 				if err != nil {
 					return

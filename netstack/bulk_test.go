@@ -121,7 +121,7 @@ func bulkTransferNet(t *testing.T, opts Options, faults Faults, reverse bool, si
 			var ti tcpip.TCPInfoOption
 			w.ep.GetSockOpt(&ti)
 			stall := fmt.Sprintf("stalled after %d bytes: writer %v (%d bytes queued, %+v, sender internals %s, peer zero window %v), reader %v (%d readable); %s; link %+v",
-				got, w.State(), used, ti, senderInternals(w), n.link.zeroWindow(w.key), r.State(), r.Readable(), n.BusyReason(), n.Stats())
+				got, w.Raw().State(), used, ti, senderInternals(w), n.link.zeroWindow(w.key), r.Raw().State(), r.Raw().Readable(), n.BusyReason(), n.Stats())
 			w.Abort()
 			r.Close()
 			return n, stall

@@ -42,8 +42,8 @@ func TestPipeAddressing(t *testing.T) {
 			assert.Equal(t, netip.MustParseAddrPort(tc.wantSrv), cli.RemoteAddrPort())
 			assert.Equal(t, cli.LocalAddrPort(), srv.RemoteAddrPort())
 			assert.Equal(t, cli.RemoteAddrPort(), srv.LocalAddrPort())
-			assert.Equal(t, StateEstablished, cli.State())
-			assert.Equal(t, StateEstablished, srv.State())
+			assert.Equal(t, StateEstablished, cli.Raw().State())
+			assert.Equal(t, StateEstablished, srv.Raw().State())
 
 			msg := []byte("ping " + tc.name)
 			_, err := cli.Write(msg)
@@ -110,8 +110,8 @@ func TestHalfClose(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "request", string(got))
 	waitIdle(t, n)
-	assert.Equal(t, StateCloseWait, srv.State())
-	assert.Equal(t, StateFinWait2, cli.State())
+	assert.Equal(t, StateCloseWait, srv.Raw().State())
+	assert.Equal(t, StateFinWait2, cli.Raw().State())
 
 	// The other direction still works.
 	_, err = srv.Write([]byte("response"))
@@ -129,7 +129,7 @@ func TestHalfClose(t *testing.T) {
 	_, err = cli.Read(buf)
 	assert.Equal(t, io.EOF, err)
 	waitIdle(t, n)
-	assert.Equal(t, StateTimeWait, cli.State())
+	assert.Equal(t, StateTimeWait, cli.Raw().State())
 	require.NoError(t, cli.Close())
 }
 
@@ -141,7 +141,7 @@ func TestShutdownRead(t *testing.T) {
 	assert.Equal(t, io.EOF, err)
 	// The ingress queue still takes messages (the kernel's psock does
 	// after SHUT_RD): reads return them, then EOF again.
-	require.NoError(t, srv.Inject([]byte("late")))
+	require.NoError(t, srv.Raw().Inject([]byte("late")))
 	buf := make([]byte, 8)
 	k, err := srv.Read(buf)
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ func TestShutdownRead(t *testing.T) {
 	_, err = srv.Read(buf)
 	assert.Equal(t, io.EOF, err)
 	require.NoError(t, srv.Close())
-	assert.ErrorIs(t, srv.Inject([]byte("x")), errno.EPIPE, "a closed Conn takes nothing")
+	assert.ErrorIs(t, srv.Raw().Inject([]byte("x")), errno.EPIPE, "a closed Conn takes nothing")
 	assert.ErrorIs(t, cli.Shutdown(42), errno.EINVAL)
 }
 
@@ -166,10 +166,10 @@ func TestReset(t *testing.T) {
 			cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
 			_, err := srv.Write([]byte("unread"))
 			require.NoError(t, err)
-			eventually(t, "data at client", func() bool { return cli.Readable() == 6 })
+			eventually(t, "data at client", func() bool { return cli.Raw().Readable() == 6 })
 			require.NoError(t, tc.close(cli))
 			waitIdle(t, n) // includes the peer handling the RST
-			assert.Equal(t, StateClose, srv.State())
+			assert.Equal(t, StateClose, srv.Raw().State())
 			_, err = srv.Read(make([]byte, 10))
 			assert.ErrorIs(t, err, errno.ECONNRESET)
 			var op *OpError
@@ -178,7 +178,7 @@ func TestReset(t *testing.T) {
 			// Once reported, the reset leaves a closed socket: writes fail.
 			_, err = srv.Write([]byte("x"))
 			assert.Error(t, err)
-			assert.Equal(t, StateClose, srv.State())
+			assert.Equal(t, StateClose, srv.Raw().State())
 			waitIdle(t, n)
 		})
 	}
@@ -188,17 +188,17 @@ func TestNonBlockingAndPeek(t *testing.T) {
 	n := newNet(t, Options{})
 	cli, srv := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
 	buf := make([]byte, 16)
-	_, err := srv.Recvmsg(buf, MSG_DONTWAIT)
+	_, err := srv.RecvMsg(buf, MSG_DONTWAIT)
 	assert.ErrorIs(t, err, errno.EAGAIN)
 
 	_, err = cli.Write([]byte("abcdef"))
 	require.NoError(t, err)
-	eventually(t, "6 readable bytes", func() bool { return srv.Readable() == 6 })
-	k, err := srv.Recvmsg(buf[:3], MSG_PEEK)
+	eventually(t, "6 readable bytes", func() bool { return srv.Raw().Readable() == 6 })
+	k, err := srv.RecvMsg(buf[:3], MSG_PEEK)
 	require.NoError(t, err)
 	assert.Equal(t, "abc", string(buf[:k]))
-	assert.Equal(t, 6, srv.Readable(), "peek consumes nothing")
-	k, err = srv.Recvmsg(buf, MSG_DONTWAIT)
+	assert.Equal(t, 6, srv.Raw().Readable(), "peek consumes nothing")
+	k, err = srv.RecvMsg(buf, MSG_DONTWAIT)
 	require.NoError(t, err)
 	assert.Equal(t, "abcdef", string(buf[:k]))
 
@@ -209,7 +209,7 @@ func TestNonBlockingAndPeek(t *testing.T) {
 	chunk := make([]byte, 64<<10)
 	total, partial := 0, false
 	for i := 0; i < 1000; i++ {
-		k, err := cli.Sendmsg([][]byte{chunk}, MSG_DONTWAIT)
+		k, err := cli.SendMsg([][]byte{chunk}, MSG_DONTWAIT)
 		if err != nil {
 			require.ErrorIs(t, err, errno.EAGAIN)
 			break
@@ -341,7 +341,7 @@ func TestDualStackHost(t *testing.T) {
 		s, err := tc.l.AcceptConn()
 		require.NoError(t, err)
 		assert.Equal(t, c.LocalAddrPort(), s.RemoteAddrPort())
-		assert.Same(t, h, c.Host())
+		assert.Same(t, h, c.Raw().Host())
 	}
 	assert.Len(t, n.Hosts(), 2)
 }

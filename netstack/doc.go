@@ -33,47 +33,50 @@
 // implements net.Listener. Errors are syscall.Errno values with Linux
 // numbers on every GOOS, wrapped in *[OpError] (errors.Is(err,
 // syscall.ECONNRESET) works on Linux); end of stream is
-// io.EOF. Flags for [Conn.Sendmsg], [Conn.Recvmsg] and [Conn.SendTCP] are the
-// Linux MSG_* values (MSG_DONTWAIT, MSG_PEEK, MSG_MORE: this package's constants, equal to the syscall package's on Linux).
+// io.EOF. Flags for [Conn.SendMsg], [Conn.RecvMsg] and [RawConn.SendTCP] are
+// the Linux MSG_* values (MSG_DONTWAIT, MSG_PEEK, MSG_MORE: this package's
+// constants, equal to the syscall package's on Linux).
 //
 // # Hooks for the runtime
 //
 // The runtime wraps sockets the way the kernel's tcp_bpf swaps a socket's
-// proto ops. The hooks are:
+// proto ops. That side of a socket is its [RawConn] ([Conn.Raw]), so the
+// Conn an application holds stays a net.Conn with sendmsg/recvmsg. The
+// hooks are:
 //
-//   - Send path: [Conn.SetSendHook]. Once set, every application write
-//     ([Conn.Write], [Conn.Sendmsg]) calls the hook instead of TCP, on the
+//   - Send path: [RawConn.SetSendHook]. Once set, every application write
+//     ([Conn.Write], [Conn.SendMsg]) calls the hook instead of TCP, on the
 //     writer's goroutine (no goroutine hop). The hook decides: pass bytes to
-//     TCP with [Conn.SendTCP] (raw tcp_sendmsg: blocking unless MSG_DONTWAIT,
+//     TCP with [RawConn.SendTCP] (raw tcp_sendmsg: blocking unless MSG_DONTWAIT,
 //     partial writes and EAGAIN like the kernel), send them on another socket
 //     with that socket's SendTCP (egress redirect), put them into another
-//     socket's receive side with [Conn.Inject] (ingress redirect), or drop
+//     socket's receive side with [RawConn.Inject] (ingress redirect), or drop
 //     them and return an error (EACCES). Application writes are serialized
 //     per Conn (like lock_sock), so a hook never runs twice at once for the
 //     same Conn.
 //
-//   - Receive path: [Conn.SetRecvHook]. Once set, TCP data no longer goes to
+//   - Receive path: [RawConn.SetRecvHook]. Once set, TCP data no longer goes to
 //     the application; instead the hook is called (data_ready) whenever bytes
 //     or a FIN/RST arrive, on a goroutine owned by that Conn (one per Conn,
-//     calls serialized). The hook pulls bytes with [Conn.RecvTCP] or looks at
-//     them with [Conn.PeekTCP] and [Conn.TCPQueued]; bytes it leaves stay
+//     calls serialized). The hook pulls bytes with [RawConn.RecvTCP] or looks at
+//     them with [RawConn.PeekTCP] and [RawConn.TCPQueued]; bytes it leaves stay
 //     queued in TCP (and hold the receive window closed, as in the kernel).
 //     A hook that wants to be called again without new arrivals calls
-//     [Conn.KickRecv] (like re-running the strparser after a budget).
+//     [RawConn.KickRecv] (like re-running the strparser after a budget).
 //
 //   - Ingress queue: every Conn has a message queue that application reads
 //     consume before any TCP data (the kernel's psock ingress_msg).
-//     [Conn.Inject] appends bytes to it and wakes blocked readers;
-//     [Conn.InjectRelease] queues a caller's buffer without a copy and
+//     [RawConn.Inject] appends bytes to it and wakes blocked readers;
+//     [RawConn.InjectRelease] queues a caller's buffer without a copy and
 //     releases it once read (or the Conn closes), so pooled pages go back;
-//     [Conn.CloseIngress] makes reads return EOF (or an error) whenever the
-//     queue is empty; injections still queue after it, as after SHUT_RD. Without a recv hook, reads take the ingress queue
-//     first, then TCP data; with a recv hook, reads see only the ingress
+//     [RawConn.CloseIngress] makes reads return EOF (or an error) whenever the
+//     queue is empty; injections still queue after it, as after SHUT_RD.
+//     Without a recv hook, reads take the ingress queue first, then TCP data; with a recv hook, reads see only the ingress
 //     queue, and EOF once TCP's receive side has closed with nothing left
-//     queued (or after CloseIngress). [Conn.Readable] (FIONREAD) counts what
-//     a read would see. [Conn.SetConsumeHook] reports application reads that
-//     made room (to resume deliveries waiting for it). Ingress redirects are only visible to the application;
-//     they do not pass through TCP and so never appear on the link.
+//     queued (or after CloseIngress). [RawConn.Readable] (FIONREAD) counts what
+//     a read would see. [RawConn.SetConsumeHook] reports application reads that
+//     made room (to resume deliveries waiting for it). Ingress
+//     redirects are only visible to the application; they do not pass through TCP and so never appear on the link.
 //
 //   - Lifecycle: [Hooks] given to [Network.SetHooks]. OnEstablished runs on
 //     the active side before Dial returns and on the passive side when the
@@ -84,7 +87,7 @@
 //     OnTCPDone runs when a Conn the application still holds reaches CLOSE
 //     or TIME_WAIT by itself (peer reset, or both sides shut down): the
 //     kernel unhashes such a socket, which drops it from sockmaps.
-//     [Conn.SetOwner] keeps the runtime's per-socket state on the Conn.
+//     [RawConn.SetOwner] keeps the runtime's per-socket state on the Conn.
 //
 //   - Idle: [Network.WaitIdle] returns when no TCP data, SYN or FIN is
 //     unacknowledged (except data stuck behind a zero window), no frame is

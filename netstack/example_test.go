@@ -36,21 +36,21 @@ func Example_hooks() {
 	}
 	sort.Strings(established)
 	fmt.Println(established)
-	cli.SetSendHook(func(c *netstack.Conn, iov [][]byte, flags int) (int, error) {
+	cli.Raw().SetSendHook(func(c *netstack.Conn, iov [][]byte, flags int) (int, error) {
 		if bytes.HasPrefix(iov[0], []byte("drop")) {
 			return 0, errno.EACCES
 		}
-		return c.SendTCPv(iov, flags) // PASS
+		return c.Raw().SendTCPv(iov, flags) // PASS
 	})
-	srv.SetRecvHook(func(c *netstack.Conn) {
+	srv.Raw().SetRecvHook(func(c *netstack.Conn) {
 		buf := make([]byte, 4096)
 		for {
-			k, err := c.RecvTCP(buf)
+			k, err := c.Raw().RecvTCP(buf)
 			if k > 0 {
-				c.Inject(bytes.ToUpper(buf[:k]))
+				c.Raw().Inject(bytes.ToUpper(buf[:k]))
 			}
 			if err == io.EOF {
-				c.CloseIngress(nil)
+				c.Raw().CloseIngress(nil)
 			}
 			if err != nil {
 				return
@@ -63,7 +63,7 @@ func Example_hooks() {
 	cli.CloseWrite()
 	got, _ := io.ReadAll(srv)
 	fmt.Printf("server read %q\n", got)
-	fmt.Println(n.WaitIdle(context.Background()), cli.State(), srv.State())
+	fmt.Println(n.WaitIdle(context.Background()), cli.Raw().State(), srv.Raw().State())
 	// Output:
 	// [10.0.0.1:32768 active:true 10.0.0.2:80 active:false]
 	// write: permission denied

@@ -37,18 +37,18 @@ func TestSendHook(t *testing.T) {
 
 	// Verdict by first byte: 'p' pass, 'r' redirect to b's egress,
 	// 'i' redirect into b's own ingress, anything else drop.
-	a.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
+	a.Raw().SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
 		var msg []byte
 		for _, v := range iov {
 			msg = append(msg, v...)
 		}
 		switch msg[0] {
 		case 'p':
-			return c.SendTCP(msg, flags)
+			return c.Raw().SendTCP(msg, flags)
 		case 'r':
-			return b.SendTCP(msg, flags)
+			return b.Raw().SendTCP(msg, flags)
 		case 'i':
-			return len(msg), b.Inject(msg)
+			return len(msg), b.Raw().Inject(msg)
 		}
 		return 0, errno.EACCES
 	})
@@ -76,13 +76,13 @@ func TestSendHook(t *testing.T) {
 			assert.Equal(t, tc.msg, string(got))
 		})
 	}
-	// Sendmsg hands the hook the iovec as given.
-	a.SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
+	// SendMsg hands the hook the iovec as given.
+	a.Raw().SetSendHook(func(c *Conn, iov [][]byte, flags int) (int, error) {
 		assert.Len(t, iov, 2)
 		assert.Equal(t, MSG_DONTWAIT, flags)
-		return c.SendTCPv(iov, flags)
+		return c.Raw().SendTCPv(iov, flags)
 	})
-	k, err := a.Sendmsg([][]byte{[]byte("pa"), []byte("ss")}, MSG_DONTWAIT)
+	k, err := a.SendMsg([][]byte{[]byte("pa"), []byte("ss")}, MSG_DONTWAIT)
 	require.NoError(t, err)
 	assert.Equal(t, 4, k)
 	got := make([]byte, 4)
@@ -90,11 +90,11 @@ func TestSendHook(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "pass", string(got))
 
-	a.SetSendHook(nil)
+	a.Raw().SetSendHook(nil)
 	_, err = a.Write([]byte("x"))
 	require.NoError(t, err)
 	waitIdle(t, n)
-	assert.Equal(t, 1, aPeer.Readable())
+	assert.Equal(t, 1, aPeer.Raw().Readable())
 }
 
 // A recv hook that frames 4-byte records and delivers them upper-cased to
@@ -105,35 +105,35 @@ func TestRecvHookAndIngress(t *testing.T) {
 	var mu sync.Mutex
 	var calls int
 	var pending []byte
-	srv.SetRecvHook(func(c *Conn) {
+	srv.Raw().SetRecvHook(func(c *Conn) {
 		mu.Lock()
 		calls++
 		mu.Unlock()
 		buf := make([]byte, 4096)
 		for {
-			k, err := c.RecvTCP(buf)
+			k, err := c.Raw().RecvTCP(buf)
 			if k > 0 {
 				pending = append(pending, buf[:k]...)
 			}
 			if err != nil {
 				if errors.Is(err, io.EOF) {
-					c.Inject(bytes.ToUpper(pending)) // the partial tail
+					c.Raw().Inject(bytes.ToUpper(pending)) // the partial tail
 					pending = nil
-					c.CloseIngress(nil)
+					c.Raw().CloseIngress(nil)
 				}
 				break
 			}
 		}
 		for len(pending) >= 4 {
-			assert.NoError(t, c.Inject(bytes.ToUpper(pending[:4])))
+			assert.NoError(t, c.Raw().Inject(bytes.ToUpper(pending[:4])))
 			pending = pending[4:]
 		}
 	})
 	_, err := cli.Write([]byte("abcdefg"))
 	require.NoError(t, err)
 	waitIdle(t, n)
-	assert.Equal(t, 4, srv.Readable(), "only framed records are visible")
-	assert.Equal(t, 0, srv.TCPQueued(), "the hook took the bytes out of TCP")
+	assert.Equal(t, 4, srv.Raw().Readable(), "only framed records are visible")
+	assert.Equal(t, 0, srv.Raw().TCPQueued(), "the hook took the bytes out of TCP")
 	got := make([]byte, 4)
 	_, err = io.ReadFull(srv, got)
 	require.NoError(t, err)
@@ -158,24 +158,24 @@ func TestRecvHookEOFWaitsForHook(t *testing.T) {
 	took := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	srv.SetRecvHook(func(c *Conn) {
+	srv.Raw().SetRecvHook(func(c *Conn) {
 		buf := make([]byte, 64)
-		k, err := c.RecvTCP(buf)
+		k, err := c.Raw().RecvTCP(buf)
 		if k > 0 {
 			once.Do(func() { close(took) })
 			<-release
-			assert.NoError(t, c.Inject(bytes.ToUpper(buf[:k])))
+			assert.NoError(t, c.Raw().Inject(bytes.ToUpper(buf[:k])))
 		}
 		if errors.Is(err, io.EOF) {
-			c.CloseIngress(nil)
+			c.Raw().CloseIngress(nil)
 		}
 	})
 	_, err := cli.Write([]byte("hello"))
 	require.NoError(t, err)
 	<-took
 	require.NoError(t, cli.CloseWrite())
-	eventually(t, "the FIN to reach the server", func() bool { return srv.State() == StateCloseWait })
-	_, err = srv.Recvmsg(make([]byte, 16), MSG_DONTWAIT)
+	eventually(t, "the FIN to reach the server", func() bool { return srv.Raw().State() == StateCloseWait })
+	_, err = srv.RecvMsg(make([]byte, 16), MSG_DONTWAIT)
 	assert.ErrorIs(t, err, errno.EAGAIN, "no EOF while the hook still holds data")
 	close(release)
 	got, err := io.ReadAll(srv)
@@ -189,8 +189,8 @@ func TestIngressBeforeTCP(t *testing.T) {
 	_, err := cli.Write([]byte("tcp"))
 	require.NoError(t, err)
 	waitIdle(t, n)
-	require.NoError(t, srv.Inject([]byte("ingress")))
-	assert.Equal(t, 10, srv.Readable())
+	require.NoError(t, srv.Raw().Inject([]byte("ingress")))
+	assert.Equal(t, 10, srv.Raw().Readable())
 	got := make([]byte, 10)
 	_, err = io.ReadFull(srv, got)
 	require.NoError(t, err)
@@ -198,15 +198,15 @@ func TestIngressBeforeTCP(t *testing.T) {
 
 	// The consume hook hears about reads that took bytes, not peeks.
 	var consumed int
-	srv.SetConsumeHook(func(c *Conn) { consumed++ })
-	require.NoError(t, srv.Inject([]byte("xy")))
-	_, err = srv.Recvmsg(got[:1], MSG_PEEK)
+	srv.Raw().SetConsumeHook(func(c *Conn) { consumed++ })
+	require.NoError(t, srv.Raw().Inject([]byte("xy")))
+	_, err = srv.RecvMsg(got[:1], MSG_PEEK)
 	require.NoError(t, err)
 	assert.Equal(t, 0, consumed)
 	_, err = io.ReadFull(srv, got[:2])
 	require.NoError(t, err)
 	assert.Equal(t, 1, consumed)
-	srv.SetConsumeHook(nil)
+	srv.Raw().SetConsumeHook(nil)
 
 	// Inject wakes a blocked reader.
 	done := make(chan string)
@@ -215,10 +215,10 @@ func TestIngressBeforeTCP(t *testing.T) {
 		k, _ := srv.Read(b)
 		done <- string(b[:k])
 	}()
-	require.NoError(t, srv.Inject([]byte("wake")))
+	require.NoError(t, srv.Raw().Inject([]byte("wake")))
 	assert.Equal(t, "wake", <-done)
 	require.NoError(t, srv.Close())
-	assert.ErrorIs(t, srv.Inject([]byte("x")), errno.EPIPE)
+	assert.ErrorIs(t, srv.Raw().Inject([]byte("x")), errno.EPIPE)
 }
 
 func TestLifecycleHooks(t *testing.T) {
@@ -232,7 +232,7 @@ func TestLifecycleHooks(t *testing.T) {
 	}
 	n.SetHooks(Hooks{
 		OnEstablished: func(c *Conn, active bool) {
-			assert.Equal(t, StateEstablished, c.State())
+			assert.Equal(t, StateEstablished, c.Raw().State())
 			if active {
 				rec("active " + c.LocalAddrPort().String())
 			} else {
@@ -281,7 +281,7 @@ func TestWaitIdle(t *testing.T) {
 		_, err := cli.Write(msg)
 		require.NoError(t, err)
 		waitIdle(t, n)
-		require.Equal(t, len(msg), srv.Readable(), "step %d", i)
+		require.Equal(t, len(msg), srv.Raw().Readable(), "step %d", i)
 		got := make([]byte, len(msg))
 		_, err = io.ReadFull(srv, got)
 		require.NoError(t, err)
@@ -293,7 +293,7 @@ func TestWaitIdle(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, n.IdleNow())
 	waitIdle(t, n)
-	assert.Equal(t, 4, srv.Readable())
+	assert.Equal(t, 4, srv.Raw().Readable())
 }
 
 func TestIdleCheckAndAbandonedDial(t *testing.T) {

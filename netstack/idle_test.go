@@ -24,7 +24,7 @@ func TestSendQueueLayout(t *testing.T) {
 	waitIdle(t, n)
 	used, _ = sendQueued(cli.ep)
 	assert.Equal(t, 0, used)
-	assert.Equal(t, 1000, srv.Readable())
+	assert.Equal(t, 1000, srv.Raw().Readable())
 	assert.Equal(t, "idle", n.BusyReason())
 }
 
@@ -61,5 +61,5 @@ func TestIdleSeesUnprocessedSegments(t *testing.T) {
 	ep.ResumeWork()
 	stopped = false
 	waitIdle(t, n)
-	assert.Equal(t, 5, srv.Readable())
+	assert.Equal(t, 5, srv.Raw().Readable())
 }

@@ -73,7 +73,7 @@ func TestInjectReleaseOnce(t *testing.T) {
 				case "inject":
 					r := new(countRelease)
 					rs = append(rs, r)
-					err := srv.InjectRelease([]byte(s.arg), r)
+					err := srv.Raw().InjectRelease([]byte(s.arg), r)
 					if closed {
 						assert.ErrorIs(t, err, errno.EPIPE)
 					} else {
@@ -85,7 +85,7 @@ func TestInjectReleaseOnce(t *testing.T) {
 						flags |= MSG_PEEK
 					}
 					buf := make([]byte, len(s.arg))
-					k, err := srv.Recvmsg(buf, flags)
+					k, err := srv.RecvMsg(buf, flags)
 					require.NoError(t, err)
 					assert.Equal(t, s.arg, string(buf[:k]), "step %d", i)
 				case "close":
@@ -144,7 +144,7 @@ func TestInjectReleaseConcurrent(t *testing.T) {
 					tr.b[k] = byte(w)
 				}
 				all[w] = append(all[w], tr)
-				if srv.InjectRelease(tr.b, tr) != nil {
+				if srv.Raw().InjectRelease(tr.b, tr) != nil {
 					return
 				}
 			}
@@ -156,7 +156,7 @@ func TestInjectReleaseConcurrent(t *testing.T) {
 		defer close(done)
 		buf := make([]byte, 13)
 		for {
-			k, err := srv.Recvmsg(buf, 0)
+			k, err := srv.RecvMsg(buf, 0)
 			if err != nil {
 				return
 			}

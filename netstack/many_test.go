@@ -81,7 +81,7 @@ func TestManyConnections(t *testing.T) {
 	established.Range(func(any, any) bool { count++; return true })
 	assert.Equal(t, conns, count, "every passive side went through OnEstablished")
 	for _, c := range clients {
-		assert.Equal(t, StateEstablished, c.State())
+		assert.Equal(t, StateEstablished, c.Raw().State())
 	}
 
 	work(func(h, i int) error {
@@ -101,7 +101,7 @@ func TestManyConnections(t *testing.T) {
 	})
 	waitIdle(t, n)
 	established.Range(func(_, v any) bool {
-		assert.Contains(t, []TCPState{StateClose, StateLastAck, StateTimeWait}, v.(*Conn).State())
+		assert.Contains(t, []TCPState{StateClose, StateLastAck, StateTimeWait}, v.(*Conn).Raw().State())
 		return true
 	})
 	require.NoError(t, l.Close())

@@ -24,7 +24,7 @@ func TestTinyNonblockingSendsArrive(t *testing.T) {
 	require.Zero(t, nodelay, "TCP_NODELAY is off by default, as on Linux")
 	sent := 0
 	for i := 0; i < 30000; i++ {
-		k, err := cli.SendTCP([]byte{byte(sent)}, MSG_DONTWAIT)
+		k, err := cli.Raw().SendTCP([]byte{byte(sent)}, MSG_DONTWAIT)
 		if errors.Is(err, errno.EAGAIN) {
 			break
 		}
@@ -42,7 +42,7 @@ func TestTinyNonblockingSendsArrive(t *testing.T) {
 	}()
 	eventually(t, "all sent bytes to arrive", func() bool {
 		for {
-			k, err := srv.Recvmsg(buf, MSG_DONTWAIT)
+			k, err := srv.RecvMsg(buf, MSG_DONTWAIT)
 			if err != nil {
 				require.ErrorIs(t, err, errno.EAGAIN)
 				return got >= sent
@@ -107,7 +107,7 @@ func TestSmallWritesDoNotStall(t *testing.T) {
 				if err != nil {
 					used, _ := sendQueued(cli.ep)
 					t.Fatalf("stalled after %d of %d bytes: %v; writer has %d bytes in its send buffer, writable %v; reader dropped %d segments for want of buffer; %s",
-						got, writes*size, err, used, cli.Writable(), srv.ep.Stats().(*tcp.Stats).ReceiveErrors.SegmentQueueDropped.Value(), n.BusyReason())
+						got, writes*size, err, used, cli.Raw().Writable(), srv.ep.Stats().(*tcp.Stats).ReceiveErrors.SegmentQueueDropped.Value(), n.BusyReason())
 				}
 			}
 			require.NoError(t, <-errc)

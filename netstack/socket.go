@@ -115,7 +115,7 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 	if terr != nil {
 		return fail(errnoOf(terr))
 	}
-	if st := c.State(); st != StateEstablished && st != StateCloseWait {
+	if st := c.raw.State(); st != StateEstablished && st != StateCloseWait {
 		return fail(fmt.Errorf("connection ended in state %v: %w", st, errno.ECONNREFUSED))
 	}
 	c.setAddrs()

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skmsg/skmsg/internal/errno"
-
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -334,7 +332,5 @@ func kernelPair() (cli, srv int, err error) {
 	}
 	return cli, srv, nil
 }
-
-var _ = errno.EAGAIN
 
 func kernelAvailable() error { return kernel.Available() }

@@ -171,7 +171,7 @@ func (sk *Socket) fillSockOps(b *[sockOpsSize]byte, a *sockOpsArgs, sockAddr uin
 	cwnd, ssthresh, srtt := uint32(10), uint32(0x7fffffff), uint32(0)
 	if sk.conn != nil {
 		var ti tcpip.TCPInfoOption
-		if err := sk.conn.Endpoint().GetSockOpt(&ti); err == nil {
+		if err := sk.conn.Raw().Endpoint().GetSockOpt(&ti); err == nil {
 			if ti.SndCwnd != 0 {
 				cwnd = ti.SndCwnd
 			}

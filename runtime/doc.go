@@ -42,12 +42,12 @@
 // The receive side (sk_skb parser and verdict) and sock_ops live in their
 // own files and hook in through: psock.rx (receive state) and the
 // psock methods rxStartFor / rxStopFor / rxStop called at insertion,
-// removal and teardown; Socket.Recvmsg, which hands reads to the receive
+// removal and teardown; Socket.RecvMsg, which hands reads to the receive
 // side while a verdict owns the socket; RegisterProgType for each program
 // type's helpers and context rules; Runtime's network hooks
 // (onEstablished, onListen). The ingress queue (psock ingress_msg) is the
-// connection's own queue in netstack (Conn.InjectOwned, or
-// Conn.InjectRelease for a whole fragment handed over and returned to the
+// connection's own queue in netstack (RawConn.InjectOwned, or
+// RawConn.InjectRelease for a whole fragment handed over and returned to the
 // pool once read), shared by sk_msg ingress redirects and sk_skb verdicts,
 // so reads see one FIFO.
 package runtime

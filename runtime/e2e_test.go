@@ -88,7 +88,7 @@ func readN(t *testing.T, s *Socket, n int) []byte {
 	deadline := time.Now().Add(5 * time.Second)
 	for got < n {
 		require.True(t, time.Now().Before(deadline), "timed out after %d of %d bytes", got, n)
-		k, err := s.Recvmsg(buf[got:], syscall.MSG_DONTWAIT)
+		k, err := s.RecvMsg(buf[got:], syscall.MSG_DONTWAIT)
 		if err == errno.EAGAIN {
 			require.NoError(t, s.rt.WaitIdle(time.Now().Add(time.Second)))
 			continue
@@ -106,7 +106,7 @@ func drain(t *testing.T, s *Socket) []byte {
 	var out []byte
 	buf := make([]byte, 65536)
 	for {
-		n, err := s.Recvmsg(buf, syscall.MSG_DONTWAIT)
+		n, err := s.RecvMsg(buf, syscall.MSG_DONTWAIT)
 		if err == errno.EAGAIN || err == io.EOF {
 			return out
 		}

@@ -266,5 +266,3 @@ func (c *skbCtx) prepend(n int) {
 	c.linear += n
 	c.mapPacket()
 }
-
-var _ = errno.EINVAL

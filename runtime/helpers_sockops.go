@@ -227,7 +227,7 @@ func (sk *Socket) bpfSetsockopt(level, name int32, val []byte) int64 {
 		sk.setCbFlags(uint32(v))
 	}
 	if c := sk.conn; c != nil {
-		so := c.Endpoint().SocketOptions()
+		so := c.Raw().Endpoint().SocketOptions()
 		switch [2]int32{level, name} {
 		case [2]int32{solSocket, soRcvbuf}:
 			so.SetReceiveBufferSize(2*int64(v), true)
@@ -271,5 +271,3 @@ func (sk *Socket) bpfGetsockopt(level, name int32, out []byte) int64 {
 	binary.LittleEndian.PutUint32(out, uint32(v))
 	return 0
 }
-
-var _ = errno.EINVAL

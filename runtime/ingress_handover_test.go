@@ -56,7 +56,7 @@ func TestIngressHandOverPages(t *testing.T) {
 			// Peek, then read a message and a half, writing more in
 			// between so the pool has pages to hand out again.
 			peek := make([]byte, size+100)
-			k, err := b.Recvmsg(peek, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			k, err := b.RecvMsg(peek, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 			require.NoError(t, err)
 			require.Equal(t, want[:k], peek[:k], "peek")
 			got := readN(t, b, size+size/2)
@@ -70,14 +70,14 @@ func TestIngressHandOverPages(t *testing.T) {
 			tc.end(f, sm, b)
 			if !tc.readable {
 				// What was queued is gone (purged or closed).
-				rest, err := b.Recvmsg(make([]byte, size), syscall.MSG_DONTWAIT)
+				rest, err := b.RecvMsg(make([]byte, size), syscall.MSG_DONTWAIT)
 				require.Zero(t, rest)
 				require.Error(t, err)
 				return
 			}
 			got = append(got, readN(t, b, len(want)-len(got))...)
 			require.Equal(t, want, got)
-			_, err = b.Recvmsg(make([]byte, 1), syscall.MSG_DONTWAIT)
+			_, err = b.RecvMsg(make([]byte, 1), syscall.MSG_DONTWAIT)
 			require.ErrorIs(t, err, errno.EAGAIN)
 		})
 	}

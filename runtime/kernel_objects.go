@@ -79,7 +79,7 @@ func tcpStateOf(sk *Socket) tcpState {
 	if sk.conn == nil {
 		return s
 	}
-	ep := sk.conn.Endpoint()
+	ep := sk.conn.Raw().Endpoint()
 	var ti tcpip.TCPInfoOption
 	if err := ep.GetSockOpt(&ti); err == nil {
 		if ti.SndCwnd != 0 {
@@ -146,7 +146,7 @@ func (st *runState) stateOf(sk *Socket) TCPState {
 // accepted reports whether sk came out of accept (the passive end of its
 // connection).
 func (sk *Socket) accepted() bool {
-	return sk.conn != nil && sk.conn.Passive()
+	return sk.conn != nil && sk.conn.Raw().Passive()
 }
 
 func kernelSockBytes(sk *Socket, state TCPState, passive bool) ([]byte, error) {

@@ -105,7 +105,7 @@ func (p *psock) rxStartFor(mp Progs) syscall.Errno {
 	p.rx.mu.Unlock()
 	if c := p.sk.conn; c != nil {
 		sk := p.sk
-		c.SetRecvHook(sk.rxHook)
+		c.Raw().SetRecvHook(sk.rxHook)
 	}
 	return 0
 }
@@ -146,7 +146,7 @@ func (p *psock) rxStop() {
 	}
 	p.rx.mu.Unlock()
 	if was != rxNone && p.sk.conn != nil {
-		p.sk.conn.SetRecvHook(nil)
+		p.sk.conn.Raw().SetRecvHook(nil)
 	}
 }
 
@@ -159,7 +159,7 @@ func (p *psock) rxActive() bool {
 }
 
 // purgeIngress discards unread ingress data when the psock is dropped.
-// The ingress queue is the connection's (netstack Conn.Inject), which has
+// The ingress queue is the connection's (netstack RawConn.Inject), which has
 // no purge operation yet: unread redirected data stays readable after the
 // socket leaves its last map (the kernel discards it).
 func (p *psock) purgeIngress() {}
@@ -171,7 +171,7 @@ func (s *Socket) rcvbuf() int {
 	if s.conn == nil {
 		return linuxDefault
 	}
-	v := int(s.conn.Endpoint().SocketOptions().GetReceiveBufferSize())
+	v := int(s.conn.Raw().Endpoint().SocketOptions().GetReceiveBufferSize())
 	if v == tcp.DefaultReceiveBufferSize || v <= 0 {
 		return linuxDefault
 	}
@@ -182,7 +182,7 @@ func (s *Socket) rcvbuf() int {
 // sk_psock_skb_ingress: the ingress queue holds more than the receive
 // buffer.
 func (s *Socket) ingressFull() bool {
-	return s.conn != nil && s.conn.IngressLen() > s.rcvbuf()
+	return s.conn != nil && s.conn.Raw().IngressLen() > s.rcvbuf()
 }
 
 // rxHook is the socket's data_ready while a receive verdict is present:
@@ -206,7 +206,7 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 	// the peer's FIN arrived (SOCK_DONE): below the threshold the receive
 	// programs do not run and the bytes wait in TCP. One data_ready then
 	// reads everything queued; the strparser's read restarts the lag.
-	q := c.TCPQueued()
+	q := c.Raw().TCPQueued()
 	if q > 0 && q+rx.unread < rcvlowat(c) && !peerFinished(c) {
 		return
 	}
@@ -214,14 +214,14 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 		rx.unread = 0
 	}
 	for rx.mode != rxNone && rx.err == 0 && len(rx.pending) == 0 {
-		n := c.TCPQueued()
+		n := c.Raw().TCPQueued()
 		if n == 0 {
 			// Reads return EOF after a local SHUT_RD too, which runs no
 			// program: only the peer's FIN goes through the verdict, as an
 			// empty skb.
 			if rx.mode == rxVerdict && !rx.finSeen && peerFinished(c) {
 				var one [1]byte
-				if _, err := c.PeekTCP(one[:]); errors.Is(err, io.EOF) {
+				if _, err := c.Raw().PeekTCP(one[:]); errors.Is(err, io.EOF) {
 					rx.finSeen = true
 					p.verdictRecv(nil)
 				}
@@ -236,12 +236,12 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 		// stands for the FIN too, which then gets no empty run of its own.
 		fin := rx.mode == rxVerdict && peerFinished(c)
 		buf := make([]byte, n)
-		got, err := c.RecvTCP(buf)
+		got, err := c.Raw().RecvTCP(buf)
 		if err != nil || got == 0 {
 			return
 		}
 		buf = buf[:got]
-		if fin && c.TCPQueued() == 0 {
+		if fin && c.Raw().TCPQueued() == 0 {
 			rx.finSeen = true
 		}
 		switch rx.mode {
@@ -266,7 +266,7 @@ func rcvlowat(c *netstack.Conn) int {
 // SOCK_DONE): the TCP state is one only a received FIN leads to. A local
 // SHUT_RD leaves the state as it was.
 func peerFinished(c *netstack.Conn) bool {
-	switch c.State() {
+	switch c.Raw().State() {
 	case netstack.StateCloseWait, netstack.StateLastAck, netstack.StateClosing,
 		netstack.StateTimeWait, netstack.StateClose:
 		return true
@@ -323,7 +323,7 @@ func (p *psock) waitRoom(target *Socket) {
 			p.rx.mu.Lock()
 			p.rx.retry = nil
 			p.rx.mu.Unlock()
-			c.KickRecv()
+			c.Raw().KickRecv()
 		})
 	}
 }
@@ -361,7 +361,7 @@ func (s *Socket) wakeWaiters() {
 	waitMu.Unlock()
 	for _, w := range ws {
 		if w.conn != nil {
-			w.conn.KickRecv()
+			w.conn.Raw().KickRecv()
 		}
 	}
 }
@@ -382,14 +382,14 @@ func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) 
 		if target.ingressFull() {
 			return false, 0
 		}
-		if err := target.conn.InjectOwned(data); err != nil {
+		if err := target.conn.Raw().InjectOwned(data); err != nil {
 			return true, len(data)
 		}
 		return true, len(data)
 	}
 	// Egress goes through the target's sendmsg (skb_send_sock), so a msg
 	// program on the target runs; without blocking, as the worker does.
-	n, err := target.conn.Sendmsg([][]byte{data}, netstack.MSG_DONTWAIT)
+	n, err := target.conn.SendMsg([][]byte{data}, netstack.MSG_DONTWAIT)
 	if n == len(data) {
 		return true, n
 	}
@@ -410,10 +410,10 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	p.rx.mu.Lock()
 	aborted := p.rx.err != 0
 	p.rx.mu.Unlock()
-	if aborted && s.conn.IngressLen() == 0 {
+	if aborted && s.conn.Raw().IngressLen() == 0 {
 		return 0, errno.EAGAIN
 	}
-	n, err := s.conn.Recvmsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
+	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
 	if n > 0 && flags&netstack.MSG_PEEK == 0 {
 		s.wakeWaiters()
 		p.rx.mu.Lock()
@@ -421,7 +421,7 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 		kick := len(p.rx.pending) > 0
 		p.rx.mu.Unlock()
 		if kick {
-			s.conn.KickRecv()
+			s.conn.Raw().KickRecv()
 		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {

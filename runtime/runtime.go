@@ -170,14 +170,14 @@ func (rt *Runtime) SocketByFD(fd int) (*Socket, bool) {
 // socketOf returns the Socket wrapping c, making one if needed (a
 // connection accepted by the network before the application sees it).
 func (rt *Runtime) socketOf(c *netstack.Conn) *Socket {
-	if s, ok := c.Owner().(*Socket); ok && s != nil {
+	if s, ok := c.Raw().Owner().(*Socket); ok && s != nil {
 		return s
 	}
 	return rt.newSocket(c, nil)
 }
 
 func (rt *Runtime) onClose(c *netstack.Conn) {
-	if s, ok := c.Owner().(*Socket); ok && s != nil {
+	if s, ok := c.Raw().Owner().(*Socket); ok && s != nil {
 		s.removeFromMaps()
 		s.rt.closeStateCB(s) // sockops.go: STATE_CB of the close
 	}

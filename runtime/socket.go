@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/skmsg/skmsg/internal/errno"
 
@@ -27,7 +28,8 @@ const (
 
 // Socket is a TCP socket of the runtime's virtual network, numbered like a
 // file descriptor. Reads and writes go through the sockmap pipeline when
-// the socket is in a sockmap or sockhash, as with the kernel's tcp_bpf.
+// the socket is in a sockmap or sockhash, as with the kernel's tcp_bpf. A
+// connected Socket is a net.Conn, deadlines included.
 type Socket struct {
 	rt   *Runtime
 	fd   int32
@@ -69,7 +71,7 @@ func (rt *Runtime) newSocket(c *netstack.Conn, ln *netstack.Listener) *Socket {
 	s := &Socket{rt: rt, conn: c, ln: ln}
 	if c != nil {
 		s.info = newSockInfo(c.LocalAddrPort(), c.RemoteAddrPort())
-		c.SetOwner(s)
+		c.Raw().SetOwner(s)
 	} else if ln != nil {
 		s.info = newSockInfo(ln.AddrPort(), ln.AddrPort())
 		s.info.remote = netipZeroPort(s.info.remote)
@@ -106,7 +108,7 @@ func (s *Socket) State() TCPState {
 	if s.ln != nil {
 		return StateListen
 	}
-	return s.conn.State()
+	return s.conn.Raw().State()
 }
 
 func (s *Socket) String() string {
@@ -116,7 +118,7 @@ func (s *Socket) String() string {
 	return fmt.Sprintf("fd %d (%s->%s)", s.fd, s.info.local, s.info.remote)
 }
 
-// LocalAddr and RemoteAddr are the socket's addresses.
+// LocalAddr and RemoteAddr are the socket's addresses (net.Conn).
 func (s *Socket) LocalAddr() net.Addr  { return net.TCPAddrFromAddrPort(s.info.local) }
 func (s *Socket) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(s.info.remote) }
 
@@ -145,9 +147,9 @@ func (s *Socket) Write(b []byte) (int, error) {
 	return n, sockErr(err)
 }
 
-// Sendmsg is sendmsg(2) with an iovec and MSG_* flags (MSG_DONTWAIT,
+// SendMsg is sendmsg(2) with an iovec and MSG_* flags (MSG_DONTWAIT,
 // MSG_MORE, MSG_NOSIGNAL, MSG_EOR are accepted).
-func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
+func (s *Socket) SendMsg(iov [][]byte, flags int) (int, error) {
 	if s.ln != nil {
 		return s.listenerSend(iov)
 	}
@@ -155,7 +157,7 @@ func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
 		return 0, errno.ENOTCONN
 	}
 	s.flushHeldPlain()
-	n, err := s.conn.Sendmsg(iov, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
+	n, err := s.conn.SendMsg(iov, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
 	return n, sockErr(err)
 }
 
@@ -163,11 +165,11 @@ func (s *Socket) Sendmsg(iov [][]byte, flags int) (int, error) {
 // never mixed with TCP data in one call (tcp_bpf_recvmsg). io.EOF at end
 // of stream.
 func (s *Socket) Read(b []byte) (int, error) {
-	return s.Recvmsg(b, 0)
+	return s.RecvMsg(b, 0)
 }
 
-// Recvmsg is recv(2) with MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL.
-func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
+// RecvMsg is recv(2) with MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL.
+func (s *Socket) RecvMsg(b []byte, flags int) (int, error) {
 	if s.conn == nil {
 		return 0, errno.ENOTCONN
 	}
@@ -176,7 +178,7 @@ func (s *Socket) Recvmsg(b []byte, flags int) (int, error) {
 	if p := s.psock.Load(); p != nil && p.rxActive() {
 		return s.rxRecvmsg(p, b, flags)
 	}
-	n, err := s.conn.Recvmsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK|netstack.MSG_WAITALL))
+	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK|netstack.MSG_WAITALL))
 	if errors.Is(err, io.EOF) {
 		return n, io.EOF
 	}
@@ -192,9 +194,37 @@ func (s *Socket) Fionread() int {
 		return 0
 	}
 	if s.psock.Load() != nil {
-		return max(s.conn.IngressLen()-int(s.purged.Load()), 0)
+		return max(s.conn.Raw().IngressLen()-int(s.purged.Load()), 0)
 	}
-	return s.conn.TCPQueued()
+	return s.conn.Raw().TCPQueued()
+}
+
+// SetDeadline implements net.Conn: a Read or Write blocked past t returns
+// an error for which errors.Is(err, os.ErrDeadlineExceeded) holds and
+// whose Timeout method reports true, with the bytes moved so far. A zero t
+// removes the deadline. A listening socket has no reads to time out:
+// ENOTCONN.
+func (s *Socket) SetDeadline(t time.Time) error {
+	if s.conn == nil {
+		return errno.ENOTCONN
+	}
+	return s.conn.SetDeadline(t)
+}
+
+// SetReadDeadline implements net.Conn (see SetDeadline).
+func (s *Socket) SetReadDeadline(t time.Time) error {
+	if s.conn == nil {
+		return errno.ENOTCONN
+	}
+	return s.conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline implements net.Conn (see SetDeadline).
+func (s *Socket) SetWriteDeadline(t time.Time) error {
+	if s.conn == nil {
+		return errno.ENOTCONN
+	}
+	return s.conn.SetWriteDeadline(t)
 }
 
 // Shutdown is shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR.
@@ -265,9 +295,9 @@ func (s *Socket) updateProto() {
 	}
 	p := s.psock.Load()
 	if p != nil && !p.dead.Load() && p.progs.msg.Load() != nil {
-		s.conn.SetSendHook(s.sendHook)
+		s.conn.Raw().SetSendHook(s.sendHook)
 	} else {
-		s.conn.SetSendHook(nil)
+		s.conn.Raw().SetSendHook(nil)
 	}
 }
 
@@ -331,7 +361,7 @@ func (s *Socket) SetSockopt(name string, value int) error {
 		if opt == netstack.SO_RCVLOWAT && level == netstack.SOL_SOCKET {
 			// tcp_set_rcvlowat calls tcp_data_ready: a receive program
 			// held back by the old threshold may run now.
-			s.conn.KickRecv()
+			s.conn.Raw().KickRecv()
 		}
 		return nil
 	}
@@ -351,7 +381,7 @@ func (s *Socket) flushHeldPlain() {
 // kernel purges ingress_msg when the psock goes away.
 func (s *Socket) purgeIngress() {
 	if s.conn != nil {
-		s.purged.Store(int64(s.conn.IngressLen()))
+		s.purged.Store(int64(s.conn.Raw().IngressLen()))
 	}
 }
 
@@ -366,11 +396,11 @@ func (s *Socket) dropPurged() {
 		}
 		var scratch [4096]byte
 		want := int(min(n, int64(len(scratch))))
-		if s.conn.IngressLen() < want {
+		if s.conn.Raw().IngressLen() < want {
 			s.purged.Store(0)
 			return
 		}
-		got, err := s.conn.Recvmsg(scratch[:want], netstack.MSG_DONTWAIT)
+		got, err := s.conn.RecvMsg(scratch[:want], netstack.MSG_DONTWAIT)
 		if err != nil || got == 0 {
 			s.purged.Store(0)
 			return

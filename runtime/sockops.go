@@ -207,17 +207,17 @@ func (rt *Runtime) closeStateCB(s *Socket) {
 		return
 	}
 	peer := rt.peerOf(s)
-	switch s.conn.State() {
+	switch s.conn.Raw().State() {
 	case StateEstablished:
-		if s.conn.TCPQueued() > 0 {
+		if s.conn.Raw().TCPQueued() > 0 {
 			rt.stateCB(s, StateEstablished, StateClose)
-			if peer != nil && peer.conn.State() == StateEstablished {
+			if peer != nil && peer.conn.Raw().State() == StateEstablished {
 				rt.stateCB(peer, StateEstablished, StateClose)
 			}
 			return
 		}
 		rt.stateCB(s, StateEstablished, netstack.StateFinWait1)
-		if peer != nil && peer.conn.State() == StateEstablished {
+		if peer != nil && peer.conn.Raw().State() == StateEstablished {
 			rt.stateCB(peer, StateEstablished, StateCloseWait)
 		}
 		rt.stateCB(s, netstack.StateFinWait1, netstack.StateFinWait2)

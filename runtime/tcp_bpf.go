@@ -17,7 +17,7 @@ import (
 func (s *Socket) sendHook(c *netstack.Conn, iov [][]byte, flags int) (int, error) {
 	p := s.psock.Load()
 	if p == nil || p.progs.msg.Load() == nil || !p.get() {
-		return c.SendTCPv(iov, flags)
+		return c.Raw().SendTCPv(iov, flags)
 	}
 	n, err := s.bpfSendmsg(p, iov, flags)
 	p.put()
@@ -299,9 +299,9 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 				pg.put()
 			}
 		case pg != nil:
-			t.conn.InjectRelease(owned, pg) // releases pg even on failure
+			t.conn.Raw().InjectRelease(owned, pg) // releases pg even on failure
 		default:
-			t.conn.InjectOwned(owned)
+			t.conn.Raw().InjectOwned(owned)
 		}
 	} else if t.conn == nil {
 		unsent, err = len(b), errno.EPIPE
@@ -317,7 +317,7 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 		if h := t.takeHeld(); h != nil {
 			b = append(h, b...)
 		}
-		w, e := t.conn.SendTCP(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
+		w, e := t.conn.Raw().SendTCP(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
 		switch {
 		case e != nil:
 			unsent, err = len(b)-w, errnoOf(e)
@@ -350,6 +350,6 @@ func (s *Socket) takeHeld() []byte {
 // the close does.
 func (s *Socket) flushHeld() {
 	if h := s.takeHeld(); h != nil && s.conn != nil {
-		s.conn.SendTCP(h, 0)
+		s.conn.Raw().SendTCP(h, 0)
 	}
 }

@@ -456,7 +456,7 @@ func (s *skmsgSession) Send(id scenario.SocketID, iov [][]byte, flags int) (int,
 		return 0, err
 	}
 	// skmsg raises no SIGPIPE: every send is MSG_NOSIGNAL already.
-	return k.s.Sendmsg(iov, flags)
+	return k.s.SendMsg(iov, flags)
 }
 
 func (s *skmsgSession) Recv(id scenario.SocketID, max int, peek bool) ([]byte, bool, error) {
@@ -475,7 +475,7 @@ func (s *skmsgSession) Recv(id scenario.SocketID, max int, peek bool) ([]byte, b
 		if max > 0 {
 			want = min(want, max-len(out))
 		}
-		n, err := k.s.Recvmsg(buf[:want], flags)
+		n, err := k.s.RecvMsg(buf[:want], flags)
 		switch {
 		case errors.Is(err, io.EOF) && n == 0:
 			return out, true, nil
