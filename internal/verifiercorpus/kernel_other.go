@@ -54,3 +54,7 @@ func CreateMaps(specs []*loader.MapSpec) (map[string]*ebpf.Map, error) { return 
 func LoadInsns(spec *ebpf.ProgramSpec, insns asm.Instructions, maps map[string]*ebpf.Map, quiet bool) (*Load, error) {
 	return nil, errNoKernel
 }
+
+func (k *Kernel) programMaps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
+	return nil, nil, errNoKernel
+}
