@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/skmsg/skmsg/internal/errno"
 	"github.com/skmsg/skmsg/internal/helpers"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime/bpf"
@@ -276,14 +277,15 @@ func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
 		pc := slotOf(lp.Instructions, i)
 		hp, known := helpers.Kernel().ByID[fn]
 		switch {
+		// The verifier refuses these with EINVAL.
 		case !known:
-			return nil, &vm.ProgramError{Program: lp.Name, PC: pc, Reason: fmt.Sprintf("invalid func unknown#%d", int32(fn))}
+			return nil, fmt.Errorf("%w: %w", errno.EINVAL, &vm.ProgramError{Program: lp.Name, PC: pc, Reason: fmt.Sprintf("invalid func unknown#%d", int32(fn))})
 		case !hp.AllowedIn(hook):
-			return nil, &vm.ProgramError{Program: lp.Name, PC: pc,
-				Reason: fmt.Sprintf("program of this type cannot use helper bpf_%s#%d (%s programs may not call it)", hp.Name, int32(fn), pt)}
+			return nil, fmt.Errorf("%w: %w", errno.EINVAL, &vm.ProgramError{Program: lp.Name, PC: pc,
+				Reason: fmt.Sprintf("program of this type cannot use helper bpf_%s#%d (%s programs may not call it)", hp.Name, int32(fn), pt)})
 		case hp.Sleepable:
-			return nil, &vm.ProgramError{Program: lp.Name, PC: pc,
-				Reason: fmt.Sprintf("helper call might sleep in a non-sleepable prog: bpf_%s#%d", hp.Name, int32(fn))}
+			return nil, fmt.Errorf("%w: %w", errno.EINVAL, &vm.ProgramError{Program: lp.Name, PC: pc,
+				Reason: fmt.Sprintf("helper call might sleep in a non-sleepable prog: bpf_%s#%d", hp.Name, int32(fn))})
 		}
 		why := unsupportedHelpers[fn]
 		if why == "" {

@@ -3,10 +3,14 @@ package scenario
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/skmsg/skmsg/internal/errno"
 )
 
 // Options change how a scenario runs.
@@ -545,13 +549,29 @@ func window(p []byte, start, end int) string {
 	return fmt.Sprintf("[%d] %s|%s|%s", start, hx.String(), pr.String(), more)
 }
 
+// dumpError is how a map that cannot be listed is recorded: by the errno
+// when there is one, so that backends whose messages differ (a perf event
+// array or socket storage map cannot be iterated on either) compare equal.
+func dumpError(err error) string {
+	if e, ok := ErrnoOf(err); ok {
+		return "cannot list: " + e.String()
+	}
+	for _, e := range []syscall.Errno{errno.ENOTSUPP, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOENT, errno.EPERM} {
+		// cilium/ebpf wraps some errnos in errors that only answer Is.
+		if errors.Is(err, e) {
+			return "cannot list: " + Errno(e).String()
+		}
+	}
+	return err.Error()
+}
+
 // dumpMaps records every map's contents at the end of the run.
 func (r *runner) dumpMaps() {
 	for _, d := range r.sc.MapDefs {
 		dump := MapDump{Map: d.Name}
 		entries, err := r.sess.MapEntries(d.ID)
 		if err != nil {
-			dump.Error = err.Error()
+			dump.Error = dumpError(err)
 		}
 		for _, e := range entries {
 			de := DumpEntry{Key: e.Key, Value: e.Value}

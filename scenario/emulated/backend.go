@@ -236,6 +236,11 @@ func (s *skmsgSession) LoadProgram(p *scenario.Program) error {
 			return fmt.Errorf("program %s: %w", p.Name, err)
 		}
 		// What the kernel's verifier answers for a refused program.
+		// The verifier's errno when the refusal says which (EINVAL for a
+		// helper the type may not call), else EACCES.
+		if _, ok := errno.Of(err); ok {
+			return err
+		}
 		return fmt.Errorf("%w: %w", errno.EACCES, err)
 	}
 	prog := coll.Programs[p.Name]
