@@ -98,6 +98,9 @@ func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
 			// Keep what the instruction was for the messages below.
 			poisoned = append(poisoned, i)
 			*ins = ins.WithSource(before.Source())
+			if sym := before.Symbol(); sym != "" {
+				*ins = ins.WithSymbol(sym)
+			}
 			unresolved[i] = fmt.Sprintf("%s: CO-RE relocation %s (%s): %s cannot be resolved against the types skmsg emulates (program contexts and the kernel structs behind sockets and tasks)",
 				describeInsn(pcs[i], &before), relos[i], fixup.String(), describeRelo(relos[i], localBTF))
 			continue

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -43,6 +44,13 @@ type Program struct {
 	// bpf_core_field_exists() that folded to 0). Each was replaced by a
 	// no-op of the same width ("goto +0", or "r0 = 0 ll").
 	DeadCORE []DeadCORE
+	// Unsupported, when set, says why skmsg cannot run this program
+	// although the object is fine: a kfunc call, an extern, a CO-RE
+	// relocation skmsg's types cannot resolve on a reachable path. It
+	// wraps ErrNotSupported. The program is listed all the same (and can
+	// be loaded into a kernel); the other programs of the object are not
+	// affected.
+	Unsupported error
 	// Spec is the cilium/ebpf spec this was made from (a private copy, with
 	// the same Instructions and the type decided here). CO-RE is already
 	// applied and its relocation records removed, so the spec can also be
@@ -94,11 +102,22 @@ func (o *Object) loadProgram(ps *ebpf.ProgramSpec, cfg *config, targets coreTarg
 	}
 	ps.Type, ps.AttachType = p.Type, p.AttachType
 
+	// Something skmsg cannot emulate in one program fails that program
+	// only (Unsupported), as a kfunc the kernel lacks fails only the
+	// program calling it; a malformed program fails the object.
 	if err := applyCORE(p, targets, o.BTF); err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		if !errors.Is(err, ErrNotSupported) {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		p.Unsupported = fmt.Errorf("%s: %w", where, err)
 	}
 	if err := o.checkReferences(p); err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		if !errors.Is(err, ErrNotSupported) {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if p.Unsupported == nil {
+			p.Unsupported = fmt.Errorf("%s: %w", where, err)
+		}
 	}
 	return p, nil
 }
@@ -156,6 +175,14 @@ func isLegacyPrefix(section string) bool {
 func (o *Object) checkReferences(p *Program) error {
 	maps := map[string]bool{}
 	symbols := map[string]bool{}
+	// The first thing skmsg cannot emulate is reported once the walk is
+	// done, so that a malformed reference later on still fails the object.
+	var unsupported error
+	note := func(err error) {
+		if unsupported == nil {
+			unsupported = err
+		}
+	}
 	for _, ins := range p.Instructions {
 		if sym := ins.Symbol(); sym != "" {
 			if sym != p.Name {
@@ -176,7 +203,8 @@ func (o *Object) checkReferences(p *Program) error {
 					return fmt.Errorf("%s: map load without a map reference", describeInsn(int(iter.Offset), ins))
 				}
 				if ref == ".kconfig" || ref == ".ksyms" {
-					return fmt.Errorf("%s: extern variable in %s (LINUX_KERNEL_VERSION, CONFIG_*, __ksym): %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
+					note(fmt.Errorf("%s: extern variable in %s (LINUX_KERNEL_VERSION, CONFIG_*, __ksym): %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported))
+					continue
 				}
 				m := o.Maps[ref]
 				if m == nil {
@@ -185,7 +213,8 @@ func (o *Object) checkReferences(p *Program) error {
 				if ins.Src == asm.PseudoMapValue {
 					off := uint64(ins.Constant) >> 32
 					if !m.GlobalData {
-						return fmt.Errorf("%s: direct value access to map %s, which is not a global data section: %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
+						note(fmt.Errorf("%s: direct value access to map %s, which is not a global data section: %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported))
+						continue
 					}
 					if off > uint64(m.ValueSize) {
 						return fmt.Errorf("%s: offset %d past the end of %s (%d bytes)", describeInsn(int(iter.Offset), ins), off, ref, m.ValueSize)
@@ -200,13 +229,16 @@ func (o *Object) checkReferences(p *Program) error {
 				// A plain 64-bit constant.
 			default:
 				// BPF_PSEUDO_BTF_ID (3), BPF_PSEUDO_MAP_IDX (5), ...
-				return fmt.Errorf("%s: LD_IMM64 with pseudo source %d: %w", describeInsn(int(iter.Offset), ins), uint8(ins.Src), ErrNotSupported)
+				note(fmt.Errorf("%s: LD_IMM64 with pseudo source %d: %w", describeInsn(int(iter.Offset), ins), uint8(ins.Src), ErrNotSupported))
+				continue
 			}
 		case ins.IsKfuncCall():
-			return fmt.Errorf("%s: kfunc call %s: %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
+			note(fmt.Errorf("%s: kfunc call %s: %w", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported))
+			continue
 		case ins.IsFunctionCall():
 			if ref == "" || !symbols[ref] {
-				return fmt.Errorf("%s: call to %q, which is not defined in the object (extern functions are %w)", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported)
+				note(fmt.Errorf("%s: call to %q, which is not defined in the object (extern functions are %w)", describeInsn(int(iter.Offset), ins), ref, ErrNotSupported))
+				continue
 			}
 		}
 	}
@@ -215,7 +247,7 @@ func (o *Object) checkReferences(p *Program) error {
 		p.Maps = append(p.Maps, m)
 	}
 	sort.Strings(p.Maps)
-	return nil
+	return unsupported
 }
 
 // DeadCORE is an unresolvable CO-RE relocation in dead code.

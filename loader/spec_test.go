@@ -41,6 +41,8 @@ func TestFromSyntheticSpec(t *testing.T) {
 		check   func(t *testing.T, o *loader.Object)
 		wantErr string
 		notSupp bool
+		// perProg: the object opens and program p carries the error.
+		perProg bool
 	}{
 		{
 			name: "iproute2 28-byte bpf_elf_map",
@@ -74,6 +76,7 @@ func TestFromSyntheticSpec(t *testing.T) {
 				asm.LoadMapValue(asm.R1, 0, 0).WithReference(".kconfig"), asm.Mov.Imm(asm.R0, 1), asm.Return())},
 			wantErr: "extern variable in .kconfig",
 			notSupp: true,
+			perProg: true,
 		},
 		{
 			name: "kfunc call",
@@ -82,12 +85,14 @@ func TestFromSyntheticSpec(t *testing.T) {
 				asm.Return())},
 			wantErr: "kfunc call bpf_obj_new_impl",
 			notSupp: true,
+			perProg: true,
 		},
 		{
 			name:    "call to a function that is not linked",
 			progs:   []*ebpf.ProgramSpec{prog("p", asm.Call.Label("elsewhere"), asm.Return())},
 			wantErr: `call to "elsewhere", which is not defined in the object`,
 			notSupp: true,
+			perProg: true,
 		},
 		{
 			name: "direct value access to a non-data map",
@@ -96,6 +101,7 @@ func TestFromSyntheticSpec(t *testing.T) {
 				asm.LoadMapValue(asm.R1, 0, 0).WithReference("arr"), asm.Mov.Imm(asm.R0, 1), asm.Return())},
 			wantErr: "direct value access to map arr",
 			notSupp: true,
+			perProg: true,
 		},
 		{
 			name: "prog array naming a missing program",
@@ -126,6 +132,11 @@ func TestFromSyntheticSpec(t *testing.T) {
 				spec.Programs[p.Name] = p
 			}
 			obj, err := loader.FromSpec(spec)
+			if tt.perProg {
+				// Only program p is unusable; the object opens.
+				require.NoError(t, err)
+				err = obj.Programs["p"].Unsupported
+			}
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				assert.Equal(t, tt.notSupp, isNotSupported(err))

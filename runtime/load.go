@@ -181,6 +181,10 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 	sort.Strings(names)
 	for _, name := range names {
 		lp := obj.Programs[name]
+		if lp.Unsupported != nil {
+			c.Rejected[name] = lp.Unsupported
+			continue
+		}
 		p, err := c.prepare(lp)
 		if err != nil {
 			c.Rejected[name] = err

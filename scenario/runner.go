@@ -74,6 +74,9 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 		}
 	}()
 	r.run()
+	if r.unusable != nil {
+		return r.res, fmt.Errorf("%s: cannot be run on %s: %w", sc.File, b.Name(), r.unusable)
+	}
 	return r.res, nil
 }
 
@@ -93,6 +96,11 @@ type runner struct {
 	phase       Phase
 	number      int
 	beforeStep  func(*Step, string)
+	// unusable is set when the backend cannot run something the file
+	// needs (an error wrapping errno.ErrNotSupported, such as a program
+	// skmsg cannot run): the run stops there and Run returns it, so that
+	// the file is reported as unusable rather than failing.
+	unusable error
 }
 
 // record adds a step result; msg empty means it passed.
@@ -167,6 +175,9 @@ func (r *runner) run() {
 		} else {
 			msg = outcome(err, Expect{}, &obs)
 		}
+		if errors.Is(err, errno.ErrNotSupported) && r.unusable == nil {
+			r.unusable = err
+		}
 		if err == nil {
 			r.loaded[p.ID] = true
 		} else {
@@ -179,6 +190,9 @@ func (r *runner) run() {
 			obs.Detail = firstLine(err.Error())
 		}
 		r.record(p.Pos, "program", "load program "+p.Name, obs, msg)
+	}
+	if r.unusable != nil {
+		return
 	}
 	for _, p := range sc.Programs {
 		if p.Attach == AttachNone || !r.loaded[p.ID] {

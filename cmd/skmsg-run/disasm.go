@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/loader/listing"
+	"github.com/skmsg/skmsg/runtime"
 )
 
 func init() {
@@ -62,6 +64,7 @@ func runDisasm(args []string, stdout, stderr io.Writer) int {
 		progs = []*loader.Program{p}
 	}
 
+	marks := programMarks(obj)
 	w := &countingWriter{w: stdout}
 	fmt.Fprintf(w, "%s: %d programs, %d maps\n", pos[0], len(obj.ProgramList), len(obj.MapList))
 	for _, m := range obj.MapList {
@@ -70,7 +73,7 @@ func runDisasm(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, p := range progs {
 		fmt.Fprintln(w)
-		if err := listing.Write(w, p); err != nil {
+		if err := listing.WriteMarked(w, p, marks[p.Name]); err != nil {
 			break
 		}
 	}
@@ -79,6 +82,44 @@ func runDisasm(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// cannotRunMark starts the mark of a program skmsg cannot run.
+const cannotRunMark = "skmsg cannot run this program: "
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// programMarks prepares the object's programs as a run would and says,
+// for each one that would not run, why: what skmsg cannot emulate (a
+// kfunc, an unresolvable CO-RE access, a helper it does not implement, a
+// program type it does not run) or what the verifier refuses. An object
+// whose maps cannot be created gets the loader's marks only.
+func programMarks(obj *loader.Object) map[string]string {
+	marks := map[string]string{}
+	for _, p := range obj.ProgramList {
+		if p.Unsupported != nil {
+			marks[p.Name] = cannotRunMark + p.Unsupported.Error()
+		}
+	}
+	rt := runtime.New(runtime.Options{})
+	defer rt.Close()
+	coll, err := rt.Load(obj)
+	if err != nil {
+		return marks
+	}
+	for name, why := range coll.Rejected {
+		if errors.Is(why, loader.ErrNotSupported) {
+			marks[name] = cannotRunMark + why.Error()
+		} else {
+			marks[name] = "the verifier refuses this program: " + why.Error()
+		}
+	}
+	return marks
 }
 
 func describeMap(m *loader.MapSpec) string {

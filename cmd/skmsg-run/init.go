@@ -96,6 +96,8 @@ type initObject struct {
 	name string // the objects: name (several objects only)
 	path string // as written in the file
 	spec *ebpf.CollectionSpec
+	// marks say why skmsg cannot run a program, by name (disasm.go).
+	marks map[string]string
 }
 
 // initProgram is one program and how the skeleton uses it.
@@ -109,6 +111,10 @@ type initProgram struct {
 	// commented is set when the program cannot be attached next to
 	// another of the same kind on the same map.
 	commented bool
+	// cannotRun says why skmsg cannot run the program (a kfunc, a helper
+	// it does not implement, ...): the skeleton leaves it commented, so
+	// that the file runs.
+	cannotRun string
 }
 
 // scenarioSkeleton builds the skeleton for the objects at paths; dir is
@@ -139,7 +145,11 @@ func scenarioSkeleton(paths []string, dir string) (string, error) {
 		if used[base] > 1 {
 			name = fmt.Sprintf("%s%d", base, used[base])
 		}
-		objs = append(objs, &initObject{name: name, path: filepath.ToSlash(rel), spec: spec})
+		marks := map[string]string{}
+		if obj, err := loader.Open(p); err == nil {
+			marks = programMarks(obj)
+		}
+		objs = append(objs, &initObject{name: name, path: filepath.ToSlash(rel), spec: spec, marks: marks})
 	}
 	several := len(objs) > 1
 
@@ -209,6 +219,9 @@ func scenarioSkeleton(paths []string, dir string) (string, error) {
 			ps := o.spec.Programs[name]
 			ip := &initProgram{obj: o, name: name}
 			ip.attach, ip.why = attachOf(ps)
+			if m := o.marks[name]; strings.HasPrefix(m, cannotRunMark) {
+				ip.cannotRun = strings.TrimPrefix(m, cannotRunMark)
+			}
 			if ip.attach != "" && ip.attach != "sockops" {
 				if target == "" {
 					target, useCreated = created, true
@@ -229,7 +242,7 @@ func scenarioSkeleton(paths []string, dir string) (string, error) {
 	useB, anyProg, sockops := false, false, false
 	for _, ip := range progs {
 		switch {
-		case ip.attach == "":
+		case ip.attach == "", ip.cannotRun != "":
 			continue
 		case ip.attach == "sockops":
 			ip.commented = sockops
@@ -288,6 +301,8 @@ func scenarioSkeleton(paths []string, dir string) (string, error) {
 		}
 		line += "}"
 		switch {
+		case ip.cannotRun != "":
+			w("  # - %s # skmsg cannot run this program: %s\n", line, firstLineOf(ip.cannotRun))
 		case ip.commented:
 			w("  # - %s # TODO: a socket carries one %s program: attach it to another map with other sockets\n", line, ip.attach)
 		case ip.why != "":

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/skmsg/skmsg/cover"
+	"github.com/skmsg/skmsg/internal/errno"
 	"github.com/skmsg/skmsg/scenario"
 	"github.com/skmsg/skmsg/scenario/emulated"
 	"github.com/skmsg/skmsg/scenario/kernel"
@@ -200,7 +202,8 @@ func runOne(file string, f *runFlags, opts scenario.Options, pcap string) fileRu
 		fr.runs = sk.Runs()
 	}
 	switch {
-	case err != nil && fr.res == nil:
+	case err != nil && (fr.res == nil || errors.Is(err, errno.ErrNotSupported)):
+		// No result, or the backend cannot run something the file needs.
 		fr.err, fr.code = err, exitUsage
 	case err != nil:
 		fr.err, fr.code = err, exitFailure

@@ -13,7 +13,20 @@ import (
 // Write prints p as a listing: a header (name, section, type, size, maps),
 // then each instruction with its slot index, preceded by the C source line
 // it came from whenever that changes, and a label at each function start.
+// A program skmsg cannot run (Program.Unsupported) says so and why under
+// its header.
 func Write(w io.Writer, p *loader.Program) error {
+	mark := ""
+	if p.Unsupported != nil {
+		mark = "skmsg cannot run this program: " + p.Unsupported.Error()
+	}
+	return WriteMarked(w, p, mark)
+}
+
+// WriteMarked is Write with a remark under the header given by the caller
+// ("" for none): why skmsg cannot run the program, or why the verifier
+// refuses it, found when the program was prepared.
+func WriteMarked(w io.Writer, p *loader.Program, mark string) error {
 	slots := 0
 	for _, ins := range p.Instructions {
 		slots += int(ins.Width())
@@ -37,6 +50,9 @@ func Write(w io.Writer, p *loader.Program) error {
 	bw.printf("%s: section %s, type %s%s%s, %d instructions%s\n", p.Name, p.Section, p.Type, attach, legacy, slots, core)
 	if len(p.Maps) > 0 {
 		bw.printf("  maps: %s\n", strings.Join(p.Maps, ", "))
+	}
+	if mark != "" {
+		bw.printf("  %s\n", mark)
 	}
 	dead := make(map[int]bool, len(p.DeadCORE))
 	for _, d := range p.DeadCORE {
