@@ -116,7 +116,3 @@ func TestInsnJSONRoundTrip(t *testing.T) {
 		require.Equal(t, insns[i].Reference(), back[i].Reference())
 	}
 }
-
-func TestNormalizeReason(t *testing.T) {
-	require.Equal(t, "RN invalid mem access 'scalar' at N", normalizeReason("R7 invalid mem access 'scalar' at 12"))
-}

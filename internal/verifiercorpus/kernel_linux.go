@@ -56,12 +56,12 @@ func (k *Kernel) Close() error {
 	return nil
 }
 
-// programMaps returns the kernel maps program p of obj references: the
+// Maps returns the kernel maps program p of obj references: the
 // object's kept maps, and fresh prog arrays. A prog array belongs to the
 // program type that first used it, so sharing one between loads would
 // make a verdict depend on the order of the loads. The returned release
 // closes the fresh maps.
-func (k *Kernel) programMaps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
+func (k *Kernel) Maps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	kept, ok := k.maps[obj]
@@ -154,7 +154,7 @@ type Load struct {
 // An error means the load could not be attempted (a map could not be
 // created), not that the kernel refused the program.
 func (k *Kernel) Verify(c Case) (*Load, error) {
-	maps, release, err := k.programMaps(c.Obj, c.Prog)
+	maps, release, err := k.Maps(c.Obj, c.Prog)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Key(), err)
 	}
@@ -174,7 +174,7 @@ func (k *Kernel) Verify(c Case) (*Load, error) {
 // verifies it three times to fetch that log (no log, a short buffer, the
 // right buffer): Check spares that when the kernel agrees with known.
 func (k *Kernel) Check(c Case, known *Verdict) (*Load, error) {
-	maps, release, err := k.programMaps(c.Obj, c.Prog)
+	maps, release, err := k.Maps(c.Obj, c.Prog)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Key(), err)
 	}

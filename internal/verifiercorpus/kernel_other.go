@@ -55,6 +55,7 @@ func LoadInsns(spec *ebpf.ProgramSpec, insns asm.Instructions, maps map[string]*
 	return nil, errNoKernel
 }
 
-func (k *Kernel) programMaps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
+// Maps fails off Linux.
+func (k *Kernel) Maps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
 	return nil, nil, errNoKernel
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/skmsg/skmsg/internal/verifiercorpus"
+	"github.com/skmsg/skmsg/internal/verifierfuzz"
 	"github.com/skmsg/skmsg/verifier"
 )
 
@@ -46,10 +47,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Printf("verifierfuzz: seed %d, %d corpus programs, %s\n", *seed, len(cases), *duration)
-	st, err := verifiercorpus.Fuzz(ctx, cases, verifiercorpus.FuzzConfig{
+	st, err := verifierfuzz.Fuzz(ctx, cases, verifierfuzz.FuzzConfig{
 		Duration: *duration, Seed: *seed, OutDir: *out, PerClass: *perClass,
 		ProgressEvery: *every,
-		Progress:      func(s verifiercorpus.FuzzStats) { fmt.Println("verifierfuzz:", s) },
+		Progress:      func(s verifierfuzz.FuzzStats) { fmt.Println("verifierfuzz:", s) },
 	})
 	fmt.Println("verifierfuzz: done:", st)
 	if err != nil {

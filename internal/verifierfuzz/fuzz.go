@@ -1,4 +1,11 @@
-package verifiercorpus
+// Package verifierfuzz is the differential fuzzer of skmsg's verifier: it
+// mutates the corpus programs (package verifiercorpus) and generates
+// programs of the five sockmap attach kinds, verifies each with the
+// running kernel and with skmsg's verifier, counts the agreements and
+// saves the programs they disagree on. It is a package of its own
+// because it imports package verifier, whose in-package tests import
+// verifiercorpus.
+package verifierfuzz
 
 import (
 	"context"
@@ -14,6 +21,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/skmsg/skmsg/internal/verifiercorpus"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/verifier"
 )
@@ -73,7 +81,7 @@ func (s FuzzStats) String() string {
 type FuzzConfig struct {
 	Duration time.Duration
 	Seed     uint64
-	// OutDir receives the disagreeing programs (JSON, see Saved) and
+	// OutDir receives the disagreeing programs (JSON, see verifiercorpus.Saved) and
 	// stats.json; "" saves nothing.
 	OutDir string
 	// PerClass is how many programs of one disagreement class are saved
@@ -89,25 +97,25 @@ type FuzzConfig struct {
 // job is one program to verify on both sides.
 type job struct {
 	origin     string
-	kind       Kind
+	kind       verifiercorpus.Kind
 	spec       *ebpf.ProgramSpec
 	insns      asm.Instructions
 	kernelMaps func() (map[string]*ebpf.Map, func(), error)
 	vmaps      map[string]*verifier.Map
-	descs      []MapDesc
+	descs      []verifiercorpus.MapDesc
 }
 
 // Fuzz mutates corpus programs and generates programs of the five kinds
 // for cfg.Duration, verifies each on the kernel and with skmsg's
 // verifier, and counts the agreements. It needs BPF permission.
-func Fuzz(ctx context.Context, cases []Case, cfg FuzzConfig) (FuzzStats, error) {
+func Fuzz(ctx context.Context, cases []verifiercorpus.Case, cfg FuzzConfig) (FuzzStats, error) {
 	if cfg.PerClass == 0 {
 		cfg.PerClass = 3
 	}
 	if cfg.SkmsgDeadline == 0 {
 		cfg.SkmsgDeadline = 20 * time.Second
 	}
-	if err := KernelAvailable(); err != nil {
+	if err := verifiercorpus.KernelAvailable(); err != nil {
 		return FuzzStats{}, fmt.Errorf("differential fuzzing needs the kernel: %w", err)
 	}
 	if cfg.OutDir != "" {
@@ -115,15 +123,15 @@ func Fuzz(ctx context.Context, cases []Case, cfg FuzzConfig) (FuzzStats, error) 
 			return FuzzStats{}, fmt.Errorf("make the fuzzer's output directory: %w", err)
 		}
 	}
-	k := NewKernel()
+	k := verifiercorpus.NewKernel()
 	defer k.Close()
-	genMaps, err := CreateMaps(genMapSpecs())
+	genMaps, err := verifiercorpus.CreateMaps(genMapSpecs())
 	if err != nil {
 		return FuzzStats{}, fmt.Errorf("create the generated programs' maps: %w", err)
 	}
-	defer CloseMaps(genMaps)
+	defer verifiercorpus.CloseMaps(genMaps)
 	genVMaps := map[string]*verifier.Map{}
-	for _, d := range GenMaps {
+	for _, d := range verifiercorpus.GenMaps {
 		genVMaps[d.Name] = &verifier.Map{Name: d.Name, Type: d.Type, KeySize: d.KeySize, ValueSize: d.ValueSize, MaxEntries: d.MaxEntries, Flags: d.Flags}
 	}
 
@@ -140,15 +148,15 @@ func Fuzz(ctx context.Context, cases []Case, cfg FuzzConfig) (FuzzStats, error) 
 			j = mutantJob(k, r, c)
 			st.Mutants++
 		} else {
-			kind := Kinds[r.IntN(len(Kinds))]
+			kind := verifiercorpus.Kinds[r.IntN(len(verifiercorpus.Kinds))]
 			j = job{
 				origin: "generated", kind: kind,
 				spec:  &ebpf.ProgramSpec{Name: "fuzz", Type: kind.Type, AttachType: kind.AttachType, License: "GPL"},
-				insns: Generate(r, kind),
+				insns: verifiercorpus.Generate(r, kind),
 				kernelMaps: func() (map[string]*ebpf.Map, func(), error) {
 					return genMaps, func() {}, nil
 				},
-				vmaps: genVMaps, descs: GenMaps,
+				vmaps: genVMaps, descs: verifiercorpus.GenMaps,
 			}
 			st.Generated++
 		}
@@ -162,18 +170,18 @@ func Fuzz(ctx context.Context, cases []Case, cfg FuzzConfig) (FuzzStats, error) 
 		}
 		sres, serr := skmsgVerify(j, cfg.SkmsgDeadline)
 		kv := kl.Verdict
-		var sv Verdict
+		var sv verifiercorpus.Verdict
 		class := ""
 		switch {
 		case serr != nil:
 			st.SkmsgFailed++
 			class = "skmsg-failed"
-			sv = Verdict{Errno: "FAILED", Reason: serr.Error(), Insn: -1}
+			sv = verifiercorpus.Verdict{Errno: "FAILED", Reason: serr.Error(), Insn: -1}
 			if strings.Contains(serr.Error(), "deadline") {
 				hangs++
 			}
 		default:
-			sv = Verdict{Accepted: sres.Accepted, Errno: verifier.ErrnoName(sres.Errno), Reason: sres.Reason, Insn: sres.Insn}
+			sv = verifiercorpus.Verdict{Accepted: sres.Accepted, Errno: verifier.ErrnoName(sres.Errno), Reason: sres.Reason, Insn: sres.Insn}
 			switch {
 			case kv.Accepted && sv.Accepted:
 				st.BothAccepted++
@@ -190,7 +198,7 @@ func Fuzz(ctx context.Context, cases []Case, cfg FuzzConfig) (FuzzStats, error) 
 				class = "kernel-only-accepted"
 			}
 		}
-		var full *Load
+		var full *verifiercorpus.Load
 		if class != "" {
 			// the reason needs the log; a complexity-limit refusal's
 			// log is tens of megabytes and says only that
@@ -236,37 +244,37 @@ func Fuzz(ctx context.Context, cases []Case, cfg FuzzConfig) (FuzzStats, error) 
 
 func genMapSpecs() []*loader.MapSpec {
 	var out []*loader.MapSpec
-	for _, d := range GenMaps {
+	for _, d := range verifiercorpus.GenMaps {
 		out = append(out, &loader.MapSpec{Name: d.Name, Type: d.Type, KeySize: d.KeySize, ValueSize: d.ValueSize, MaxEntries: d.MaxEntries, Flags: d.Flags,
 			Spec: &ebpf.MapSpec{Name: d.Name, Type: d.Type, KeySize: d.KeySize, ValueSize: d.ValueSize, MaxEntries: d.MaxEntries, Flags: d.Flags}})
 	}
 	return out
 }
 
-func mutantJob(k *Kernel, r *rand.Rand, c Case) job {
-	insns := Mutate(r, c.Prog.Instructions, c.Prog.Maps)
+func mutantJob(k *verifiercorpus.Kernel, r *rand.Rand, c verifiercorpus.Case) job {
+	insns := verifiercorpus.Mutate(r, c.Prog.Instructions, c.Prog.Maps)
 	vp := verifier.FromLoader(c.Obj, c.Prog)
-	var descs []MapDesc
+	var descs []verifiercorpus.MapDesc
 	for _, name := range c.Prog.Maps {
 		if ms, ok := c.Obj.Maps[name]; ok {
-			descs = append(descs, MapDesc{Name: name, Type: ms.Type, KeySize: ms.KeySize, ValueSize: ms.ValueSize, MaxEntries: ms.MaxEntries, Flags: ms.Flags})
+			descs = append(descs, verifiercorpus.MapDesc{Name: name, Type: ms.Type, KeySize: ms.KeySize, ValueSize: ms.ValueSize, MaxEntries: ms.MaxEntries, Flags: ms.Flags})
 		}
 	}
-	kind := Kind{Name: c.Prog.Section, Type: c.Prog.Type, AttachType: c.Prog.AttachType}
+	kind := verifiercorpus.Kind{Name: c.Prog.Section, Type: c.Prog.Type, AttachType: c.Prog.AttachType}
 	return job{
 		origin: "mutant of " + c.Key(), kind: kind, spec: c.Prog.Spec, insns: insns,
-		kernelMaps: func() (map[string]*ebpf.Map, func(), error) { return k.programMaps(c.Obj, c.Prog) },
+		kernelMaps: func() (map[string]*ebpf.Map, func(), error) { return k.Maps(c.Obj, c.Prog) },
 		vmaps:      vp.Maps, descs: descs,
 	}
 }
 
-func (j job) kernel(quiet bool) (*Load, error) {
+func (j job) kernel(quiet bool) (*verifiercorpus.Load, error) {
 	maps, release, err := j.kernelMaps()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return LoadInsns(j.spec, j.insns, maps, quiet)
+	return verifiercorpus.LoadInsns(j.spec, j.insns, maps, quiet)
 }
 
 // skmsgVerify runs skmsg's verifier on the job, turning a panic into an
@@ -302,10 +310,10 @@ func skmsgVerify(j job, deadline time.Duration) (*verifier.Result, error) {
 	}
 }
 
-func (j job) save(dir string, n int, class string, kl *Load, sv Verdict, sres *verifier.Result) error {
-	s := &Saved{
+func (j job) save(dir string, n int, class string, kl *verifiercorpus.Load, sv verifiercorpus.Verdict, sres *verifier.Result) error {
+	s := &verifiercorpus.Saved{
 		Origin: j.origin, Type: j.kind.Type, AttachType: j.kind.AttachType,
-		Maps: j.descs, Insns: EncodeInsns(j.insns), Kernel: kl.Verdict, Skmsg: sv, KernelLog: kl.Log,
+		Maps: j.descs, Insns: verifiercorpus.EncodeInsns(j.insns), Kernel: kl.Verdict, Skmsg: sv, KernelLog: kl.Log,
 	}
 	if len(s.KernelLog) > 400 {
 		s.KernelLog = append(s.KernelLog[:100:100], append([]string{"..."}, s.KernelLog[len(s.KernelLog)-300:]...)...)
