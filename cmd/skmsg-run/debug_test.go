@@ -5,8 +5,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	godap "github.com/google/go-dap"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -159,4 +163,109 @@ func TestDebugUsage(t *testing.T) {
 		assert.Equal(t, tc.code, code, tc.args)
 		assert.Contains(t, errb.String(), tc.err, tc.args)
 	}
+}
+
+// dapRun drives a minimal DAP session to the end of the scenario: launch
+// (naming the file when the adapter was started without one), a function
+// breakpoint, the stop, continue, exited with the scenario's status.
+func dapRun(t *testing.T, rw io.ReadWriter, scenarioArg string) {
+	t.Helper()
+	br := bufio.NewReader(rw)
+	seq := 0
+	send := func(r godap.RequestMessage, command string) {
+		seq++
+		req := r.GetRequest()
+		req.Seq, req.Type, req.Command = seq, "request", command
+		require.NoError(t, godap.WriteProtocolMessage(rw, r))
+	}
+	read := func() godap.Message {
+		m, err := godap.ReadProtocolMessage(br)
+		require.NoError(t, err)
+		if e, ok := m.(*godap.ErrorResponse); ok {
+			t.Fatalf("error response to %s: %s", e.Command, e.Message)
+		}
+		return m
+	}
+	until := func(want func(godap.Message) bool) godap.Message {
+		for {
+			if m := read(); want(m) {
+				return m
+			}
+		}
+	}
+	send(&godap.InitializeRequest{}, "initialize")
+	until(func(m godap.Message) bool { _, ok := m.(*godap.InitializeResponse); return ok })
+	args := json.RawMessage(`{}`)
+	if scenarioArg != "" {
+		args, _ = json.Marshal(map[string]string{"scenario": scenarioArg})
+	}
+	send(&godap.LaunchRequest{Arguments: args}, "launch")
+	until(func(m godap.Message) bool { _, ok := m.(*godap.InitializedEvent); return ok })
+	send(&godap.SetFunctionBreakpointsRequest{Arguments: godap.SetFunctionBreakpointsArguments{
+		Breakpoints: []godap.FunctionBreakpoint{{Name: "msg_debug"}}}}, "setFunctionBreakpoints")
+	bp := until(func(m godap.Message) bool { _, ok := m.(*godap.SetFunctionBreakpointsResponse); return ok })
+	require.True(t, bp.(*godap.SetFunctionBreakpointsResponse).Body.Breakpoints[0].Verified)
+	send(&godap.ConfigurationDoneRequest{}, "configurationDone")
+	stop := until(func(m godap.Message) bool { _, ok := m.(*godap.StoppedEvent); return ok }).(*godap.StoppedEvent)
+	send(&godap.EvaluateRequest{Arguments: godap.EvaluateArguments{Expression: "msg->size", FrameId: stop.Body.ThreadId << 4}}, "evaluate")
+	ev := until(func(m godap.Message) bool { _, ok := m.(*godap.EvaluateResponse); return ok })
+	assert.Equal(t, "11 (0xb)", ev.(*godap.EvaluateResponse).Body.Result)
+	send(&godap.ContinueRequest{}, "continue")
+	exited := until(func(m godap.Message) bool { _, ok := m.(*godap.ExitedEvent); return ok })
+	assert.Equal(t, 0, exited.(*godap.ExitedEvent).Body.ExitCode)
+	until(func(m godap.Message) bool { _, ok := m.(*godap.TerminatedEvent); return ok })
+	send(&godap.DisconnectRequest{}, "disconnect")
+	until(func(m godap.Message) bool { _, ok := m.(*godap.DisconnectResponse); return ok })
+}
+
+// waitExit waits for the adapter to exit with status 0.
+func waitExit(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the adapter did not exit within 20s of the disconnect")
+	}
+}
+
+// stdio joins a command's stdout (read) and stdin (write).
+type stdio struct {
+	io.Reader
+	io.Writer
+}
+
+func TestDebugDAPOnStdio(t *testing.T) {
+	cmd := exec.Command(binary(t), "debug", "--dap", "../../testdata/debug/debug.yaml")
+	in, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	dapRun(t, stdio{out, in}, "")
+	in.Close()
+	waitExit(t, cmd)
+	assert.Empty(t, stderr.String(), "nothing but DAP on stdout, nothing on stderr")
+}
+
+func TestDebugDAPListen(t *testing.T) {
+	cmd := exec.Command(binary(t), "debug", "--listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stderr)
+	require.True(t, sc.Scan(), "the adapter says where it listens")
+	addr, ok := strings.CutPrefix(sc.Text(), "DAP server listening at: ")
+	require.True(t, ok, sc.Text())
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(60*time.Second)))
+	dapRun(t, conn, "../../testdata/debug/debug.yaml")
+	waitExit(t, cmd)
 }
