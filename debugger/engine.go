@@ -27,6 +27,9 @@ const (
 	ReasonStep       = "step"
 	ReasonPause      = "pause"
 	ReasonEntry      = "entry"
+	// ReasonException: a run failed (a fault, the instruction budget);
+	// it is stopped at the failing instruction until resumed.
+	ReasonException = "exception"
 )
 
 // Granularity of a step: a C source line or one instruction.
@@ -134,6 +137,8 @@ type Engine struct {
 	pauseReq    bool
 	stepPending bool
 	detached    bool
+	// ignoreFaults: a failing run ends without stopping.
+	ignoreFaults bool
 	started     bool // the first step was seen
 	gen         int  // bumped on every resume: variable references die
 }
@@ -153,6 +158,7 @@ type thread struct {
 	mode      stepMode
 	resume    chan struct{}
 	reason    string
+	text      string // what a stop on an exception reports
 	bps       []int
 }
 
@@ -356,7 +362,7 @@ func (e *Engine) condHolds(b *Breakpoint, th *thread, pr *program) bool {
 // ends.
 func (e *Engine) stopLocked(th *thread, reason string, ids []int) {
 	e.stopped = th
-	th.reason, th.bps = reason, ids
+	th.reason, th.bps, th.text = reason, ids, ""
 	for _, o := range e.threads {
 		o.mode = stepMode{}
 	}
@@ -368,7 +374,7 @@ func (e *Engine) stopLocked(th *thread, reason string, ids []int) {
 // wait reports th's stop and blocks until a command resumes it. Called
 // without e.mu.
 func (e *Engine) wait(th *thread) {
-	e.notify(Event{Kind: EventStopped, Thread: th.id, Reason: th.reason, Breakpoints: th.bps})
+	e.notify(Event{Kind: EventStopped, Thread: th.id, Reason: th.reason, Breakpoints: th.bps, Text: th.text})
 	<-th.resume
 }
 
@@ -377,23 +383,50 @@ func (e *Engine) wait(th *thread) {
 func (e *Engine) Done(m *vm.Machine, r0 uint64, err error) {
 	e.mu.Lock()
 	th := e.threads[m]
-	delete(e.threads, m)
-	var text string
-	if th != nil {
-		name := th.at.Program.Name
-		if err != nil {
-			text = fmt.Sprintf("%s: run stopped: %v", name, err)
-		} else {
-			text = fmt.Sprintf("%s returned %d", name, r0)
+	if th == nil {
+		e.mu.Unlock()
+		return
+	}
+	name := th.at.Program.Name
+	text := fmt.Sprintf("%s returned %d", name, r0)
+	if err != nil {
+		text = fmt.Sprintf("%s: run stopped: %v", name, err)
+	}
+	// A run that failed (a fault, the instruction budget) stops where it
+	// failed, as a debugger stops on an exception: the machine still
+	// holds the state of the failing instruction.
+	stop := err != nil && !e.detached && !e.ignoreFaults
+	if stop {
+		for e.stopped != nil && !e.detached {
+			e.cond.Wait()
 		}
-		if th.mode.kind != stepNone {
-			e.stepPending = true
+		stop = !e.detached
+	}
+	if stop {
+		if cs := m.CallStack(); len(cs) > 0 {
+			th.at.Program, th.at.PC, th.at.Frame = cs[0].Program, cs[0].PC, len(cs)-1
 		}
+		e.stopLocked(th, ReasonException, nil)
+		th.text = err.Error()
+	} else if th.mode.kind != stepNone {
+		e.stepPending = true
 	}
 	e.mu.Unlock()
-	if text != "" {
-		e.notify(Event{Kind: EventOutput, Thread: th.id, Text: text})
+	e.notify(Event{Kind: EventOutput, Thread: th.id, Text: text})
+	if stop {
+		e.wait(th)
 	}
+	e.mu.Lock()
+	if th.mode.kind != stepNone {
+		e.stepPending = true // a step from the failed instruction goes on
+	}
+	delete(e.threads, m)
+	e.mu.Unlock()
+}
+
+// Printk shows a line a program printed (bpf_printk) as it is printed.
+func (e *Engine) Printk(line string) {
+	e.notify(Event{Kind: EventOutput, Text: "bpf_printk: " + line})
 }
 
 // Step implements vm.Tracer; the engine needs only Before.
@@ -515,6 +548,14 @@ func (e *Engine) stepCmd(k stepKind, g Granularity) error {
 		mode = stepMode{kind: stepInsn} // no line info: a line is an instruction
 	}
 	return e.resumeLocked(mode)
+}
+
+// StopOnFault says whether a run that fails (a fault, the instruction
+// budget) stops at the failing instruction; it does by default.
+func (e *Engine) StopOnFault(on bool) {
+	e.mu.Lock()
+	e.ignoreFaults = !on
+	e.mu.Unlock()
 }
 
 // Pause stops at the next instruction of any program, or before the next

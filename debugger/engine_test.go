@@ -399,3 +399,38 @@ func TestDetachReleasesParkedRuns(t *testing.T) {
 	default:
 	}
 }
+
+// A run that faults stops at the faulting instruction, with the fault as
+// the stop's text, before the error reaches the runtime.
+func TestFaultStopsAsException(t *testing.T) {
+	space := vm.NewSpace()
+	p, err := vm.Prepare(space, "faulty", asm.Instructions{
+		asm.Mov.Imm(asm.R0, 1),
+		asm.LoadMem(asm.R0, asm.R0, 0, asm.Word),
+		asm.Return(),
+	}, vm.Options{})
+	require.NoError(t, err)
+	ev := newEvents()
+	e := New(Config{Notify: ev.notify})
+	done := make(chan error, 1)
+	go func() {
+		m := space.NewMachine()
+		m.SetTracer(e)
+		_, err := m.Run(p, 0)
+		done <- err
+	}()
+	st := ev.stopped(t)
+	assert.Equal(t, ReasonException, st.Reason)
+	assert.Contains(t, st.Text, "unmapped")
+	f := top(t, e, st.Thread)
+	assert.Equal(t, 1, f.PC, "at the load that faulted")
+	assert.Equal(t, "1", eval(t, e, st.Thread, "r0"))
+	require.NoError(t, e.Continue())
+	select {
+	case err := <-done:
+		var fault *vm.Fault
+		assert.ErrorAs(t, err, &fault, "the run still fails as it would without the debugger")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not end")
+	}
+}

@@ -3,6 +3,7 @@ package debugger
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,4 +169,26 @@ func TestScenarioStepping(t *testing.T) {
 	require.NoError(t, e.Continue())
 	out := waitOutcome(t, done)
 	assert.True(t, out.Passed, out.Report)
+}
+
+// bpf_printk lines show as they are printed.
+func TestScenarioPrintk(t *testing.T) {
+	tg, err := OpenScenario("../testdata/scenarios/printk.yaml")
+	require.NoError(t, err)
+	ev := newEvents()
+	cfg := tg.Config()
+	cfg.Notify = ev.notify
+	out := waitOutcome(t, runTarget(tg, New(cfg)))
+	require.True(t, out.Passed, out.Report)
+	var printed []string
+	for len(ev.ch) > 0 {
+		x := <-ev.ch
+		if x.Kind == EventOutput && strings.HasPrefix(x.Text, "bpf_printk: ") {
+			printed = append(printed, x.Text)
+		}
+	}
+	require.NotEmpty(t, printed)
+	for _, p := range printed {
+		assert.Contains(t, out.Report, strings.TrimPrefix(p, "bpf_printk: "), "the report has the same lines")
+	}
 }

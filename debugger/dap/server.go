@@ -141,6 +141,9 @@ func event(name string) godap.Event {
 
 var errNotLaunched = errors.New("no scenario launched yet")
 
+// faultsFilter is the exception filter of failing runs.
+const faultsFilter = "faults"
+
 // handle answers one request; it reports whether the session ends.
 func (ss *session) handle(req godap.RequestMessage) bool {
 	switch r := req.(type) {
@@ -154,6 +157,11 @@ func (ss *session) handle(req godap.RequestMessage) bool {
 			SupportsSteppingGranularity:      true,
 			SupportsInstructionBreakpoints:   true,
 			SupportsTerminateRequest:         true,
+			ExceptionBreakpointFilters: []godap.ExceptionBreakpointsFilter{{
+				Filter: faultsFilter, Label: "Program faults",
+				Description: "Stop where a program run fails: a memory fault, the instruction budget, a helper error",
+				Default:     true,
+			}},
 		}})
 	case *godap.LaunchRequest:
 		ss.launch(r)
@@ -164,6 +172,16 @@ func (ss *session) handle(req godap.RequestMessage) bool {
 	case *godap.SetInstructionBreakpointsRequest:
 		ss.setInstructionBreakpoints(r)
 	case *godap.SetExceptionBreakpointsRequest:
+		e := ss.eng()
+		if e == nil {
+			ss.fail(r, errNotLaunched)
+			break
+		}
+		on := false
+		for _, f := range r.Arguments.Filters {
+			on = on || f == faultsFilter
+		}
+		e.StopOnFault(on)
 		ss.send(&godap.SetExceptionBreakpointsResponse{Response: ss.ok(r)})
 	case *godap.ConfigurationDoneRequest:
 		ss.configurationDone(r)
@@ -279,7 +297,7 @@ func (ss *session) notify(ev debugger.Event) {
 		ss.mu.Unlock()
 		ss.send(&godap.StoppedEvent{Event: event("stopped"), Body: godap.StoppedEventBody{
 			Reason: ev.Reason, ThreadId: ev.Thread, AllThreadsStopped: true, HitBreakpointIds: ev.Breakpoints,
-			Description: ev.Text,
+			Description: ev.Text, Text: ev.Text,
 		}})
 	case debugger.EventOutput:
 		ss.send(&godap.OutputEvent{Event: event("output"), Body: godap.OutputEventBody{Category: "console", Output: ev.Text + "\n"}})

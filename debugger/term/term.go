@@ -260,6 +260,9 @@ func (s *session) where(ev debugger.Event) {
 		fmt.Fprintf(s.out, "Stopped (%s) before step %d at %s:%d: %s\n", why, f.Step.Number, filepath.Base(f.File), f.Line, f.Step.Desc)
 		return
 	}
+	if ev.Text != "" {
+		why += ": " + ev.Text
+	}
 	fmt.Fprintf(s.out, "Stopped (%s) in %s, %s pc %d", why, f.Func, f.Program, f.PC)
 	if f.File != "" {
 		fmt.Fprintf(s.out, " at %s:%d\n%d\t%s\n", filepath.Base(f.File), f.Line, f.Line, s.sourceLine(f))

@@ -168,9 +168,13 @@ type skmsgSession struct {
 // printk keeps a program's bpf_printk line for the step being run, as the
 // kernel's trace_pipe shows it: the message alone, one per line.
 func (s *skmsgSession) printk(ev *runtime.PrintkEvent) {
+	line := strings.TrimSuffix(ev.Text, "\n")
 	s.logMu.Lock()
-	s.logs = append(s.logs, strings.TrimSuffix(ev.Text, "\n"))
+	s.logs = append(s.logs, line)
 	s.logMu.Unlock()
+	if p, ok := s.debug.(interface{ Printk(string) }); ok {
+		p.Printk(line) // shown as it is printed, not only in the report
+	}
 }
 
 func (s *skmsgSession) CreateMap(def *scenario.MapDef) error {
