@@ -192,8 +192,56 @@ func (l *link) zeroWindow(k flowKey) bool {
 	return ok && v.(*atomic.Bool).Load()
 }
 
-// transmit puts one frame from host src on the link.
+// transmit puts one frame from host src on the link, unless it belongs to
+// a handshake whose connecting side is not yet ESTABLISHED as far as its
+// hooks know (handshake_order.go): then it waits for releaseHandshake.
 func (l *link) transmit(src *Host, pkt *stack.PacketBuffer) {
+	if l.net.hs.nholds.Load() > 0 && l.holdHandshake(src, pkt) {
+		return
+	}
+	l.transmitNow(src, pkt)
+}
+
+// holdHandshake queues pkt if it is a non-SYN TCP frame of a held flow.
+func (l *link) holdHandshake(src *Host, pkt *stack.PacketBuffer) bool {
+	srcA, dstA, tp, ok := frameAddrs(pkt)
+	if !ok || tp != header.TCPProtocolNumber {
+		return false
+	}
+	th := pkt.TransportHeader().Slice()
+	if len(th) < header.TCPMinimumSize {
+		return false
+	}
+	t := header.TCP(th)
+	if t.Flags()&header.TCPFlagSyn != 0 {
+		return false
+	}
+	k := flowKey{local: dstA, remote: srcA, localPort: t.DestinationPort(), remotePort: t.SourcePort()}
+	return l.net.holdFrame(src, pkt, k)
+}
+
+// frameAddrs reads a frame's IP addresses and transport protocol.
+func frameAddrs(pkt *stack.PacketBuffer) (src, dst tcpip.Address, tp tcpip.TransportProtocolNumber, ok bool) {
+	nh := pkt.NetworkHeader().Slice()
+	switch pkt.NetworkProtocolNumber {
+	case ipv4.ProtocolNumber:
+		if len(nh) < header.IPv4MinimumSize {
+			return src, dst, tp, false
+		}
+		ip := header.IPv4(nh)
+		return ip.SourceAddress(), ip.DestinationAddress(), ip.TransportProtocol(), true
+	case ipv6.ProtocolNumber:
+		if len(nh) < header.IPv6MinimumSize {
+			return src, dst, tp, false
+		}
+		ip := header.IPv6(nh)
+		return ip.SourceAddress(), ip.DestinationAddress(), ip.TransportProtocol(), true
+	}
+	return src, dst, tp, false
+}
+
+// transmitNow puts one frame from host src on the link.
+func (l *link) transmitNow(src *Host, pkt *stack.PacketBuffer) {
 	if l.closed.Load() {
 		return
 	}

@@ -59,6 +59,13 @@ type Options struct {
 // hook that blocks holds up Dial (active side) or the delivery of that
 // connection to Accept (passive side).
 type Hooks struct {
+	// OnConnect runs on the dialing side before its SYN is sent (the
+	// kernel's tcp_connect), with the Conn's addresses known.
+	OnConnect func(c *Conn)
+	// OnSynRecv runs for a connection request that reaches listener l
+	// from remote (the kernel's tcp_conn_request), after OnConnect and
+	// before the listener answers. Both run on the dialing goroutine.
+	OnSynRecv func(l *Listener, remote netip.AddrPort)
 	// OnEstablished runs once per connection when it becomes
 	// ESTABLISHED: active=true on the dialing side before Dial returns,
 	// active=false on the accepting side when the handshake completes,
@@ -105,6 +112,8 @@ type Network struct {
 	activity atomic.Uint64  // bumped by every frame and hook call, for settle checks
 	idleMu   sync.Mutex
 	idleCh   chan struct{} // closed and replaced when activity might have ended
+
+	hs handshakeOrder // handshake_order.go
 }
 
 // New makes an empty network.
@@ -125,6 +134,7 @@ func New(opts Options) *Network {
 	m := make(map[tcpip.Address]*Host)
 	n.byAddr.Store(&m)
 	n.link.init(n)
+	n.hs.init()
 	return n
 }
 

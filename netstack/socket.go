@@ -103,6 +103,26 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 		c.shutdownLocal()
 		return nil, opErr(err)
 	}
+	// The kernel's order of the two ends (handshake_order.go): this
+	// side's SYN-time hook, the listener's, then the SYN; this side's
+	// frames after the SYN wait for its ESTABLISHED hook.
+	la, lerr := ep.GetLocalAddress()
+	if lerr != nil {
+		return fail(errnoOf(lerr))
+	}
+	c.local, c.remote = addrPortOf(la), ra
+	hsKey := flowKey{local: tcpip.AddrFromSlice(ra.Addr().AsSlice()), remote: la.Addr, localPort: ra.Port(), remotePort: la.Port}
+	accepted := n.beginHandshake(hsKey)
+	defer n.endHandshake(hsKey)
+	defer n.releaseHandshake(hsKey)
+	if hk := n.getHooks(); hk != nil {
+		if hk.OnConnect != nil {
+			hk.OnConnect(c)
+		}
+		if l := n.listenerAt(ra); l != nil && hk.OnSynRecv != nil {
+			hk.OnSynRecv(l, c.local)
+		}
+	}
 	terr = ep.Connect(fullAddr(ra))
 	if _, started := terr.(*tcpip.ErrConnectStarted); started {
 		select {
@@ -124,6 +144,10 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 	if hk := n.getHooks(); hk != nil && hk.OnEstablished != nil {
 		hk.OnEstablished(c, true)
 	}
+	// The ACK goes out now; connect() returns once the listener's side
+	// has become ESTABLISHED too.
+	n.releaseHandshake(hsKey)
+	waitAccepted(ctx, accepted)
 	return c, nil
 }
 
@@ -215,6 +239,7 @@ func (n *Network) ListenBacklog(addr string, backlog int) (*Listener, error) {
 	l.tr = &tracked{ep: ep, ln: l}
 	n.track(l.tr)
 	n.link.addListening(listenKey{la.Addr, la.Port}, true)
+	n.addListener(listenKey{la.Addr, la.Port}, l, true)
 	entry, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	wq.EventRegister(&entry)
 	l.wg.Add(1)
@@ -260,6 +285,7 @@ func (l *Listener) acceptLoop(entry *waiter.Entry, ch chan struct{}) {
 			if hk := n.getHooks(); hk != nil && hk.OnEstablished != nil {
 				hk.OnEstablished(c, false)
 			}
+			n.acceptedHandshake(c.key)
 			if !l.push(c) {
 				c.shutdownLocal()
 			}
@@ -358,6 +384,7 @@ func (l *Listener) Close() error {
 	l.mu.Unlock()
 	close(l.closeCh)
 	l.net.link.addListening(listenKey{tcpip.AddrFromSlice(l.addr.Addr().AsSlice()), l.addr.Port()}, false)
+	l.net.addListener(listenKey{tcpip.AddrFromSlice(l.addr.Addr().AsSlice()), l.addr.Port()}, l, false)
 	l.ep.Close()
 	for _, c := range q {
 		c.shutdownLocal()

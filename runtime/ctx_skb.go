@@ -334,10 +334,19 @@ type skbRunResult struct {
 	redirIngress bool
 }
 
-// runSkbProg runs an SK_SKB program over buf (the skb's bytes) for sk.
-// After the run, *out holds the (possibly changed) bytes: the same slice
-// when no helper changed the length, else a new one.
-func (rt *Runtime) runSkbProg(prog *Program, sk *Socket, buf []byte, out *[]byte) skbRunResult {
+// runSkbProg runs an SK_SKB program over buf (the skb's bytes) for sk and
+// reports the run to the observer under label(result) (one run at a time:
+// rt.runMu). After the run, *out holds the (possibly changed) bytes: the
+// same slice when no helper changed the length, else a new one.
+func (rt *Runtime) runSkbProg(prog *Program, sk *Socket, buf []byte, out *[]byte, label func(skbRunResult) string) skbRunResult {
+	rt.runMu.Lock()
+	defer rt.runMu.Unlock()
+	res := rt.runSkb(prog, sk, buf, out)
+	rt.observeSkb(prog, sk, len(buf), res, label(res))
+	return res
+}
+
+func (rt *Runtime) runSkb(prog *Program, sk *Socket, buf []byte, out *[]byte) skbRunResult {
 	mp := &prog.coll.pool
 	mach := mp.get()
 	st := mach.User.(*runState)

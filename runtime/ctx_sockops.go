@@ -20,6 +20,7 @@ const (
 	sockOpsOffOp         = 0
 	sockOpsOffArgs       = 4 // args[4] / reply / replylong[4]
 	sockOpsOffReply      = 4
+	sockOpsOffArgsEnd    = 20
 	sockOpsOffFamily     = 20
 	sockOpsOffRemoteIP4  = 24
 	sockOpsOffLocalIP4   = 28

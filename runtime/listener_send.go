@@ -28,7 +28,9 @@ func (s *Socket) listenerSend(iov [][]byte) (int, error) {
 	m.init()
 	m.fill(iov, 0, math.MaxInt)
 	m.computeDataPointers()
+	s.rt.runMu.Lock()
 	_, _ = s.rt.runMsgProg(prog, s, m)
+	s.rt.runMu.Unlock()
 	m.release()
 	return 0, errno.EPIPE
 }

@@ -65,6 +65,8 @@ func (rt *Runtime) msgVerdict(sk *Socket, p *psock, m *Msg) verdict {
 	}
 	m.computeDataPointers()
 	sizeBefore := m.size
+	rt.runMu.Lock()
+	defer rt.runMu.Unlock()
 	ret, err := rt.runMsgProg(prog, sk, m)
 	v := verdictDrop
 	if err == nil && uint32(ret) == 1 {
@@ -92,7 +94,8 @@ func (rt *Runtime) msgVerdict(sk *Socket, p *psock, m *Msg) verdict {
 	return v
 }
 
-// runMsgProg runs prog with m as its sk_msg_md context.
+// runMsgProg runs prog with m as its sk_msg_md context. The caller holds
+// rt.runMu.
 func (rt *Runtime) runMsgProg(prog *Program, sk *Socket, m *Msg) (uint64, error) {
 	mp := &prog.coll.pool
 	mach := mp.get()

@@ -58,6 +58,15 @@ type Runtime struct {
 
 	sockopsMu sync.Mutex
 	sockops   []*Program
+
+	// runMu makes program runs one at a time, each with its observer
+	// and tracer calls: the emulated machine has one CPU, where the
+	// kernel's socket locks and softirq processing never interleave two
+	// runs. Runs on behalf of different sockets are ordered by the paths
+	// that start them (netstack's handshake order, per-socket receive
+	// workers, the sender's call); runMu keeps them from overlapping, so
+	// map memory and traces see one run after another.
+	runMu sync.Mutex
 }
 
 // firstFD is the first descriptor number handed out (0, 1, 2 are stdio).
@@ -84,6 +93,8 @@ func New(opts Options) *Runtime {
 	}
 	rt.base, rt.helpers = bpf.BaseHelpers(env)
 	rt.net.SetHooks(netstack.Hooks{
+		OnConnect:     rt.onConnect,
+		OnSynRecv:     rt.onSynRecv,
 		OnEstablished: rt.onEstablished,
 		OnListen:      rt.onListen,
 		OnClose:       rt.onClose,

@@ -108,6 +108,9 @@ func (s *Socket) State() TCPState {
 	if s.ln != nil {
 		return StateListen
 	}
+	if s.conn == nil {
+		return netstack.StateNewSynRecv // a request sock (sockops.go)
+	}
 	return s.conn.Raw().State()
 }
 
@@ -232,7 +235,13 @@ func (s *Socket) Shutdown(how int) error {
 	if s.conn == nil {
 		return errno.ENOTCONN
 	}
-	return sockErr(s.conn.Shutdown(how))
+	if err := s.conn.Shutdown(how); err != nil {
+		return sockErr(err)
+	}
+	if how == netstack.SHUT_WR || how == netstack.SHUT_RDWR {
+		s.rt.sentFIN(s, false) // tcp_state.go: STATE_CB of the FIN
+	}
+	return nil
 }
 
 // Close removes the socket from every map (sock_map_close), drops its

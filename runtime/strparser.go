@@ -94,8 +94,7 @@ func (p *psock) runParser(head []byte) int64 {
 	if prog == nil {
 		return int64(len(head))
 	}
-	res := p.sk.rt.runSkbProg(prog, p.sk, head, nil)
-	p.sk.rt.observeSkb(prog, p.sk, len(head), res, "parser")
+	res := p.sk.rt.runSkbProg(prog, p.sk, head, nil, func(skbRunResult) string { return "parser" })
 	if res.err != nil {
 		// A program stopped by a fault has no return value; the kernel's
 		// verifier would have refused it. Treat it as an error return.
@@ -110,9 +109,8 @@ func (p *psock) strpMsg(head []byte, off, full int) {
 	prog := p.progs.streamVerdict.Load()
 	v, target, ingress, after := verdictPass, (*Socket)(nil), false, head
 	if prog != nil {
-		res := p.sk.rt.runSkbProg(prog, p.sk, head, &after)
+		res := p.sk.rt.runSkbProg(prog, p.sk, head, &after, skbVerdictLabel)
 		v, target, ingress = skbVerdictOf(res)
-		p.sk.rt.observeSkb(prog, p.sk, len(head), res, v.String())
 	}
 	// The delivered range was fixed before the verdict ran; helpers that
 	// changed the skb's size shift which bytes fall in it.

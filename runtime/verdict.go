@@ -19,6 +19,12 @@ func skbVerdictOf(res skbRunResult) (verdict, *Socket, bool) {
 	return verdictPass, nil, false
 }
 
+// skbVerdictLabel names a verdict run's outcome for the observer.
+func skbVerdictLabel(res skbRunResult) string {
+	v, _, _ := skbVerdictOf(res)
+	return v.String()
+}
+
 // verdictRecv is sk_psock_verdict_recv: the verdict program runs on the
 // whole arrival and the skb's length after the run is delivered. b is nil
 // for the FIN.
@@ -32,9 +38,8 @@ func (p *psock) verdictRecv(b []byte) {
 		return
 	}
 	after := b
-	res := p.sk.rt.runSkbProg(prog, p.sk, b, &after)
+	res := p.sk.rt.runSkbProg(prog, p.sk, b, &after, skbVerdictLabel)
 	v, target, ingress := skbVerdictOf(res)
-	p.sk.rt.observeSkb(prog, p.sk, len(b), res, v.String())
 	p.applyVerdict(v, target, ingress, after)
 }
 
