@@ -1,4 +1,4 @@
-package runtime_test
+package emulated_test
 
 import (
 	"os"
@@ -7,7 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/internal/testobj"
-	"github.com/skmsg/skmsg/runtime/scenario"
+	"github.com/skmsg/skmsg/scenario"
+	"github.com/skmsg/skmsg/scenario/emulated"
 )
 
 // TestSockopsOrderEveryTime runs the scenarios that pin down the order of
@@ -26,7 +27,7 @@ func TestSockopsOrderEveryTime(t *testing.T) {
 			sc, err := scenario.Load(testobj.Path("rx", name+".yaml"))
 			require.NoError(t, err)
 			for i := 0; i < rounds; i++ {
-				res, err := scenario.Run(sc, &scenario.Skmsg{}, scenario.Options{})
+				res, err := scenario.Run(sc, &emulated.Backend{}, scenario.Options{})
 				require.NoError(t, err)
 				if !res.Passed() {
 					_ = res.WriteText(os.Stdout)
