@@ -36,7 +36,9 @@
 // definitions and from the legacy SEC("maps") section (libbpf's 20-byte
 // struct bpf_map_def and iproute2's 28- and 36-byte struct bpf_elf_map,
 // whose id, pinning, inner_id and inner_idx are kept in MapSpec.Legacy and
-// turned into InnerMap and Contents for maps of maps). Global data
+// turned into InnerMap and Contents for maps of maps as iproute2's loader
+// does, Cilium 1.x's NO_PREPOPULATE included; ResolveLegacyMaps does the
+// same to a CollectionSpec that is to be loaded into a kernel). Global data
 // sections are maps too, named after the section, with GlobalData set, one
 // entry whose value is the section (MapSpec.Data), and ReadOnly set for
 // .rodata*. A perf event array declared without max_entries has OnePerCPU

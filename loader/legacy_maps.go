@@ -3,6 +3,7 @@ package loader
 import (
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	"github.com/cilium/ebpf"
 )
@@ -51,38 +52,96 @@ func parseLegacyTail(name string, ms *ebpf.MapSpec) (*LegacyMapDef, error) {
 	return &LegacyMapDef{Size: 20 + int(n), ID: f[0], Pinning: f[1], InnerID: f[2], InnerIdx: f[3]}, nil
 }
 
-// linkLegacyInnerMaps resolves iproute2 map-in-map definitions: an outer
-// map names its inner template by id (inner_id == the template's id), and
-// the template is stored in the outer map at its inner_idx, as iproute2's
-// loader does.
-func (o *Object) linkLegacyInnerMaps() error {
-	byID := map[uint32]*MapSpec{}
-	for _, m := range o.Maps {
-		if m.Legacy != nil && m.Legacy.ID != 0 {
-			if other := byID[m.Legacy.ID]; other != nil {
-				return fmt.Errorf("legacy maps %s and %s share id %d", other.Name, m.Name, m.Legacy.ID)
-			}
-			byID[m.Legacy.ID] = m
-		}
-	}
-	for _, m := range o.Maps {
-		if m.Legacy == nil || m.Legacy.InnerID == 0 {
+// noPrepopulate is inner_idx -1 (Cilium's NO_PREPOPULATE): the template
+// is not stored in any outer map.
+const noPrepopulate = 0xffffffff
+
+// ResolveLegacyMaps applies iproute2's loader (lib/bpf_legacy.c) to the
+// legacy struct bpf_elf_map definitions of spec, in place, so that the
+// spec can be created by cilium/ebpf (a kernel) as iproute2 and Cilium 1.x
+// create it:
+//
+//   - the definition's tail (id, pinning, inner_id, inner_idx) is read and
+//     removed from MapSpec.Extra;
+//   - a map of maps with inner_id X gets as InnerMap the template: the map
+//     with id X that is not itself a map of maps;
+//   - a template whose inner_idx is not -1 (Cilium's NO_PREPOPULATE) is
+//     stored at key inner_idx of every map of maps whose inner_id is its
+//     id, as iproute2 does once all maps exist.
+//
+// It returns the definitions by map name. A map of maps with inner_id 0
+// is left without InnerMap, as iproute2 refuses it ("no inner map ID
+// defined"); creating it fails.
+func ResolveLegacyMaps(spec *ebpf.CollectionSpec) (map[string]*LegacyMapDef, error) {
+	defs := map[string]*LegacyMapDef{}
+	names := make([]string, 0, len(spec.Maps))
+	for name, ms := range spec.Maps {
+		if ms == nil || ms.Extra == nil || ms.Extra.Size() == 0 {
 			continue
 		}
-		if m.Type != ebpf.ArrayOfMaps && m.Type != ebpf.HashOfMaps {
-			return fmt.Errorf("legacy map %s: inner_id %d on a %s, not a map of maps", m.Name, m.Legacy.InnerID, m.Type)
+		def, err := parseLegacyTail(name, ms)
+		if err != nil {
+			return nil, err
 		}
-		inner := byID[m.Legacy.InnerID]
-		if inner == nil {
-			return fmt.Errorf("legacy map %s: inner_id %d names no map", m.Name, m.Legacy.InnerID)
-		}
-		tmpl := *inner
-		tmpl.Contents = nil
-		m.InnerMap = &tmpl
-		if m.Type == ebpf.ArrayOfMaps && inner.Legacy.InnerIdx >= m.MaxEntries {
-			return fmt.Errorf("legacy map %s: inner_idx %d of %s out of range (max_elem %d)", m.Name, inner.Legacy.InnerIdx, inner.Name, m.MaxEntries)
-		}
-		m.Contents = append(m.Contents, ebpf.MapKV{Key: inner.Legacy.InnerIdx, Value: inner.Name})
+		defs[name] = def
+		ms.Extra = nil
+		names = append(names, name)
 	}
-	return nil
+	// Section order is not kept by cilium/ebpf; name order makes the
+	// choice among maps sharing an id deterministic.
+	sort.Strings(names)
+	isOuter := func(ms *ebpf.MapSpec) bool { return ms.Type == ebpf.ArrayOfMaps || ms.Type == ebpf.HashOfMaps }
+	for _, name := range names {
+		outer, def := spec.Maps[name], defs[name]
+		if def.InnerID == 0 {
+			continue
+		}
+		if !isOuter(outer) {
+			return nil, fmt.Errorf("legacy map %s: inner_id %d on a %s, not a map of maps", name, def.InnerID, outer.Type)
+		}
+		var tmpl string
+		for _, cand := range names {
+			if cand != name && defs[cand].ID == def.InnerID && !isOuter(spec.Maps[cand]) {
+				tmpl = cand
+				break
+			}
+		}
+		if tmpl == "" {
+			return nil, fmt.Errorf("legacy map %s: inner_id %d names no map", name, def.InnerID)
+		}
+		inner := spec.Maps[tmpl].Copy()
+		inner.Contents = nil
+		inner.Pinning = ebpf.PinNone
+		outer.InnerMap = inner
+	}
+	for _, tmplName := range names {
+		tdef, tmpl := defs[tmplName], spec.Maps[tmplName]
+		if tdef.ID == 0 || tdef.InnerID != 0 || tdef.InnerIdx == noPrepopulate || isOuter(tmpl) {
+			continue
+		}
+		for _, name := range names {
+			outer, def := spec.Maps[name], defs[name]
+			if !isOuter(outer) || def.InnerID != tdef.ID {
+				continue
+			}
+			if outer.Type == ebpf.ArrayOfMaps && tdef.InnerIdx >= outer.MaxEntries {
+				return nil, fmt.Errorf("legacy map %s: inner_idx %d of %s out of range (max_elem %d)", name, tdef.InnerIdx, tmplName, outer.MaxEntries)
+			}
+			outer.Contents = append(outer.Contents, ebpf.MapKV{Key: legacyKey(tdef.InnerIdx, outer.KeySize), Value: tmplName})
+		}
+	}
+	return defs, nil
+}
+
+// legacyKey is inner_idx as the outer map's key: iproute2 passes a
+// pointer to the u32, so the key is its first key_size bytes.
+func legacyKey(idx, size uint32) any {
+	if size == 4 {
+		return idx
+	}
+	b := make([]byte, size)
+	var le [4]byte
+	binary.LittleEndian.PutUint32(le[:], idx)
+	copy(b, le[:])
+	return b
 }

@@ -59,6 +59,10 @@ func (m *MapSpec) Data() []byte {
 }
 
 func (o *Object) loadMaps(spec *ebpf.CollectionSpec) error {
+	legacy, err := ResolveLegacyMaps(spec)
+	if err != nil {
+		return err
+	}
 	names := make([]string, 0, len(spec.Maps))
 	for name := range spec.Maps {
 		names = append(names, name)
@@ -78,10 +82,13 @@ func (o *Object) loadMaps(spec *ebpf.CollectionSpec) error {
 		if err != nil {
 			return err
 		}
+		if def := legacy[name]; def != nil {
+			m.Legacy = def
+			if def.Pinning == legacyPinGlobalNS || def.Pinning == legacyPinObjectNS {
+				m.Pinning = ebpf.PinByName
+			}
+		}
 		o.Maps[name] = m
-	}
-	if err := o.linkLegacyInnerMaps(); err != nil {
-		return err
 	}
 	for _, name := range names {
 		if m := o.Maps[name]; m != nil {
@@ -125,16 +132,6 @@ func convertMap(name string, ms *ebpf.MapSpec) (*MapSpec, error) {
 			return nil, err
 		}
 		m.InnerMap = inner
-	}
-	if ms.Extra != nil && ms.Extra.Size() > 0 {
-		def, err := parseLegacyTail(name, ms)
-		if err != nil {
-			return nil, err
-		}
-		m.Legacy = def
-		if def.Pinning == legacyPinGlobalNS || def.Pinning == legacyPinObjectNS {
-			m.Pinning = ebpf.PinByName
-		}
 	}
 	return m, nil
 }

@@ -148,6 +148,9 @@ func dumpString(d MapDump) string {
 		if e.CookieOf != "" {
 			v = "cookie of " + e.CookieOf
 		}
+		if e.InnerMap {
+			v = "a map"
+		}
 		lines = append(lines, fmt.Sprintf("%x=%s", []byte(e.Key), v))
 	}
 	sort.Strings(lines)

@@ -72,6 +72,9 @@ type DumpEntry struct {
 	Key      HexBytes `json:"key"`
 	Value    HexBytes `json:"value,omitempty"`
 	CookieOf string   `json:"cookie_of,omitempty"`
+	// InnerMap is set for an entry of a map of maps, whose value (a map
+	// id on the kernel) is not kept: ids differ between backends.
+	InnerMap bool `json:"inner_map,omitempty"`
 }
 
 // HexBytes prints as hex in JSON.

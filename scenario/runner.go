@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/internal/errno"
 )
 
@@ -593,6 +595,9 @@ func (r *runner) dumpMaps() {
 				if name, ok := r.cookies[binary.LittleEndian.Uint64(e.Value)]; ok {
 					de.CookieOf, de.Value = name, nil
 				}
+			}
+			if t := d.Spec.Type; t == ebpf.ArrayOfMaps || t == ebpf.HashOfMaps {
+				de.InnerMap, de.Value = true, nil
 			}
 			dump.Entries = append(dump.Entries, de)
 		}

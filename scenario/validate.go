@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/skmsg/skmsg/loader"
 )
 
 // Load parses a scenario file, reads its objects and checks every name and
@@ -41,6 +43,13 @@ func (sc *Scenario) Validate() error {
 		spec, err := ebpf.LoadCollectionSpec(o.Path)
 		if err != nil {
 			v.errorf(o.Pos, fmt.Sprintf("objects[%d]", i), "cannot read object %s: %v", o.Path, err)
+			continue
+		}
+		// iproute2-style map definitions (Cilium 1.x): inner map
+		// templates and pre-population as iproute2 does them, for every
+		// backend.
+		if _, err := loader.ResolveLegacyMaps(spec); err != nil {
+			v.errorf(o.Pos, fmt.Sprintf("objects[%d]", i), "object %s: %v", o.Path, err)
 			continue
 		}
 		o.Spec = spec
