@@ -26,6 +26,9 @@ type Env struct {
 	Seed uint64
 	// IdleTimeout bounds a wait for idle on backends that must poll.
 	IdleTimeout time.Duration
+	// CPUs is the scenario's cpus: (0 when not given): how many CPUs
+	// skmsg emulates; the kernel has its own.
+	CPUs int
 }
 
 // SocketID names a socket of a session; the backend chooses the numbers.
@@ -74,6 +77,14 @@ type Session interface {
 	// MapEntries lists the map's contents (keys in the order iteration
 	// gives them; sockmaps give cookies as values).
 	MapEntries(m MapID) ([]MapEntry, error)
+	// MapLookupPerCPU returns the value of every CPU under key in a
+	// per-CPU map (MapUpdate of such a map writes the one value it is given
+	// on every CPU; MapEntries gives the values as user space reads them,
+	// one per CPU each padded to 8 bytes).
+	MapLookupPerCPU(m MapID, key []byte) ([][]byte, error)
+	// Events returns the records a ring buffer or perf event array map
+	// received since the last call, in the order user space reads them.
+	Events(m MapID) ([]Event, error)
 	// Cookie is the socket cookie of a socket (what a sockmap lookup
 	// returns for it).
 	Cookie(s SocketID) (uint64, error)

@@ -100,6 +100,9 @@ func Diff(ra, rb *Result) []Difference {
 		} else if !bytes.Equal(oa.Value, ob.Value) {
 			add("value", fmt.Sprintf("%x", []byte(oa.Value)), fmt.Sprintf("%x", []byte(ob.Value)))
 		}
+		if a, b := eventsString(oa.Events), eventsString(ob.Events); a != b {
+			add("events", a, b)
+		}
 	}
 	dumps := map[string]MapDump{}
 	for _, d := range rb.Maps {
@@ -112,6 +115,15 @@ func Diff(ra, rb *Result) []Difference {
 		}
 	}
 	return out
+}
+
+// eventsString lists records for a difference.
+func eventsString(evs []HexBytes) string {
+	parts := make([]string, len(evs))
+	for i, e := range evs {
+		parts[i] = fmt.Sprintf("hex:%x", []byte(e))
+	}
+	return fmt.Sprintf("%d records [%s]", len(evs), strings.Join(parts, ", "))
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n     ") }

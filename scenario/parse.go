@@ -255,7 +255,7 @@ func yamlError(file string, err error) *Error {
 	return &Error{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "invalid YAML: " + msg}
 }
 
-var topFields = []string{"name", "seed", "object", "objects", "create_maps", "programs", "listeners", "connections", "maps", "steps"}
+var topFields = []string{"name", "seed", "object", "objects", "create_maps", "programs", "listeners", "connections", "maps", "steps", "cpus"}
 
 func (p *parser) scenario(root *yaml.Node) *Scenario {
 	sc := &Scenario{File: p.file}
@@ -273,6 +273,15 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 	if n := f.get("seed"); n != nil {
 		sc.Seed, _ = p.uinteger(n, "seed", 64)
 		sc.SeedPos = p.pos(n)
+	}
+	if n := f.get("cpus"); n != nil {
+		if c, ok := p.integer(n, "cpus", 32); ok {
+			if c < 1 || c > MaxCPUs {
+				p.errorf(n, "cpus", "%d CPUs: give 1 to %d", c, MaxCPUs)
+			} else {
+				sc.CPUs = int(c)
+			}
+		}
 	}
 	switch {
 	case f.has("object") && f.has("objects"):
@@ -480,12 +489,12 @@ func (p *parser) attachKind(n *yaml.Node, path string) AttachKind {
 	return k
 }
 
-var stepKinds = []string{"send", "recv", "lookup", "update", "delete", "close", "connect", "attach", "detach", "fionread", "shutdown", "sockopt"}
+var stepKinds = []string{"send", "recv", "lookup", "update", "delete", "close", "connect", "attach", "detach", "fionread", "shutdown", "sockopt", "events"}
 
 var stepFields = map[StepKind][]string{
 	StepSend:     {"socket", "data", "hex", "size", "pattern", "iov", "flags", "expect"},
 	StepRecv:     {"socket", "data", "hex", "size", "pattern", "max", "peek", "eof", "expect"},
-	StepLookup:   {"map", "key", "value", "cookie_of", "expect"},
+	StepLookup:   {"map", "key", "value", "cookie_of", "sum", "values", "expect"},
 	StepUpdate:   {"map", "key", "value", "socket", "flags", "expect"},
 	StepDelete:   {"map", "key", "expect"},
 	StepClose:    {"socket", "expect"},
@@ -495,6 +504,7 @@ var stepFields = map[StepKind][]string{
 	StepFionread: {"socket", "value", "expect"},
 	StepShutdown: {"socket", "how", "expect"},
 	StepSockopt:  {"socket", "name", "value", "expect"},
+	StepEvents:   {"map", "records", "count", "prefix", "expect"},
 }
 
 func (p *parser) step(n *yaml.Node, path string) *Step {
@@ -636,6 +646,7 @@ func (p *parser) stepBody(s *Step, f fields, path string) {
 				p.errorf(v, path+".cookie_of", "give either value or cookie_of, not both")
 			}
 		}
+		p.perCPULookup(s, f, path)
 	case StepUpdate:
 		mapKey()
 		if v := f.get("value"); v != nil {
@@ -717,6 +728,8 @@ func (p *parser) stepBody(s *Step, f fields, path string) {
 				}
 			}
 		}
+	case StepEvents:
+		p.events(s, f, path, need)
 	case StepSockopt:
 		socket()
 		if v := need("name"); v != nil {

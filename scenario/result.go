@@ -54,7 +54,12 @@ type Observation struct {
 	EOF      *bool    `json:"eof,omitempty"`
 	Value    HexBytes `json:"value,omitempty"`
 	CookieOf string   `json:"cookie_of,omitempty"`
-	Logs     []string `json:"logs,omitempty"`
+	// Values are a per-CPU lookup's values, one per CPU (Value is then
+	// their sum).
+	Values []HexBytes `json:"values,omitempty"`
+	// Events are the records an events step read.
+	Events []HexBytes `json:"events,omitempty"`
+	Logs   []string   `json:"logs,omitempty"`
 	// Detail is the error message of a failed operation, in the
 	// backend's words (not compared across backends).
 	Detail string `json:"detail,omitempty"`

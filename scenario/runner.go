@@ -52,7 +52,7 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 2 * time.Second
 	}
-	sess, err := b.NewSession(&Env{Scenario: sc, Addresses: sc.Addresses, Seed: seed, IdleTimeout: opts.IdleTimeout})
+	sess, err := b.NewSession(&Env{Scenario: sc, Addresses: sc.Addresses, Seed: seed, IdleTimeout: opts.IdleTimeout, CPUs: sc.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting %s backend: %w", sc.File, b.Name(), err)
 	}
@@ -312,6 +312,8 @@ func (r *runner) describe(s *Step) string {
 			v = s.Value.Text
 		}
 		return fmt.Sprintf("update %s[%s] = %s", r.sc.MapDefs[s.Map].Name, s.Key.Text, v)
+	case StepEvents:
+		return "events of " + r.sc.MapDefs[s.Map].Name
 	case StepConnect:
 		return fmt.Sprintf("connect %s to %s", s.Name, s.To)
 	case StepAttach, StepDetach:
@@ -352,7 +354,12 @@ func (r *runner) do(s *Step, obs *Observation) string {
 		}
 	case StepRecv:
 		return r.recv(s, obs)
+	case StepEvents:
+		return r.events(s, obs)
 	case StepLookup:
+		if d := r.sc.MapDefs[s.Map]; d.IsPerCPU() {
+			return r.lookupPerCPU(s, d, obs)
+		}
 		val, err := r.sess.MapLookup(s.Map, s.Key.Bytes)
 		if err == nil {
 			obs.Value = val
@@ -365,7 +372,7 @@ func (r *runner) do(s *Step, obs *Observation) string {
 		}
 		switch {
 		case s.Value != nil && !bytes.Equal(val, s.Value.Bytes):
-			return fmt.Sprintf("expected value %s (%x), got %x", s.Value.Text, s.Value.Bytes, val)
+			return fmt.Sprintf("expected %s, got %s", s.Value.Text, FormatLike(s.Value.Text, val))
 		case s.CookieOf != "":
 			id, msg := r.socket(s.CookieOf)
 			if msg != "" {
@@ -581,9 +588,23 @@ func dumpError(err error) string {
 	return err.Error()
 }
 
+// splitPerCPU cuts a per-CPU value as user space reads it (one value per
+// CPU, each padded to 8 bytes) into the CPUs' values.
+func splitPerCPU(b []byte, valueSize uint32) [][]byte {
+	stride := perCPUStride(valueSize)
+	var out [][]byte
+	for off := 0; stride > 0 && off+int(valueSize) <= len(b); off += stride {
+		out = append(out, b[off:off+int(valueSize)])
+	}
+	return out
+}
+
 // dumpMaps records every map's contents at the end of the run.
 func (r *runner) dumpMaps() {
 	for _, d := range r.sc.MapDefs {
+		if d.IsEventMap() {
+			continue // its records were read by events steps; nothing to list
+		}
 		dump := MapDump{Map: d.Name}
 		entries, err := r.sess.MapEntries(d.ID)
 		if err != nil {
@@ -591,6 +612,10 @@ func (r *runner) dumpMaps() {
 		}
 		for _, e := range entries {
 			de := DumpEntry{Key: e.Key, Value: e.Value}
+			if d.IsPerCPU() {
+				// CPU counts differ between backends; the sum does not.
+				de.Value = SumWords(splitPerCPU(e.Value, d.Spec.ValueSize), int(d.Spec.ValueSize))
+			}
 			if d.IsSockMap() && len(e.Value) == 8 {
 				if name, ok := r.cookies[binary.LittleEndian.Uint64(e.Value)]; ok {
 					de.CookieOf, de.Value = name, nil

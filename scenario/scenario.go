@@ -40,6 +40,9 @@ type Scenario struct {
 	// Seed is the top-level seed (0 unless given); Options.Seed overrides it.
 	Seed    uint64
 	SeedPos Pos
+	// CPUs is how many CPUs skmsg emulates (top-level cpus:); 0 means
+	// the default, 1. The kernel has the CPUs it has.
+	CPUs int
 
 	Objects     []*Object
 	CreateMaps  []*MapDecl
@@ -220,6 +223,7 @@ const (
 	StepFionread StepKind = "fionread"
 	StepShutdown StepKind = "shutdown"
 	StepSockopt  StepKind = "sockopt"
+	StepEvents   StepKind = "events"
 )
 
 // Step is one entry of steps: (or of maps:, which holds updates).
@@ -250,6 +254,16 @@ type Step struct {
 	CookieOf   string // lookup cookie_of:
 	MapFlags   ebpf.MapUpdateFlags
 	MapFlagStr string
+	// lookup on a per-CPU map: the values of all CPUs added (Sum), or one
+	// value per CPU (Values)
+	Sum    *Value
+	Values []Value
+
+	// events: the records expected since the previous events step on the
+	// map (compared on their prefix when Prefix), or only their Count
+	Records []Value
+	Count   *int64
+	Prefix  bool
 
 	// connect
 	Name   string

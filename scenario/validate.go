@@ -365,6 +365,8 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 		if pr.Attach == AttachSockops {
 			pr.Map = NoMap
 		}
+	case StepEvents:
+		v.validateEvents(s, path)
 	case StepLookup, StepUpdate, StepDelete:
 		s.Map = v.lookupMap(s.MapRef, s.At("map"), path+".map")
 		if s.Map == NoMap {
@@ -374,7 +376,10 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 		if s.Key.Bytes != nil && uint32(len(s.Key.Bytes)) != d.Spec.KeySize {
 			v.errorf(s.Key.Pos, path+".key", "%q is %d bytes; map %s has %d-byte keys", s.Key.Text, len(s.Key.Bytes), d.Name, d.Spec.KeySize)
 		}
-		if s.Value != nil && s.Value.Bytes != nil {
+		if d.IsEventMap() {
+			v.errorf(s.At("map"), path+".map", "map %s is a %s: read its records with an events step", d.Name, d.Spec.Type)
+		}
+		if checked := v.validatePerCPU(s, d, path); !checked && s.Value != nil && s.Value.Bytes != nil {
 			want := d.Spec.ValueSize
 			what := "values"
 			if s.Kind == StepLookup && d.IsSockMap() {

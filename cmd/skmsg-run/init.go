@@ -350,9 +350,12 @@ func scenarioSkeleton(paths []string, dir string) (string, error) {
 			case isGlobalData(name):
 				lookups = append(lookups, fmt.Sprintf("# - lookup: {map: %s, key: u32:0, value: %s} # TODO: the section's expected contents", ref, sized(ms.ValueSize, 0)))
 			case ms.ValueSize == 0:
+			case ms.Type == ebpf.PerCPUArray || ms.Type == ebpf.PerCPUHash || ms.Type == ebpf.LRUCPUHash:
+				w("  # - {map: %s, key: %s, value: %s} # TODO: initial contents (written on every CPU)\n", ref, typed(ms.Key, ms.KeySize, 0), typed(ms.Value, ms.ValueSize, 0))
+				lookups = append(lookups, fmt.Sprintf("# - lookup: {map: %s, key: %s, sum: %s} # TODO: what the programs left there, all CPUs added", ref, typed(ms.Key, ms.KeySize, 0), typed(ms.Value, ms.ValueSize, 0)))
 			default:
-				w("  # - {map: %s, key: %s, value: %s} # TODO: initial contents\n", ref, sized(ms.KeySize, 0), sized(ms.ValueSize, 0))
-				lookups = append(lookups, fmt.Sprintf("# - lookup: {map: %s, key: %s, value: %s} # TODO: what the programs left there", ref, sized(ms.KeySize, 0), sized(ms.ValueSize, 0)))
+				w("  # - {map: %s, key: %s, value: %s} # TODO: initial contents\n", ref, typed(ms.Key, ms.KeySize, 0), typed(ms.Value, ms.ValueSize, 0))
+				lookups = append(lookups, fmt.Sprintf("# - lookup: {map: %s, key: %s, value: %s} # TODO: what the programs left there", ref, typed(ms.Key, ms.KeySize, 0), typed(ms.Value, ms.ValueSize, 0)))
 			}
 		}
 	}
@@ -493,6 +496,45 @@ func typeName(t btf.Type) string {
 		return v.Name
 	}
 	return ""
+}
+
+// typed writes a value of BTF type t in the value syntax when t is an
+// integer or a struct of integers without holes (one field per member,
+// the first holding n), else falls back to sized.
+func typed(t btf.Type, size uint32, n int) string {
+	var ints []uint32
+	switch v := btf.UnderlyingType(t).(type) {
+	case *btf.Int:
+		ints = []uint32{v.Size}
+	case *btf.Struct:
+		off := uint32(0)
+		for _, m := range v.Members {
+			i, ok := btf.UnderlyingType(m.Type).(*btf.Int)
+			if !ok || m.BitfieldSize != 0 || m.Offset.Bytes() != off {
+				return sized(size, n)
+			}
+			ints = append(ints, i.Size)
+			off += i.Size
+		}
+		if off != size {
+			return sized(size, n)
+		}
+	default:
+		return sized(size, n)
+	}
+	var f []string
+	for i, sz := range ints {
+		name := map[uint32]string{1: "u8", 2: "u16", 4: "u32", 8: "u64"}[sz]
+		if name == "" {
+			return sized(size, n)
+		}
+		v := 0
+		if i == 0 {
+			v = n
+		}
+		f = append(f, fmt.Sprintf("%s:%d", name, v))
+	}
+	return strings.Join(f, " ")
 }
 
 // sized writes n as a value of size bytes in the value syntax: one

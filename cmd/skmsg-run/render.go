@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/skmsg/skmsg/loader/listing"
+	"github.com/skmsg/skmsg/scenario"
 	"github.com/skmsg/skmsg/scenario/emulated"
 	"github.com/skmsg/skmsg/vm"
 )
@@ -201,4 +202,15 @@ func verdictString(r *emulated.ProgramRun, p painter) string {
 		extra += fmt.Sprintf(", cork_bytes %d", r.CorkBytes)
 	}
 	return fmt.Sprintf("%s %s (returned %s%s)", p.paint(bold, "verdict:"), p.paint(col, v), signedVal(r.Return), extra)
+}
+
+// writeRecords prints what an events step read (each record in hex) and
+// the per-CPU values of a per-CPU lookup.
+func writeRecords(w io.Writer, o *scenario.Observation, p painter) {
+	for i, e := range o.Events {
+		fmt.Fprintf(w, "    %s %d: hex:%x (%d bytes)\n", p.paint(yellow, "record"), i, []byte(e), len(e))
+	}
+	for i, v := range o.Values {
+		fmt.Fprintf(w, "    %s %d: hex:%x\n", p.paint(yellow, "cpu"), i, []byte(v))
+	}
 }

@@ -379,6 +379,9 @@ func writeReport(w io.Writer, fr fileRun, all, trace bool, color bool) {
 		for _, l := range s.Obs.Logs {
 			fmt.Fprintf(w, "    %s %s\n", p.paint(yellow, "bpf_printk:"), l)
 		}
+		if all {
+			writeRecords(w, &s.Obs, p)
+		}
 		if trace && i < len(fr.runs) {
 			for _, run := range fr.runs[i] {
 				writeProgramRun(w, run, "    ", p)

@@ -114,6 +114,7 @@ func runTrace(args []string, stdout, stderr io.Writer) int {
 		for _, l := range s.Obs.Logs {
 			fmt.Fprintf(stdout, "    %s %s\n", p.paint(yellow, "bpf_printk:"), l)
 		}
+		writeRecords(stdout, &s.Obs, p)
 		for _, r := range runs {
 			writeProgramRun(stdout, r, "    ", p)
 			shown++

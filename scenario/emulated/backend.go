@@ -103,7 +103,7 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 		tracer: newRunTracer(b.Trace),
 	}
 	s.tracer.names = s.names
-	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk, Kernel: b.Kernel}
+	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk, Kernel: b.Kernel, NumCPU: env.CPUs}
 	if b.Trace || b.RecordRuns {
 		opts.Observer = s.tracer
 	}
@@ -393,7 +393,7 @@ func (s *skmsgSession) MapUpdate(id scenario.MapID, key []byte, val scenario.Map
 		}
 		return m.Update(key, k.s, uint64(flags))
 	}
-	return m.UpdateBytes(key, val.Bytes, uint64(flags))
+	return m.UpdateBytes(key, perCPUValue(m, val.Bytes), uint64(flags))
 }
 
 func (s *skmsgSession) MapLookup(id scenario.MapID, key []byte) ([]byte, error) {

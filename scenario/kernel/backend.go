@@ -95,16 +95,18 @@ type sock struct {
 }
 
 type session struct {
-	env    *scenario.Env
-	ns     *nsThread
-	cg     *sockCgroup
-	maps   map[scenario.MapID]*ebpf.Map
-	objs   map[*scenario.Object]map[string]*ebpf.Map
-	progs  map[scenario.ProgID]*ebpf.Program
-	links  map[scenario.ProgID]link.Link
-	socks  []*sock
-	logs   *tracePipe
-	locked bool
+	env   *scenario.Env
+	ns    *nsThread
+	cg    *sockCgroup
+	maps  map[scenario.MapID]*ebpf.Map
+	objs  map[*scenario.Object]map[string]*ebpf.Map
+	progs map[scenario.ProgID]*ebpf.Program
+	links map[scenario.ProgID]link.Link
+	socks []*sock
+	logs  *tracePipe
+	// readers read the records of ring buffers and perf event arrays.
+	readers map[scenario.MapID]eventReader
+	locked  bool
 	// exclusive: the session holds sessionMu for writing.
 	exclusive bool
 }
@@ -168,6 +170,7 @@ func (s *session) Close() error {
 	for _, p := range s.progs {
 		errs = append(errs, p.Close())
 	}
+	errs = append(errs, s.closeEventReaders())
 	for _, m := range s.maps {
 		errs = append(errs, m.Close())
 	}
@@ -225,7 +228,7 @@ func (s *session) LoadObject(obj *scenario.Object) error {
 	}
 	coll.Close()
 	s.objs[obj] = own
-	return nil
+	return s.openEventReaders()
 }
 
 func (s *session) LoadProgram(p *scenario.Program) error {
@@ -443,7 +446,11 @@ func (s *session) MapUpdate(id scenario.MapID, key []byte, val scenario.MapValue
 			binary.NativeEndian.PutUint32(value, uint32(fd))
 		}
 	}
-	return m.Update(key, value, flags)
+	pv, err := perCPUValue(m, value)
+	if err != nil {
+		return err
+	}
+	return m.Update(key, pv, flags)
 }
 
 func (s *session) MapLookup(id scenario.MapID, key []byte) ([]byte, error) {
@@ -486,8 +493,20 @@ func (s *session) MapEntries(id scenario.MapID) ([]scenario.MapEntry, error) {
 			return out, nil
 		}
 		prev = next
-		v := make([]byte, m.ValueSize())
-		if err := m.Lookup(next, v); err != nil {
+		var v []byte
+		switch m.Type() {
+		case ebpf.PerCPUArray, ebpf.PerCPUHash, ebpf.LRUCPUHash:
+			// Every CPU's value, each padded to 8 bytes, as user space
+			// reads them.
+			v, err = m.LookupBytes(next)
+			if err == nil && v == nil {
+				continue // deleted meanwhile
+			}
+		default:
+			v = make([]byte, m.ValueSize())
+			err = m.Lookup(next, v)
+		}
+		if err != nil {
 			if errors.Is(err, ebpf.ErrKeyNotExist) {
 				continue
 			}
