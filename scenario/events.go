@@ -39,6 +39,21 @@ func (m *MapDef) IsPerCPU() bool {
 	return false
 }
 
+// EventMaps lists the maps an events step of sc reads: backends set up
+// readers for these (which, for a perf event array, fills its slots).
+func EventMaps(sc *Scenario) map[MapID]bool {
+	out := map[MapID]bool{}
+	if sc == nil {
+		return out
+	}
+	for _, s := range sc.Steps {
+		if s.Kind == StepEvents {
+			out[s.Map] = true
+		}
+	}
+	return out
+}
+
 // perCPUStride is the distance between two CPUs' values in the buffer
 // of a per-CPU lookup from user space: each value padded to 8 bytes.
 func perCPUStride(valueSize uint32) int { return int(valueSize+7) &^ 7 }

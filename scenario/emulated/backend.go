@@ -160,6 +160,9 @@ type skmsgSession struct {
 	// which stops counting while a program is held, or context's.
 	timeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
 	cover   *cover.Recorder
+	// perfClosed: perf event arrays whose slots were emptied (no events
+	// step reads them).
+	perfClosed map[scenario.MapID]bool
 
 	logMu sync.Mutex
 	logs  []string // bpf_printk lines since the last Logs
@@ -219,6 +222,9 @@ func (s *skmsgSession) LoadObject(obj *scenario.Object) error {
 		}
 	}
 	s.colls[obj] = coll
+	if err := s.closeUnreadPerfSlots(obj); err != nil {
+		return err
+	}
 	if s.cover != nil {
 		// Every program, run or not, so that reports show what never ran.
 		for _, p := range coll.Programs {

@@ -1,10 +1,13 @@
 package emulated
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/skmsg/skmsg/internal/errno"
 	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/scenario"
 )
@@ -33,6 +36,31 @@ func perCPUValue(m bpf.Map, v []byte) []byte {
 		copy(out[c*stride:], v)
 	}
 	return out
+}
+
+// closeUnreadPerfSlots empties the slots of the object's perf event
+// arrays that no events step reads: on the kernel only a reader fills
+// them with perf events, so without one a program's output gets ENOENT.
+func (s *skmsgSession) closeUnreadPerfSlots(obj *scenario.Object) error {
+	read := scenario.EventMaps(s.env.Scenario)
+	for _, id := range obj.Maps {
+		pa, ok := s.maps[id].(*bpf.PerfArray)
+		if !ok || read[id] || s.perfClosed[id] {
+			continue
+		}
+		if s.perfClosed == nil {
+			s.perfClosed = map[scenario.MapID]bool{}
+		}
+		s.perfClosed[id] = true
+		key := make([]byte, 4)
+		for i := uint32(0); i < pa.MaxEntries(); i++ {
+			binary.NativeEndian.PutUint32(key, i)
+			if err := pa.DeleteBytes(key); err != nil && !errors.Is(err, errno.ENOENT) {
+				return fmt.Errorf("emptying perf event array %s: %w", pa.Name(), err)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *skmsgSession) MapLookupPerCPU(id scenario.MapID, key []byte) ([][]byte, error) {

@@ -27,15 +27,18 @@ type eventReader interface {
 const perfBufferPages = 16
 
 // openEventReaders opens a reader for every ring buffer and perf event
-// array of the session that has none yet. A perf event array only
-// accepts output once a reader's perf events are in it, so this runs as
-// soon as the maps exist, before any program does.
+// array that an events step of the scenario reads and that has none yet.
+// A perf event array only accepts output once a reader's perf events are
+// in its slots, so this runs as soon as the maps exist, before any
+// program does; arrays no step reads keep their slots empty (output to
+// them fails with ENOENT, as without a reader).
 func (s *session) openEventReaders() error {
 	if s.readers == nil {
 		s.readers = map[scenario.MapID]eventReader{}
 	}
+	read := scenario.EventMaps(s.env.Scenario)
 	for id, m := range s.maps {
-		if _, ok := s.readers[id]; ok {
+		if _, ok := s.readers[id]; ok || !read[id] {
 			continue
 		}
 		switch m.Type() {
