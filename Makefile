@@ -12,7 +12,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
 TESTDATA_SRC := $(shell find testdata -name '*.c' -not -path 'testdata/include/*' | sort)
 TESTDATA_OBJ := $(TESTDATA_SRC:.c=.o)
 
-.PHONY: all build test testdata bench fuzz lint print-bpf-cflags clean-testdata kernel-btf
+.PHONY: all build test race testdata bench fuzz lint print-bpf-cflags clean-testdata kernel-btf
 
 all: build
 
@@ -21,6 +21,13 @@ build:
 
 test:
 	$(GO) test ./...
+
+# The race detector over the packages where goroutines meet (the virtual
+# network, the runtime's program runs and queues, the scenario backends,
+# the debugger); -short keeps it to a few minutes on two cores.
+RACE_PKGS ?= ./netstack ./runtime/... ./scenario/... ./debugger/...
+race:
+	$(GO) test -race -short $(RACE_PKGS)
 
 testdata: $(TESTDATA_OBJ)
 
