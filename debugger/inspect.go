@@ -24,8 +24,10 @@ type Var struct {
 type Scope struct {
 	Name string
 	Vars []Var
-	// Expensive scopes (maps) are fetched only when opened.
+	// Expensive scopes (maps) have Load instead of Vars: their variables
+	// are read only when the scope is opened.
 	Expensive bool
+	Load      func() []Var
 }
 
 // Limits of what one scope shows.
@@ -194,7 +196,7 @@ func (e *Engine) Scopes(tid, frame int) ([]Scope, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if th, err := e.threadLocked(tid); err == nil && th == e.scen {
-		return []Scope{{Name: "Maps", Vars: e.mapVars(), Expensive: true}}, nil
+		return []Scope{{Name: "Maps", Expensive: true, Load: e.mapVars}}, nil
 	}
 	f, err := e.env(tid, frame)
 	if err != nil {
@@ -208,7 +210,7 @@ func (e *Engine) Scopes(tid, frame int) ([]Scope, error) {
 	if vs := f.packetVars(); vs != nil {
 		out = append(out, Scope{Name: "Packet", Vars: vs})
 	}
-	out = append(out, Scope{Name: "Maps", Vars: e.mapVars(), Expensive: true})
+	out = append(out, Scope{Name: "Maps", Expensive: true, Load: e.mapVars})
 	return out, nil
 }
 
@@ -334,6 +336,8 @@ func hexLine(b []byte) string {
 	return sb.String()
 }
 
+// mapVars reads every map; it takes no lock of the engine's (a map read
+// may wait up to a second for a lock the stopped program holds).
 func (e *Engine) mapVars() []Var {
 	ms := e.cfg.Maps
 	if ms == nil {

@@ -60,13 +60,14 @@ type session struct {
 	outcome debugger.Outcome
 	runErr  error
 	vars    map[int][]debugger.Var
+	lazy    map[int]func() []debugger.Var // scopes read when opened
 	nextRef int
 }
 
 // Serve runs one session on r and w until the client disconnects or r
 // ends.
 func (s *Server) Serve(r io.Reader, w io.Writer) error {
-	ss := &session{srv: s, w: w, vars: map[int][]debugger.Var{}, nextRef: 1}
+	ss := &session{srv: s, w: w, vars: map[int][]debugger.Var{}, lazy: map[int]func() []debugger.Var{}, nextRef: 1}
 	br := bufio.NewReader(r)
 	defer ss.detach()
 	for {
@@ -292,9 +293,7 @@ func (ss *session) launch(r *godap.LaunchRequest) {
 func (ss *session) notify(ev debugger.Event) {
 	switch ev.Kind {
 	case debugger.EventStopped:
-		ss.mu.Lock()
-		ss.vars = map[int][]debugger.Var{}
-		ss.mu.Unlock()
+		ss.resetVars()
 		ss.send(&godap.StoppedEvent{Event: event("stopped"), Body: godap.StoppedEventBody{
 			Reason: ev.Reason, ThreadId: ev.Thread, AllThreadsStopped: true, HitBreakpointIds: ev.Breakpoints,
 			Description: ev.Text, Text: ev.Text,
@@ -487,6 +486,24 @@ func (ss *session) stackTrace(r *godap.StackTraceRequest) {
 	ss.send(resp)
 }
 
+// resetVars drops the variable references of the last stop.
+func (ss *session) resetVars() {
+	ss.mu.Lock()
+	ss.vars = map[int][]debugger.Var{}
+	ss.lazy = map[int]func() []debugger.Var{}
+	ss.mu.Unlock()
+}
+
+// refLazy files a scope read when it is opened.
+func (ss *session) refLazy(load func() []debugger.Var) int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	id := ss.nextRef
+	ss.nextRef++
+	ss.lazy[id] = load
+	return id
+}
+
 // ref files vars under a new reference.
 func (ss *session) ref(vars []debugger.Var) int {
 	ss.mu.Lock()
@@ -515,16 +532,31 @@ func (ss *session) scopes(r *godap.ScopesRequest) {
 		if s.Name == "Registers" {
 			hint = "registers"
 		}
-		resp.Body.Scopes = append(resp.Body.Scopes, godap.Scope{Name: s.Name, PresentationHint: hint,
-			VariablesReference: ss.ref(s.Vars), NamedVariables: len(s.Vars), Expensive: s.Expensive})
+		sc := godap.Scope{Name: s.Name, PresentationHint: hint, Expensive: s.Expensive}
+		if s.Load != nil {
+			sc.VariablesReference = ss.refLazy(s.Load)
+		} else {
+			sc.VariablesReference, sc.NamedVariables = ss.ref(s.Vars), len(s.Vars)
+		}
+		resp.Body.Scopes = append(resp.Body.Scopes, sc)
 	}
 	ss.send(resp)
 }
 
 func (ss *session) variables(r *godap.VariablesRequest) {
 	ss.mu.Lock()
-	vars, ok := ss.vars[r.Arguments.VariablesReference]
+	ref := r.Arguments.VariablesReference
+	vars, ok := ss.vars[ref]
+	load := ss.lazy[ref]
 	ss.mu.Unlock()
+	if !ok && load != nil {
+		vars, ok = load(), true
+		ss.mu.Lock()
+		if _, live := ss.lazy[ref]; live { // not dropped by a resume meanwhile
+			ss.vars[ref] = vars
+		}
+		ss.mu.Unlock()
+	}
 	if !ok {
 		ss.fail(r, fmt.Errorf("variables reference %d is not valid (any more)", r.Arguments.VariablesReference))
 		return
@@ -557,9 +589,7 @@ func (ss *session) command(req godap.RequestMessage, do func(*debugger.Engine) e
 		ss.sendLocked(&godap.ErrorResponse{Response: ss.response(r.Seq, r.Command, false, err.Error())})
 		return
 	}
-	ss.mu.Lock()
-	ss.vars = map[int][]debugger.Var{}
-	ss.mu.Unlock()
+	ss.resetVars()
 	ss.sendLocked(resp(ss.ok(req)))
 }
 
