@@ -26,7 +26,7 @@ func (e *Engine) SetBreakpoints(kind BreakKind, file string, specs []BreakSpec) 
 			s.File = file
 		}
 		b := e.addLocked(s)
-		out = append(out, *b)
+		out = append(out, b.snapshot())
 	}
 	e.mu.Unlock()
 	return out
@@ -57,7 +57,7 @@ func (e *Engine) AddBreakpoint(s BreakSpec) (Breakpoint, error) {
 		s.File = key.file
 	}
 	b := e.addLocked(s)
-	return *b, nil
+	return b.snapshot(), nil
 }
 
 // DeleteBreakpoint removes a breakpoint by id.
@@ -79,7 +79,7 @@ func (e *Engine) Breakpoints() []Breakpoint {
 	defer e.mu.Unlock()
 	out := make([]Breakpoint, len(e.bps))
 	for i, b := range e.bps {
-		out[i] = *b
+		out[i] = b.snapshot()
 	}
 	return out
 }
@@ -112,16 +112,24 @@ func (e *Engine) resolveAllLocked() []Event {
 		}
 		e.resolveLocked(b)
 		if b.Verified != was || len(b.locs) != n {
-			c := *b
+			c := b.snapshot()
 			evs = append(evs, Event{Kind: EventBreakpoint, Breakpoint: &c})
 		}
 	}
 	return evs
 }
 
+// snapshot is a copy of b for a front end, sharing nothing the engine
+// changes later.
+func (b *Breakpoint) snapshot() Breakpoint {
+	c := *b
+	c.locs = append([]loc(nil), b.locs...)
+	return c
+}
+
 // resolveLocked finds where b stops in the known programs.
 func (e *Engine) resolveLocked(b *Breakpoint) {
-	b.locs = b.locs[:0]
+	b.locs = nil // never reuse: snapshots handed out share no memory
 	b.Verified, b.Message = false, ""
 	s := &b.Spec
 	switch s.Kind {
