@@ -139,8 +139,8 @@ type Engine struct {
 	detached    bool
 	// ignoreFaults: a failing run ends without stopping.
 	ignoreFaults bool
-	started     bool // the first step was seen
-	gen         int  // bumped on every resume: variable references die
+	started      bool // the first step was seen
+	gen          int  // bumped on every resume: variable references die
 }
 
 // thread is a program run (one Machine inside Run) or the scenario.
