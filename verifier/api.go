@@ -49,6 +49,11 @@ type Map struct {
 	InnerMap *Map
 	// Value is the BTF type of the value when known (nil otherwise).
 	Value btf.Type
+	// Frozen holds the contents of the single value of a read-only array
+	// (.rodata: Flags has BPF_F_RDONLY_PROG and libbpf freezes it): the
+	// kernel reads such values as constants, so branches on `const
+	// volatile` settings are decided at load time. nil when not frozen.
+	Frozen []byte
 }
 
 // Options change how Verify works.
@@ -130,6 +135,11 @@ func (e *Error) Unwrap() error { return e.Errno }
 // ErrBadInput is wrapped by Verify's error when the input cannot be
 // verified at all (nil program, no instructions can't be decoded, ...).
 var ErrBadInput = errors.New("verifier: unusable input")
+
+// ErrUnsupportedType is wrapped by Verify's error for a program type
+// whose rules the verifier does not have (only the sockmap types: sk_msg,
+// sk_skb, sock_ops).
+var ErrUnsupportedType = errors.New("verifier: program type not supported")
 
 // ErrnoName is the Linux name of an errno ("EACCES"), "" for 0.
 func ErrnoName(e syscall.Errno) string {
