@@ -11,6 +11,7 @@ import (
 	"github.com/skmsg/skmsg/internal/helpers"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime/bpf"
+	"github.com/skmsg/skmsg/verifier"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -185,7 +186,7 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 			c.Rejected[name] = lp.Unsupported
 			continue
 		}
-		p, err := c.prepare(lp)
+		p, err := c.prepare(obj, lp)
 		if err != nil {
 			c.Rejected[name] = err
 			continue
@@ -217,13 +218,25 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 	return c, nil
 }
 
-func (c *Collection) prepare(lp *loader.Program) (*Program, error) {
+func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, error) {
 	pt := progTypeFromEBPF(lp.Type)
 	info, ok := progTypes[pt]
 	if pt == 0 || !ok {
 		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, loader.ErrNotSupported)
 	}
 	rt := c.rt
+	if !rt.opts.NoVerify {
+		// The kernel's gate: what its verifier refuses does not load.
+		res, err := verifier.Verify(verifier.FromLoader(obj, lp), verifier.Options{})
+		if err != nil && !errors.Is(err, verifier.ErrUnsupportedType) {
+			return nil, fmt.Errorf("program %s: %w", lp.Name, err)
+		}
+		if err == nil && !res.Accepted {
+			ve := res.Err().(*verifier.Error)
+			ve.Program = lp.Name
+			return nil, ve
+		}
+	}
 	hook, _ := helpers.HookOf(lp.Type, lp.AttachType)
 	impl := mergeHelpers(info.Helpers(rt), currentHelpers(rt), sockHelpers(rt))
 	// The program may call what the kernel allows its type and skmsg

@@ -25,7 +25,7 @@ func TestRejectedPrograms(t *testing.T) {
 		prog string
 		want string // part of skmsg's reason
 	}{
-		{"msg_bad_store", "sk_msg_md is read-only"},
+		{"msg_bad_store", "invalid bpf_context access off=68 size=4"},
 		{"msg_bad_narrow", "off=64 size=1"},
 		{"msg_bad_helper", "get_socket_cookie"},
 	}

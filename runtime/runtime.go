@@ -38,6 +38,10 @@ type Options struct {
 	// bpf_printk, synchronously on the path that ran the program; the
 	// event is only valid during the call. Unset, the lines are dropped.
 	Printk func(ev *PrintkEvent)
+	// NoVerify skips the static verifier (package verifier) when loading
+	// programs: a program the kernel would refuse then loads and runs,
+	// with only the interpreter's run-time checks to stop it.
+	NoVerify bool
 	// Kernel selects which build's behaviour to emulate where builds of
 	// the same kernel version differ; the zero value is the current one.
 	Kernel KernelBuild

@@ -1,8 +1,8 @@
 package verifier
 
 import (
+	"github.com/skmsg/skmsg/internal/errno"
 	"math"
-	"syscall"
 )
 
 var aluNames = map[uint8]string{
@@ -20,10 +20,10 @@ func (v *verifier) checkALU(pc int, in *insn) error {
 	case aluEND, aluNEG:
 		if op == aluNEG {
 			if in.srcBit() != srcK || in.src != 0 || in.off != 0 || in.imm != 0 {
-				return v.fail(syscall.EINVAL, pc, "BPF_NEG uses reserved fields")
+				return v.fail(errno.EINVAL, pc, "BPF_NEG uses reserved fields")
 			}
 		} else if in.src != 0 || in.off != 0 || (in.imm != 16 && in.imm != 32 && in.imm != 64) || (alu64 && in.srcBit() != srcK) {
-			return v.fail(syscall.EINVAL, pc, "BPF_END uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_END uses reserved fields")
 		}
 		if err := v.checkRegRead(pc, in.dst); err != nil {
 			return err
@@ -51,13 +51,13 @@ func (v *verifier) checkALU(pc int, in *insn) error {
 	case aluMOV:
 		if in.srcBit() == srcX {
 			if in.imm != 0 || (in.off != 0 && in.off != 8 && in.off != 16 && in.off != 32) || (!alu64 && in.off == 32) {
-				return v.fail(syscall.EINVAL, pc, "BPF_MOV uses reserved fields")
+				return v.fail(errno.EINVAL, pc, "BPF_MOV uses reserved fields")
 			}
 			if err := v.checkRegRead(pc, in.src); err != nil {
 				return err
 			}
 		} else if in.src != 0 || in.off != 0 {
-			return v.fail(syscall.EINVAL, pc, "BPF_MOV uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_MOV uses reserved fields")
 		}
 		if err := v.checkRegWrite(pc, in.dst); err != nil {
 			return err
@@ -116,23 +116,23 @@ func (v *verifier) checkALU(pc int, in *insn) error {
 		return nil
 	case aluADD, aluSUB, aluMUL, aluDIV, aluOR, aluAND, aluLSH, aluRSH, aluMOD, aluXOR, aluARSH:
 	default:
-		return v.fail(syscall.EINVAL, pc, "invalid BPF_ALU opcode %x", op)
+		return v.fail(errno.EINVAL, pc, "invalid BPF_ALU opcode %x", op)
 	}
 	if in.srcBit() == srcX {
 		if in.imm != 0 || (in.off != 0 && !((op == aluDIV || op == aluMOD) && in.off == 1)) {
-			return v.fail(syscall.EINVAL, pc, "BPF_ALU uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_ALU uses reserved fields")
 		}
 		if err := v.checkRegRead(pc, in.src); err != nil {
 			return err
 		}
 	} else if in.src != 0 || (in.off != 0 && !((op == aluDIV || op == aluMOD) && in.off == 1)) {
-		return v.fail(syscall.EINVAL, pc, "BPF_ALU uses reserved fields")
+		return v.fail(errno.EINVAL, pc, "BPF_ALU uses reserved fields")
 	}
 	if err := v.checkRegRead(pc, in.dst); err != nil {
 		return err
 	}
 	if (op == aluMOD || op == aluDIV) && in.srcBit() == srcK && in.imm == 0 {
-		return v.fail(syscall.EINVAL, pc, "div by zero")
+		return v.fail(errno.EINVAL, pc, "div by zero")
 	}
 	if (op == aluLSH || op == aluRSH || op == aluARSH) && in.srcBit() == srcK {
 		size := int32(32)
@@ -140,7 +140,7 @@ func (v *verifier) checkALU(pc int, in *insn) error {
 			size = 64
 		}
 		if in.imm < 0 || in.imm >= size {
-			return v.fail(syscall.EINVAL, pc, "invalid shift %d", in.imm)
+			return v.fail(errno.EINVAL, pc, "invalid shift %d", in.imm)
 		}
 	}
 	if err := v.checkRegWrite(pc, in.dst); err != nil {
@@ -164,7 +164,7 @@ func (v *verifier) adjustRegMinMax(pc int, in *insn) error {
 					d.markUnknownScalar()
 					return nil
 				}
-				return v.fail(syscall.EACCES, pc, "R%d pointer %s pointer prohibited", in.dst, aluNames[op])
+				return v.fail(errno.EACCES, pc, "R%d pointer %s pointer prohibited", in.dst, aluNames[op])
 			}
 			// scalar op pointer
 			off := *d
@@ -191,10 +191,16 @@ func (v *verifier) adjustPtr(pc int, in *insn, dst, ptr, off *regState, scalarDs
 			dst.markUnknownScalar()
 			return nil
 		}
-		return v.fail(syscall.EACCES, pc, "R%d 32-bit pointer arithmetic prohibited", in.dst)
+		return v.fail(errno.EACCES, pc, "R%d 32-bit pointer arithmetic prohibited", in.dst)
 	}
 	if p.maybeNull {
-		return v.fail(syscall.EACCES, pc, "R%d pointer arithmetic on %s prohibited, null-check it first", in.dst, p.typeName())
+		return v.fail(errno.EACCES, pc, "R%d pointer arithmetic on %s prohibited, null-check it first", in.dst, p.typeName())
+	}
+	if p.typ == ptrToBTFID && op != aluADD && op != aluSUB {
+		// A value read through a typed kernel pointer that skmsg cannot
+		// tell from a pointer: math makes it a number.
+		dst.markUnknownScalar()
+		return nil
 	}
 	known := o.varOff.isConst()
 	switch p.typ {
@@ -203,9 +209,9 @@ func (v *verifier) adjustPtr(pc int, in *insn, dst, ptr, off *regState, scalarDs
 		if known && o.smin == 0 && op == aluADD {
 			break
 		}
-		return v.fail(syscall.EACCES, pc, "R%d pointer arithmetic on %s prohibited", in.dst, p.typeName())
+		return v.fail(errno.EACCES, pc, "R%d pointer arithmetic on %s prohibited", in.dst, p.typeName())
 	default:
-		return v.fail(syscall.EACCES, pc, "R%d pointer arithmetic on %s prohibited", in.dst, p.typeName())
+		return v.fail(errno.EACCES, pc, "R%d pointer arithmetic on %s prohibited", in.dst, p.typeName())
 	}
 	if (known && (o.smin != o.smax || o.umin != o.umax)) || o.smin > o.smax || o.umin > o.umax {
 		dst.markUnknownScalar()
@@ -226,7 +232,7 @@ func (v *verifier) adjustPtr(pc int, in *insn, dst, ptr, off *regState, scalarDs
 			break
 		}
 		if known {
-			return v.fail(syscall.EINVAL, pc, "%s pointer offset %d is not allowed", p.typeName(), int64(p.off)+o.smin)
+			return v.fail(errno.EINVAL, pc, "%s pointer offset %d is not allowed", p.typeName(), int64(p.off)+o.smin)
 		}
 		if s, ov := addOverflows64(p.smin, o.smin); ov {
 			r.smin, r.smax = math.MinInt64, math.MaxInt64
@@ -247,17 +253,17 @@ func (v *verifier) adjustPtr(pc int, in *insn, dst, ptr, off *regState, scalarDs
 		}
 	case aluSUB:
 		if scalarDst {
-			return v.fail(syscall.EACCES, pc, "R%d tried to subtract pointer from scalar", in.dst)
+			return v.fail(errno.EACCES, pc, "R%d tried to subtract pointer from scalar", in.dst)
 		}
 		if p.typ == ptrToStack {
-			return v.fail(syscall.EACCES, pc, "R%d subtraction from stack pointer prohibited", in.dst)
+			return v.fail(errno.EACCES, pc, "R%d subtraction from stack pointer prohibited", in.dst)
 		}
 		if known && int64(p.off)-o.smin == int64(int32(int64(p.off)-o.smin)) {
 			r.off = p.off - int32(o.smin)
 			break
 		}
 		if known {
-			return v.fail(syscall.EINVAL, pc, "%s pointer offset %d is not allowed", p.typeName(), int64(p.off)-o.smin)
+			return v.fail(errno.EINVAL, pc, "%s pointer offset %d is not allowed", p.typeName(), int64(p.off)-o.smin)
 		}
 		s, ov := subOverflows64(p.smin, o.smax)
 		s2, ov2 := subOverflows64(p.smax, o.smin)
@@ -279,9 +285,9 @@ func (v *verifier) adjustPtr(pc int, in *insn, dst, ptr, off *regState, scalarDs
 			}
 		}
 	case aluAND, aluOR, aluXOR:
-		return v.fail(syscall.EACCES, pc, "R%d bitwise operator %s on pointer prohibited", in.dst, aluNames[op])
+		return v.fail(errno.EACCES, pc, "R%d bitwise operator %s on pointer prohibited", in.dst, aluNames[op])
 	default:
-		return v.fail(syscall.EACCES, pc, "R%d pointer arithmetic with %s operator prohibited", in.dst, aluNames[op])
+		return v.fail(errno.EACCES, pc, "R%d pointer arithmetic with %s operator prohibited", in.dst, aluNames[op])
 	}
 	if err := v.checkSaneOffset(pc, &r, p.typeName()); err != nil {
 		return err
@@ -296,16 +302,16 @@ func (v *verifier) checkSaneOffset(pc int, r *regState, typ string) error {
 	known := r.varOff.isConst()
 	val := int64(r.varOff.value)
 	if known && (val >= maxVarOff || val <= -maxVarOff) {
-		return v.fail(syscall.EINVAL, pc, "math between %s pointer and %d is not allowed", typ, val)
+		return v.fail(errno.EINVAL, pc, "math between %s pointer and %d is not allowed", typ, val)
 	}
 	if r.off >= maxVarOff || r.off <= -maxVarOff {
-		return v.fail(syscall.EINVAL, pc, "%s pointer offset %d is not allowed", typ, r.off)
+		return v.fail(errno.EINVAL, pc, "%s pointer offset %d is not allowed", typ, r.off)
 	}
 	if r.smin == math.MinInt64 {
-		return v.fail(syscall.EINVAL, pc, "math between %s pointer and register with unbounded min value is not allowed", typ)
+		return v.fail(errno.EINVAL, pc, "math between %s pointer and register with unbounded min value is not allowed", typ)
 	}
 	if r.smin >= maxVarOff || r.smin <= -maxVarOff {
-		return v.fail(syscall.EINVAL, pc, "value %d makes %s pointer be out of bounds", r.smin, typ)
+		return v.fail(errno.EINVAL, pc, "value %d makes %s pointer be out of bounds", r.smin, typ)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ type Result struct {
 	// program.
 	Accepted bool
 	// Errno is what BPF_PROG_LOAD would fail with when refused
-	// (syscall.EACCES for most refusals, EINVAL for malformed programs,
+	// (errno.EACCES for most refusals, EINVAL for malformed programs,
 	// unknown helpers, unreleased references, infinite loops, E2BIG for the
 	// complexity limit); 0 when accepted. Linux numbering.
 	Errno syscall.Errno
@@ -107,7 +107,7 @@ func (r *Result) Err() error {
 	return &Error{Insn: r.Insn, Errno: r.Errno, Reason: r.Reason, Line: r.Line, Log: r.Log}
 }
 
-// Error is a refusal. errors.Is(err, syscall.EACCES) (or the errno the
+// Error is a refusal. errors.Is(err, errno.EACCES) (or the errno the
 // kernel returns) holds.
 type Error struct {
 	Program string
@@ -143,25 +143,10 @@ var ErrUnsupportedType = errors.New("verifier: program type not supported")
 
 // ErrnoName is the Linux name of an errno ("EACCES"), "" for 0.
 func ErrnoName(e syscall.Errno) string {
-	switch e {
-	case 0:
+	if e == 0 {
 		return ""
-	case errno.EACCES:
-		return "EACCES"
-	case errno.EINVAL:
-		return "EINVAL"
-	case errno.E2BIG:
-		return "E2BIG"
-	case errno.EPERM:
-		return "EPERM"
-	case errno.EFAULT:
-		return "EFAULT"
-	case errno.EBADF:
-		return "EBADF"
-	case errno.ENOMEM:
-		return "ENOMEM"
 	}
-	return fmt.Sprintf("errno %d", int(e))
+	return errno.Name(e)
 }
 
 // Verify checks p as the kernel's verifier would. The error is non-nil

@@ -1,8 +1,10 @@
 package verifier
 
 import (
+	"github.com/cilium/ebpf/asm"
+	"github.com/skmsg/skmsg/internal/errno"
+	"github.com/skmsg/skmsg/internal/helpers"
 	"strings"
-	"syscall"
 
 	"github.com/cilium/ebpf"
 )
@@ -26,19 +28,19 @@ func isMemType(r *regState) bool {
 // checkHelperCall is check_helper_call.
 func (v *verifier) checkHelperCall(pc int, in *insn) error {
 	id := in.imm
-	if id < 0 || id >= maxHelperID {
-		return v.fail(syscall.EINVAL, pc, "invalid func %s#%d", helperName(id), id)
+	if id <= 0 || !helpers.Known(asm.BuiltinFunc(id)) {
+		return v.fail(errno.EINVAL, pc, "invalid func %s#%d", helperName(id), id)
 	}
-	if !v.pt.helpers[id] {
-		return v.fail(syscall.EINVAL, pc, "program of this type cannot use helper %s#%d", helperName(id), id)
+	if !v.pt.allowed(id) {
+		return v.fail(errno.EINVAL, pc, "program of this type cannot use helper %s#%d", helperName(id), id)
 	}
 	proto := helperProtos[id]
 	if proto == nil {
 		// Allowed but not modelled: arguments unchecked, result unknown.
-		proto = hp(otherHelperNames[id], retInteger)
+		proto = hp(helpers.Name(asm.BuiltinFunc(id)), retInteger)
 	}
 	if proto.gpl && !isGPL(v.p.in.License) {
-		return v.fail(syscall.EINVAL, pc, "cannot call GPL-restricted function from non-GPL compatible program")
+		return v.fail(errno.EINVAL, pc, "cannot call GPL-restricted function from non-GPL compatible program")
 	}
 	regs := v.regs()
 	var meta struct {
@@ -60,7 +62,7 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 		}
 		r := &regs[regno]
 		mismatch := func(expected string) error {
-			return v.fail(syscall.EACCES, pc, "R%d type=%s expected=%s", regno, r.typeName(), expected)
+			return v.fail(errno.EACCES, pc, "R%d type=%s expected=%s", regno, r.typeName(), expected)
 		}
 		switch at {
 		case argAnything:
@@ -87,7 +89,7 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 				return mismatch(memTypesStr)
 			}
 			if meta.m == nil {
-				return v.fail(syscall.EACCES, pc, "invalid map_ptr to access map->key")
+				return v.fail(errno.EACCES, pc, "invalid map_ptr to access map->key")
 			}
 			size := meta.m.KeySize
 			t := accRead
@@ -127,7 +129,7 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			}
 			if at == argConstAllocSizeOrZero {
 				if !r.varOff.isConst() {
-					return v.fail(syscall.EACCES, pc, "R%d is not a known constant'", regno)
+					return v.fail(errno.EACCES, pc, "R%d is not a known constant'", regno)
 				}
 				meta.allocSz = int64(r.varOff.value)
 				break
@@ -136,13 +138,13 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			prevType := proto.args[i-1]
 			zeroOK := at == argConstSizeOrZero
 			if r.smin < 0 {
-				return v.fail(syscall.EACCES, pc, "R%d min value is negative, either use unsigned or 'var &= const'", regno)
+				return v.fail(errno.EACCES, pc, "R%d min value is negative, either use unsigned or 'var &= const'", regno)
 			}
 			if r.umin == 0 && !zeroOK {
-				return v.fail(syscall.EACCES, pc, "R%d invalid zero-sized read: u64=[%d,%d]", regno, r.umin, r.umax)
+				return v.fail(errno.EACCES, pc, "R%d invalid zero-sized read: u64=[%d,%d]", regno, r.umin, r.umax)
 			}
 			if r.umax >= maxVarOff {
-				return v.fail(syscall.EACCES, pc, "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'", regno)
+				return v.fail(errno.EACCES, pc, "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'", regno)
 			}
 			if (prevType == argMemRdonlyOrNull || prevType == argUninitMemOrNull) && prev.isNull() {
 				break
@@ -175,7 +177,7 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			}
 			if at == argSockRelease {
 				if r.refObjID == 0 {
-					return v.fail(syscall.EINVAL, pc, "R%d must be referenced when passed to release function", regno)
+					return v.fail(errno.EINVAL, pc, "R%d must be referenced when passed to release function", regno)
 				}
 				meta.refID = r.refObjID
 			}
@@ -188,10 +190,10 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 				return mismatch("ringbuf_mem")
 			}
 			if r.off != 0 || !r.varOff.equalsConst(0) {
-				return v.fail(syscall.EINVAL, pc, "R%d must have zero offset when passed to release func or trusted arg to kfunc", regno)
+				return v.fail(errno.EINVAL, pc, "R%d must have zero offset when passed to release func or trusted arg to kfunc", regno)
 			}
 			if r.refObjID == 0 {
-				return v.fail(syscall.EINVAL, pc, "R%d must be referenced when passed to release function", regno)
+				return v.fail(errno.EINVAL, pc, "R%d must be referenced when passed to release function", regno)
 			}
 			meta.refID = r.refObjID
 		case argFunc:
@@ -211,14 +213,14 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 				return mismatch("map_value")
 			}
 			if r.m.Flags&flagRdonlyProg == 0 || r.m.Frozen == nil {
-				return v.fail(syscall.EACCES, pc, "R%d does not point to a readonly map'", regno)
+				return v.fail(errno.EACCES, pc, "R%d does not point to a readonly map'", regno)
 			}
 			if !r.varOff.isConst() {
-				return v.fail(syscall.EACCES, pc, "R%d is not a constant address'", regno)
+				return v.fail(errno.EACCES, pc, "R%d is not a constant address'", regno)
 			}
 			off := int(r.off) + int(r.varOff.value)
 			if strings.IndexByte(string(r.m.Frozen[min(off, len(r.m.Frozen)):]), 0) < 0 {
-				return v.fail(syscall.EACCES, pc, "string is not zero-terminated")
+				return v.fail(errno.EACCES, pc, "string is not zero-terminated")
 			}
 		case argLong:
 			if !isMemType(r) || r.maybeNull {
@@ -233,13 +235,13 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 		return err
 	}
 	if id == 12 && len(v.cur.refs) > 0 {
-		return v.fail(syscall.EINVAL, pc, "tail_call would lead to reference leak")
+		return v.fail(errno.EINVAL, pc, "tail_call would lead to reference leak")
 	}
 	// Release before the clobber.
 	if meta.refID != 0 {
 		ref := meta.refID
 		if !v.releaseRef(v.cur, ref) {
-			return v.fail(syscall.EINVAL, pc, "reference has not been acquired before")
+			return v.fail(errno.EINVAL, pc, "reference has not been acquired before")
 		}
 		v.cur.forEachReg(func(r *regState) {
 			if r.refObjID == ref {
@@ -305,6 +307,8 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 		r0.maybeNull = true
 		r0.id = v.newID()
 		r0.refObjID = ref
+	case retBTFID:
+		r0.markPtr(ptrToBTFID)
 	case retBTFIDOrNull:
 		r0.markPtr(ptrToBTFID)
 		r0.maybeNull = true
@@ -377,12 +381,12 @@ func (v *verifier) checkHelperMem(pc int, regno uint8, size int64, t accessType,
 	r := &v.regs()[regno]
 	off := int(r.off)
 	if size == 0 && !zeroOK && r.typ != scalarValue {
-		return v.fail(syscall.EACCES, pc, "invalid zero-sized read")
+		return v.fail(errno.EACCES, pc, "invalid zero-sized read")
 	}
 	switch {
 	case r.isPkt():
 		if t == accWrite && !v.pt.pktWrite {
-			return v.fail(syscall.EACCES, pc, "cannot write into packet")
+			return v.fail(errno.EACCES, pc, "cannot write into packet")
 		}
 		if size == 0 && zeroOK {
 			return nil
@@ -392,7 +396,7 @@ func (v *verifier) checkHelperMem(pc int, regno uint8, size int64, t accessType,
 		return v.checkMemRegion(pc, regno, off, int(size), r.m.KeySize, zeroOK)
 	case r.typ == ptrToMapValue:
 		if t == accWrite && r.m.Flags&flagRdonlyProg != 0 {
-			return v.fail(syscall.EACCES, pc, "write into map forbidden, value_size=%d off=%d size=%d", r.m.ValueSize, off, size)
+			return v.fail(errno.EACCES, pc, "write into map forbidden, value_size=%d off=%d size=%d", r.m.ValueSize, off, size)
 		}
 		return v.checkMemRegion(pc, regno, off, int(size), r.m.ValueSize, zeroOK)
 	case r.typ == ptrToMem:
@@ -426,7 +430,7 @@ func (v *verifier) checkHelperMem(pc int, regno uint8, size int64, t accessType,
 	if zeroOK && size == 0 && r.isNull() {
 		return nil
 	}
-	return v.fail(syscall.EACCES, pc, "R%d type=%s expected=fp", regno, r.typeName())
+	return v.fail(errno.EACCES, pc, "R%d type=%s expected=fp", regno, r.typeName())
 }
 
 // Map types (enum bpf_map_type).
@@ -444,11 +448,11 @@ func (v *verifier) checkMapCompat(pc int, id int32, m *Map) error {
 		return nil
 	}
 	bad := func() error {
-		return v.fail(syscall.EINVAL, pc, "cannot pass map_type %d into func %s#%d", uint32(m.Type), helperName(id), id)
+		return v.fail(errno.EINVAL, pc, "cannot pass map_type %d into func %s#%d", uint32(m.Type), helperName(id), id)
 	}
 	isUpdate := id == 2 || id == 3
 	if id == 12 && m.Type != mapProgArray {
-		return v.fail(syscall.EINVAL, pc, "expected prog array map for tail call")
+		return v.fail(errno.EINVAL, pc, "expected prog array map for tail call")
 	}
 	switch m.Type {
 	case mapProgArray:
@@ -495,7 +499,7 @@ func (v *verifier) checkMapCompat(pc int, id int32, m *Map) error {
 	switch id {
 	case 12:
 		if m.Type != mapProgArray {
-			return v.fail(syscall.EINVAL, pc, "expected prog array map for tail call")
+			return v.fail(errno.EINVAL, pc, "expected prog array map for tail call")
 		}
 	case 25:
 		if m.Type != mapPerfEventArray {
@@ -534,7 +538,7 @@ func (v *verifier) checkMapCompat(pc int, id int32, m *Map) error {
 func (v *verifier) checkSubprogCall(pc int, in *insn) error {
 	st := v.cur
 	if len(st.frames) >= maxCallFrames {
-		return v.fail(syscall.E2BIG, pc, "the call stack of %d frames is too deep", len(st.frames)+1)
+		return v.fail(errno.E2BIG, pc, "the call stack of %d frames is too deep", len(st.frames)+1)
 	}
 	target := pc + int(in.imm) + 1
 	caller := st.cur()
@@ -583,7 +587,7 @@ func (v *verifier) callCallback(pc int, id int32, proto *helperProto, target int
 	}
 	sregs[0].markUnknownScalar()
 	if len(st.frames) >= maxCallFrames {
-		return v.fail(syscall.E2BIG, pc, "the call stack of %d frames is too deep", len(st.frames)+1)
+		return v.fail(errno.E2BIG, pc, "the call stack of %d frames is too deep", len(st.frames)+1)
 	}
 	if err := v.pushBranch(skip, pc+1); err != nil {
 		return err
@@ -624,14 +628,14 @@ func (v *verifier) returnFromFrame(pc int) error {
 	// A static subprogram may return nothing: R0 is copied as it is.
 	r0 := callee.regs[0]
 	if r0.typ == ptrToStack && !callee.inCallback {
-		return v.fail(syscall.EINVAL, pc, "cannot return stack pointer to the caller")
+		return v.fail(errno.EINVAL, pc, "cannot return stack pointer to the caller")
 	}
 	if callee.inCallback {
 		if r0.typ != scalarValue {
-			return v.fail(syscall.EACCES, pc, "R0 not a scalar value")
+			return v.fail(errno.EACCES, pc, "R0 not a scalar value")
 		}
 		if r0.smin < callee.cbRetMin || r0.smax > callee.cbRetMax {
-			return v.fail(syscall.EINVAL, pc, "At callback return the register R0 has smin=%d smax=%d should have been in [%d, %d]", r0.smin, r0.smax, callee.cbRetMin, callee.cbRetMax)
+			return v.fail(errno.EINVAL, pc, "At callback return the register R0 has smin=%d smax=%d should have been in [%d, %d]", r0.smin, r0.smax, callee.cbRetMin, callee.cbRetMax)
 		}
 		caller.regs[0].markUnknownScalar()
 	} else {

@@ -2,8 +2,8 @@ package verifier
 
 import (
 	"fmt"
+	"github.com/skmsg/skmsg/internal/errno"
 	"sort"
-	"syscall"
 )
 
 // checkSubprogs finds the functions (targets of bpf-to-bpf calls and of
@@ -21,12 +21,12 @@ func (v *verifier) checkSubprogs() error {
 		if in.isPseudoCall() || (in.isLdImm64() && in.src == pseudoFunc) {
 			t := pc + int(in.imm) + 1
 			if t < 0 || t >= len(p.insns) {
-				return v.fail(syscall.EINVAL, pc, "function offset %d is invalid", in.imm)
+				return v.fail(errno.EINVAL, pc, "function offset %d is invalid", in.imm)
 			}
 			starts[t] = true
 		}
 		if in.code == clsJMP|jmpCALL && in.src == pseudoKfuncCall {
-			return v.fail(syscall.EINVAL, pc, "calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF")
+			return v.fail(errno.EINVAL, pc, "calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF")
 		}
 	}
 	for s := range starts {
@@ -53,7 +53,7 @@ func (v *verifier) checkSubprogs() error {
 			}
 			t := pc + off + 1
 			if t < start || t >= end {
-				return v.fail(syscall.EINVAL, pc, "jump out of range from insn %d to %d", pc, t)
+				return v.fail(errno.EINVAL, pc, "jump out of range from insn %d to %d", pc, t)
 			}
 		}
 		last := &p.insns[end-1]
@@ -61,7 +61,7 @@ func (v *verifier) checkSubprogs() error {
 			last = &p.insns[end-2]
 		}
 		if !last.isJmp() || (last.op() != jmpEXIT && last.op() != jmpJA) || last.code == clsJMP|jmpCALL {
-			return v.fail(syscall.EINVAL, end-1, "last insn is not an exit or jmp")
+			return v.fail(errno.EINVAL, end-1, "last insn is not an exit or jmp")
 		}
 	}
 	return nil
@@ -85,10 +85,10 @@ func (v *verifier) checkCFG() error {
 	}
 	push := func(from, to int) error {
 		if to < 0 || to >= n {
-			return v.fail(syscall.EINVAL, from, "jump out of range from insn %d to %d", from, to)
+			return v.fail(errno.EINVAL, from, "jump out of range from insn %d to %d", from, to)
 		}
 		if p.insns[to].second {
-			return v.fail(syscall.EINVAL, from, "jump into the middle of ldimm64 insn %d", to)
+			return v.fail(errno.EINVAL, from, "jump into the middle of ldimm64 insn %d", to)
 		}
 		if !seen[to] {
 			seen[to] = true
@@ -104,7 +104,7 @@ func (v *verifier) checkCFG() error {
 		if in.isLdImm64() {
 			next = pc + 2
 			if next > n {
-				return v.fail(syscall.EINVAL, pc, "invalid bpf_ld_imm64 insn")
+				return v.fail(errno.EINVAL, pc, "invalid bpf_ld_imm64 insn")
 			}
 		}
 		if !in.isJmp() {
@@ -149,7 +149,7 @@ func (v *verifier) checkCFG() error {
 	}
 	for pc := 0; pc < n; pc++ {
 		if !seen[pc] && !p.insns[pc].second {
-			return v.fail(syscall.EINVAL, pc, "unreachable insn %d", pc)
+			return v.fail(errno.EINVAL, pc, "unreachable insn %d", pc)
 		}
 	}
 	return nil

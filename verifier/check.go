@@ -3,6 +3,7 @@ package verifier
 import (
 	"errors"
 	"fmt"
+	"github.com/skmsg/skmsg/internal/errno"
 	"strings"
 	"syscall"
 )
@@ -156,32 +157,32 @@ func (v *verifier) checkLdImm() error {
 			continue
 		}
 		if in.class() == clsLD && in.mode() == modeIMM && !in.isLdImm64() {
-			return v.fail(syscall.EINVAL, pc, "unknown opcode %02x", in.code)
+			return v.fail(errno.EINVAL, pc, "unknown opcode %02x", in.code)
 		}
 		if !in.isLdImm64() {
 			continue
 		}
 		if pc+1 >= len(p.insns) || !p.insns[pc+1].second {
-			return v.fail(syscall.EINVAL, pc, "invalid bpf_ld_imm64 insn")
+			return v.fail(errno.EINVAL, pc, "invalid bpf_ld_imm64 insn")
 		}
 		sec := &p.insns[pc+1]
 		if sec.code != 0 || sec.dst != 0 || sec.src != 0 || sec.off != 0 {
-			return v.fail(syscall.EINVAL, pc, "invalid bpf_ld_imm64 insn")
+			return v.fail(errno.EINVAL, pc, "invalid bpf_ld_imm64 insn")
 		}
 		switch in.src {
 		case 0, pseudoFunc, pseudoBTFID:
 		case pseudoMapFD, pseudoMapValue, pseudoMapIdx, pseudoMapIdxVal:
 			if in.m == nil {
-				return v.fail(syscall.EBADF, pc, "fd %d is not pointing to valid bpf_map", in.imm)
+				return v.fail(errno.EBADF, pc, "fd %d is not pointing to valid bpf_map", in.imm)
 			}
 			if in.src == pseudoMapValue || in.src == pseudoMapIdxVal {
 				off := uint32(sec.imm)
 				if off >= in.m.ValueSize {
-					return v.fail(syscall.EINVAL, pc, "invalid access to map value pointer, value_size=%d off=%d", in.m.ValueSize, off)
+					return v.fail(errno.EINVAL, pc, "invalid access to map value pointer, value_size=%d off=%d", in.m.ValueSize, off)
 				}
 			}
 		default:
-			return v.fail(syscall.EINVAL, pc, "unrecognized bpf_ld_imm64 insn")
+			return v.fail(errno.EINVAL, pc, "unrecognized bpf_ld_imm64 insn")
 		}
 	}
 	return nil
@@ -214,11 +215,11 @@ func (v *verifier) doCheck() error {
 		}
 		pc := v.cur.insn
 		if pc < 0 || pc >= len(v.p.insns) {
-			return v.fail(syscall.EFAULT, pc, "invalid insn idx %d insn_cnt %d", pc, len(v.p.insns))
+			return v.fail(errno.EFAULT, pc, "invalid insn idx %d insn_cnt %d", pc, len(v.p.insns))
 		}
 		v.processed++
 		if v.processed > v.opts.MaxProcessed {
-			return v.fail(syscall.E2BIG, pc, "BPF program is too large. Processed %d insn", v.processed)
+			return v.fail(errno.E2BIG, pc, "BPF program is too large. Processed %d insn", v.processed)
 		}
 		if v.prune[pc] {
 			pruned, err := v.isStateVisited(pc)
@@ -265,7 +266,7 @@ func (v *verifier) pushBranch(st *vstate, insn int) error {
 	}
 	v.stack = append(v.stack, st)
 	if len(v.stack) > 8192 {
-		return v.fail(syscall.E2BIG, insn, "The sequence of %d jumps is too complex.", len(v.stack))
+		return v.fail(errno.E2BIG, insn, "The sequence of %d jumps is too complex.", len(v.stack))
 	}
 	return nil
 }
@@ -307,9 +308,9 @@ func (v *verifier) step(pc int) error {
 			return nil
 		}
 		if in.mode() == modeABS || in.mode() == modeIND {
-			return v.fail(syscall.EINVAL, pc, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
+			return v.fail(errno.EINVAL, pc, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
 		}
-		return v.fail(syscall.EINVAL, pc, "unknown opcode %02x", in.code)
+		return v.fail(errno.EINVAL, pc, "unknown opcode %02x", in.code)
 	case clsJMP, clsJMP32:
 		return v.checkJmp(pc, in)
 	}
@@ -321,10 +322,10 @@ func (v *verifier) regs() *[11]regState { return &v.cur.cur().regs }
 // checkRegRead is check_reg_arg(..., SRC_OP).
 func (v *verifier) checkRegRead(pc int, r uint8) error {
 	if r > 10 {
-		return v.fail(syscall.EINVAL, pc, "R%d is invalid", r)
+		return v.fail(errno.EINVAL, pc, "R%d is invalid", r)
 	}
 	if v.regs()[r].typ == notInit {
-		return v.fail(syscall.EACCES, pc, "R%d !read_ok", r)
+		return v.fail(errno.EACCES, pc, "R%d !read_ok", r)
 	}
 	return nil
 }
@@ -332,10 +333,10 @@ func (v *verifier) checkRegRead(pc int, r uint8) error {
 // checkRegWrite is check_reg_arg(..., DST_OP).
 func (v *verifier) checkRegWrite(pc int, r uint8) error {
 	if r > 10 {
-		return v.fail(syscall.EINVAL, pc, "R%d is invalid", r)
+		return v.fail(errno.EINVAL, pc, "R%d is invalid", r)
 	}
 	if r == 10 {
-		return v.fail(syscall.EACCES, pc, "frame pointer is read only")
+		return v.fail(errno.EACCES, pc, "frame pointer is read only")
 	}
 	return nil
 }
@@ -383,7 +384,7 @@ func (v *verifier) checkStackDepth() error {
 		return d + best
 	}
 	if d := walk(0, map[int]bool{}); d > maxStack && len(v.seenCalls) > 0 {
-		return v.fail(syscall.EACCES, -1, "combined stack size of %d calls is %d. Too large", len(v.seenCalls)+1, d)
+		return v.fail(errno.EACCES, -1, "combined stack size of %d calls is %d. Too large", len(v.seenCalls)+1, d)
 	}
 	return nil
 }

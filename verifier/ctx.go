@@ -1,6 +1,11 @@
 package verifier
 
-import "github.com/cilium/ebpf"
+import (
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/skmsg/skmsg/internal/helpers"
+)
 
 // progTypeRules are the per-program-type parts of the rules: context
 // access (the is_valid_access functions of net/core/filter.c), direct
@@ -13,6 +18,8 @@ type progTypeRules struct {
 	helpers  map[int32]bool
 	// retRange, when set, is the range R0 must be in at exit.
 	retRange *[2]int64
+	hook     helpers.Hook
+	hookOK   bool
 }
 
 type ptrResult struct {
@@ -22,11 +29,29 @@ type ptrResult struct {
 
 var scalarResult = ptrResult{typ: scalarValue}
 
+// allowed reports whether the type may call helper id: the kernel's
+// table (internal/helpers, shared with the runtime) when it knows the
+// hook, the lists here otherwise.
+func (r *progTypeRules) allowed(id int32) bool {
+	if r.hookOK {
+		return helpers.Allowed(r.hook, asm.BuiltinFunc(id))
+	}
+	return r.helpers[id]
+}
+
 func (r *progTypeRules) ctxAccess(off, size int, write, sx bool, _ ebpf.AttachType) (ptrResult, bool) {
 	return r.ctx(off, size, write, sx)
 }
 
-func rulesFor(t ebpf.ProgramType, _ ebpf.AttachType) *progTypeRules {
+func rulesFor(t ebpf.ProgramType, at ebpf.AttachType) *progTypeRules {
+	r := rulesForType(t)
+	if r != nil {
+		r.hook, r.hookOK = helpers.HookOf(t, at)
+	}
+	return r
+}
+
+func rulesForType(t ebpf.ProgramType) *progTypeRules {
 	switch t {
 	case ebpf.SkMsg:
 		return &progTypeRules{name: "sk_msg", ctxName: "sk_msg_md", ctx: skMsgCtx, pktWrite: true, helpers: skMsgHelpers}

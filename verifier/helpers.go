@@ -1,5 +1,11 @@
 package verifier
 
+import (
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/skmsg/skmsg/internal/helpers"
+)
+
 // Helper prototypes (struct bpf_func_proto) of the helpers sockmap
 // programs may call, and which program type may call which
 // (sk_msg_func_proto, sk_skb_func_proto, sock_ops_func_proto and the
@@ -48,6 +54,7 @@ const (
 	retTCPSockOrNull
 	retRingbufMemOrNull
 	retBTFIDOrNull
+	retBTFID
 )
 
 type helperProto struct {
@@ -145,7 +152,7 @@ var helperProtos = map[int32]*helperProto{
 	142: hp("load_hdr_opt", retInteger, argCtx, argUninitMem, argConstSize, argAnything),
 	143: withPkt(hp("store_hdr_opt", retInteger, argCtx, argMemRdonly, argConstSize, argAnything)),
 	144: hp("reserve_hdr_opt", retInteger, argCtx, argAnything, argAnything),
-	158: withGPL(hp("get_current_task_btf", retInteger)),
+	158: withGPL(hp("get_current_task_btf", retBTFID)),
 	160: hp("ktime_get_coarse_ns", retInteger),
 	164: withCallback(hp("for_each_map_elem", retInteger, argConstMapPtr, argFunc, argStackOrNull, argAnything), 1, 1),
 	165: hp("snprintf", retInteger, argUninitMemOrNull, argConstSizeOrZero, argConstStr, argMemRdonlyOrNull, argConstSizeOrZero),
@@ -175,8 +182,8 @@ func helperName(id int32) string {
 	if p := helperProtos[id]; p != nil {
 		return "bpf_" + p.name
 	}
-	if n, ok := otherHelperNames[id]; ok {
-		return "bpf_" + n
+	if helpers.Known(asm.BuiltinFunc(id)) {
+		return "bpf_" + helpers.Name(asm.BuiltinFunc(id))
 	}
 	return "unknown"
 }
@@ -207,38 +214,3 @@ var (
 	skSkbHelpers   = helperSet(9, 26, 39, 38, 43, 50, 46, 47, 52, 72, 25, 84, 85, 86, 99)
 	sockOpsHelpers = helperSet(49, 57, 59, 53, 70, 46, 25, 107, 108, 122, 142, 143, 144, 96, 81, 80, 123, 15)
 )
-
-// otherHelperNames names helpers without a prototype here, for messages.
-var otherHelperNames = map[int32]string{
-	4: "probe_read", 10: "l3_csum_replace", 11: "l4_csum_replace", 13: "clone_redirect",
-	18: "skb_vlan_push", 19: "skb_vlan_pop", 20: "skb_get_tunnel_key", 21: "skb_set_tunnel_key",
-	22: "perf_event_read", 23: "redirect", 24: "get_route_realm", 27: "get_stackid", 28: "csum_diff",
-	29: "skb_get_tunnel_opt", 30: "skb_set_tunnel_opt", 31: "skb_change_proto", 32: "skb_change_type",
-	33: "skb_under_cgroup", 34: "get_hash_recalc", 36: "probe_write_user", 37: "current_task_under_cgroup",
-	40: "csum_update", 41: "set_hash_invalid", 44: "xdp_adjust_head", 45: "probe_read_str", 48: "set_hash",
-	51: "redirect_map", 54: "xdp_adjust_meta", 55: "perf_event_read_value", 56: "perf_prog_read_value",
-	58: "override_return", 64: "bind", 65: "xdp_adjust_tail", 66: "skb_get_xfrm_state", 67: "get_stack",
-	68: "skb_load_bytes_relative", 69: "fib_lookup", 73: "lwt_push_encap", 74: "lwt_seg6_store_bytes",
-	75: "lwt_seg6_adjust_srh", 76: "lwt_seg6_action", 77: "rc_repeat", 78: "rc_keydown", 79: "skb_cgroup_id",
-	82: "sk_select_reuseport", 83: "skb_ancestor_cgroup_id", 92: "rc_pointer_rel", 93: "spin_lock",
-	94: "spin_unlock", 97: "skb_ecn_set_ce", 100: "tcp_check_syncookie", 101: "sysctl_get_name",
-	102: "sysctl_get_current_value", 103: "sysctl_get_new_value", 104: "sysctl_set_new_value",
-	109: "send_signal", 110: "tcp_gen_syncookie", 111: "skb_output", 116: "tcp_send_ack",
-	117: "send_signal_thread", 119: "read_branch_records", 121: "xdp_output", 124: "sk_assign",
-	126: "seq_printf", 127: "seq_write", 128: "sk_cgroup_id", 129: "sk_ancestor_cgroup_id", 135: "csum_level",
-	141: "get_task_stack", 145: "inode_storage_get", 146: "inode_storage_delete", 147: "d_path",
-	148: "copy_from_user", 149: "snprintf_btf", 150: "seq_printf_btf", 151: "skb_cgroup_classid",
-	152: "redirect_neigh", 153: "per_cpu_ptr", 154: "this_cpu_ptr", 155: "redirect_peer",
-	156: "task_storage_get", 157: "task_storage_delete", 159: "bprm_opts_set", 161: "ima_inode_hash",
-	162: "sock_from_file", 163: "check_mtu", 166: "sys_bpf", 167: "btf_find_by_name_kind", 168: "sys_close",
-	169: "timer_init", 170: "timer_set_callback", 171: "timer_start", 172: "timer_cancel",
-	173: "get_func_ip", 174: "get_attach_cookie", 175: "task_pt_regs", 176: "get_branch_snapshot",
-	179: "kallsyms_lookup_name", 180: "find_vma", 183: "get_func_arg", 184: "get_func_ret",
-	185: "get_func_arg_cnt", 186: "get_retval", 187: "set_retval", 188: "xdp_get_buff_len",
-	189: "xdp_load_bytes", 190: "xdp_store_bytes", 191: "copy_from_user_task", 192: "skb_set_tstamp",
-	193: "ima_file_hash", 194: "kptr_xchg", 197: "dynptr_from_mem", 198: "ringbuf_reserve_dynptr",
-	199: "ringbuf_submit_dynptr", 200: "ringbuf_discard_dynptr", 201: "dynptr_read", 202: "dynptr_write",
-	203: "dynptr_data", 204: "tcp_raw_gen_syncookie_ipv4", 205: "tcp_raw_gen_syncookie_ipv6",
-	206: "tcp_raw_check_syncookie_ipv4", 207: "tcp_raw_check_syncookie_ipv6", 209: "user_ringbuf_drain",
-	210: "cgrp_storage_get", 211: "cgrp_storage_delete",
-}

@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"github.com/skmsg/skmsg/internal/errno"
 	"math"
 	"syscall"
 )
@@ -14,18 +15,18 @@ func (v *verifier) checkJmp(pc int, in *insn) error {
 		off := int(in.off)
 		if jmp32 {
 			if in.off != 0 || in.src != 0 || in.dst != 0 || in.srcBit() != srcK {
-				return v.fail(syscall.EINVAL, pc, "BPF_JA uses reserved fields")
+				return v.fail(errno.EINVAL, pc, "BPF_JA uses reserved fields")
 			}
 			off = int(in.imm)
 		} else if in.imm != 0 || in.src != 0 || in.dst != 0 || in.srcBit() != srcK {
-			return v.fail(syscall.EINVAL, pc, "BPF_JA uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_JA uses reserved fields")
 		}
 		v.jmps++
 		v.cur.insn = pc + off + 1
 		return nil
 	case jmpCALL:
 		if jmp32 || in.srcBit() != srcK || in.off != 0 || in.dst != 0 || (in.src != 0 && in.src != pseudoCall && in.src != pseudoKfuncCall) {
-			return v.fail(syscall.EINVAL, pc, "BPF_CALL uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_CALL uses reserved fields")
 		}
 		v.jmps++
 		if in.src == pseudoCall {
@@ -34,13 +35,13 @@ func (v *verifier) checkJmp(pc int, in *insn) error {
 		return v.checkHelperCall(pc, in)
 	case jmpEXIT:
 		if jmp32 || in.srcBit() != srcK || in.imm != 0 || in.src != 0 || in.dst != 0 || in.off != 0 {
-			return v.fail(syscall.EINVAL, pc, "BPF_EXIT uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_EXIT uses reserved fields")
 		}
 		v.jmps++
 		return v.checkExit(pc)
 	case jmpJEQ, jmpJGT, jmpJGE, jmpJSET, jmpJNE, jmpJSGT, jmpJSGE, jmpJLT, jmpJLE, jmpJSLT, jmpJSLE:
 	default:
-		return v.fail(syscall.EINVAL, pc, "invalid BPF_JMP/JMP32 opcode %x", op)
+		return v.fail(errno.EINVAL, pc, "invalid BPF_JMP/JMP32 opcode %x", op)
 	}
 	v.jmps++
 	return v.checkCondJmp(pc, in)
@@ -374,13 +375,13 @@ func (v *verifier) checkCondJmp(pc int, in *insn) error {
 	jmp32 := in.class() == clsJMP32
 	if in.srcBit() == srcX {
 		if in.imm != 0 {
-			return v.fail(syscall.EINVAL, pc, "BPF_JMP/JMP32 uses reserved fields")
+			return v.fail(errno.EINVAL, pc, "BPF_JMP/JMP32 uses reserved fields")
 		}
 		if err := v.checkRegRead(pc, in.src); err != nil {
 			return err
 		}
 	} else if in.src != 0 {
-		return v.fail(syscall.EINVAL, pc, "BPF_JMP/JMP32 uses reserved fields")
+		return v.fail(errno.EINVAL, pc, "BPF_JMP/JMP32 uses reserved fields")
 	}
 	if err := v.checkRegRead(pc, in.dst); err != nil {
 		return err
@@ -599,7 +600,7 @@ func (v *verifier) checkExit(pc int) error {
 		for _, r := range st.refs {
 			v.logf("Unreleased reference id=%d alloc_insn=%d\n", r.id, r.insnIdx)
 		}
-		return v.fail(syscall.EINVAL, pc, "BPF_EXIT instruction in main prog would lead to reference leak")
+		return v.fail(errno.EINVAL, pc, "BPF_EXIT instruction in main prog would lead to reference leak")
 	}
 	if err := v.checkRegRead(pc, 0); err != nil {
 		return err
@@ -608,7 +609,7 @@ func (v *verifier) checkExit(pc int) error {
 	if v.pt.retRange != nil {
 		rng := v.pt.retRange
 		if r0.typ != scalarValue {
-			return v.fail(syscall.EINVAL, pc, "At program exit the register R0 is not a known value (%s)", r0.typeName())
+			return v.fail(errno.EINVAL, pc, "At program exit the register R0 is not a known value (%s)", r0.typeName())
 		}
 		if r0.smin < rng[0] || r0.smax > rng[1] {
 			msg := "At program exit the register R0 has"
@@ -625,7 +626,7 @@ func (v *verifier) checkExit(pc int) error {
 				msg += " unknown scalar value"
 			}
 			msg += sprintf(" should have been in [%d, %d]", rng[0], rng[1])
-			return v.fail(syscall.EINVAL, pc, "%s", msg)
+			return v.fail(errno.EINVAL, pc, "%s", msg)
 		}
 	}
 	v.finishPath()

@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"github.com/skmsg/skmsg/internal/errno"
 	"math"
 	"syscall"
 )
@@ -16,10 +17,10 @@ const (
 // checkLoad is the BPF_LDX case of do_check.
 func (v *verifier) checkLoad(pc int, in *insn) error {
 	if in.mode() != modeMEM && in.mode() != modeMEMSX {
-		return v.fail(syscall.EINVAL, pc, "BPF_LDX uses reserved fields")
+		return v.fail(errno.EINVAL, pc, "BPF_LDX uses reserved fields")
 	}
 	if in.imm != 0 || (in.mode() == modeMEMSX && in.sizeBits() == sizeDW) {
-		return v.fail(syscall.EINVAL, pc, "BPF_LDX uses reserved fields")
+		return v.fail(errno.EINVAL, pc, "BPF_LDX uses reserved fields")
 	}
 	if err := v.checkRegRead(pc, in.src); err != nil {
 		return err
@@ -33,7 +34,7 @@ func (v *verifier) checkLoad(pc int, in *insn) error {
 // checkStore is BPF_STX (BPF_MEM).
 func (v *verifier) checkStore(pc int, in *insn) error {
 	if in.mode() != modeMEM || in.imm != 0 {
-		return v.fail(syscall.EINVAL, pc, "BPF_STX uses reserved fields")
+		return v.fail(errno.EINVAL, pc, "BPF_STX uses reserved fields")
 	}
 	if err := v.checkRegRead(pc, in.src); err != nil {
 		return err
@@ -47,7 +48,7 @@ func (v *verifier) checkStore(pc int, in *insn) error {
 // checkStoreImm is BPF_ST.
 func (v *verifier) checkStoreImm(pc int, in *insn) error {
 	if in.mode() != modeMEM || in.src != 0 {
-		return v.fail(syscall.EINVAL, pc, "BPF_ST uses reserved fields")
+		return v.fail(errno.EINVAL, pc, "BPF_ST uses reserved fields")
 	}
 	if err := v.checkRegRead(pc, in.dst); err != nil {
 		return err
@@ -69,10 +70,10 @@ func (v *verifier) checkAtomic(pc int, in *insn) error {
 	switch in.imm {
 	case aluADD, aluADD | fetch, aluAND, aluAND | fetch, aluOR, aluOR | fetch, aluXOR, aluXOR | fetch, xchg, cmpxchg:
 	default:
-		return v.fail(syscall.EINVAL, pc, "BPF_ATOMIC uses invalid atomic opcode %02x", in.imm)
+		return v.fail(errno.EINVAL, pc, "BPF_ATOMIC uses invalid atomic opcode %02x", in.imm)
 	}
 	if in.size() != 4 && in.size() != 8 {
-		return v.fail(syscall.EINVAL, pc, "invalid atomic operand size")
+		return v.fail(errno.EINVAL, pc, "invalid atomic operand size")
 	}
 	if err := v.checkRegRead(pc, in.src); err != nil {
 		return err
@@ -89,7 +90,7 @@ func (v *verifier) checkAtomic(pc int, in *insn) error {
 	d := &regs[in.dst]
 	switch d.typ {
 	case ptrToCtx, ptrToPacket, ptrToPacketMeta, ptrToSocket, ptrToSockCommon, ptrToTCPSock:
-		return v.fail(syscall.EACCES, pc, "BPF_ATOMIC stores into R%d %s is not allowed", in.dst, d.typeName())
+		return v.fail(errno.EACCES, pc, "BPF_ATOMIC stores into R%d %s is not allowed", in.dst, d.typeName())
 	}
 	loadReg := -1
 	if in.imm&fetch != 0 {
@@ -126,7 +127,7 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 			if reg.varOff.isConst() {
 				vo = sprintf("%d", int64(reg.varOff.value))
 			}
-			return v.fail(syscall.EACCES, pc, "misaligned stack access off %s+%d+%d size %d", vo, reg.off, off, size)
+			return v.fail(errno.EACCES, pc, "misaligned stack access off %s+%d+%d size %d", vo, reg.off, off, size)
 		}
 	}
 	off += int(reg.off)
@@ -136,7 +137,7 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 	switch {
 	case reg.typ == ptrToMapKey:
 		if t == accWrite {
-			return v.fail(syscall.EACCES, pc, "write to change key R%d not allowed", regno)
+			return v.fail(errno.EACCES, pc, "write to change key R%d not allowed", regno)
 		}
 		if err := v.checkMemRegion(pc, regno, off, size, reg.m.KeySize, false); err != nil {
 			return err
@@ -144,10 +145,10 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 	case reg.typ == ptrToMapValue && !reg.maybeNull:
 		m := reg.m
 		if t == accWrite && m.Flags&flagRdonlyProg != 0 {
-			return v.fail(syscall.EACCES, pc, "write into map forbidden, value_size=%d off=%d size=%d", m.ValueSize, off, size)
+			return v.fail(errno.EACCES, pc, "write into map forbidden, value_size=%d off=%d size=%d", m.ValueSize, off, size)
 		}
 		if t == accRead && m.Flags&flagWronlyProg != 0 {
-			return v.fail(syscall.EACCES, pc, "read from map forbidden, value_size=%d off=%d size=%d", m.ValueSize, off, size)
+			return v.fail(errno.EACCES, pc, "read from map forbidden, value_size=%d off=%d size=%d", m.ValueSize, off, size)
 		}
 		if err := v.checkMemRegion(pc, regno, off, size, m.ValueSize, false); err != nil {
 			return err
@@ -159,7 +160,7 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 		}
 	case reg.typ == ptrToMem && !reg.maybeNull:
 		if t == accWrite && reg.mem == memRdonly {
-			return v.fail(syscall.EACCES, pc, "the reg %d is rdonly", regno)
+			return v.fail(errno.EACCES, pc, "the reg %d is rdonly", regno)
 		}
 		if err := v.checkMemRegion(pc, regno, off, size, reg.memSize, false); err != nil {
 			return err
@@ -173,7 +174,7 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 			if l := v.p.lineOf(pc); l != "" {
 				v.logf("; %s\n", l)
 			}
-			return v.fail(syscall.EACCES, pc, "invalid bpf_context access off=%d size=%d", off, size)
+			return v.fail(errno.EACCES, pc, "invalid bpf_context access off=%d size=%d", off, size)
 		}
 		if t == accRead && ptrType.typ != scalarValue {
 			result.markPtr(ptrType.typ)
@@ -188,29 +189,35 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 		}
 	case reg.isPkt():
 		if t == accWrite && !v.pt.pktWrite {
-			return v.fail(syscall.EACCES, pc, "cannot write into packet")
+			return v.fail(errno.EACCES, pc, "cannot write into packet")
 		}
 		if err := v.checkPacketAccess(pc, regno, reg, off, size); err != nil {
 			return err
 		}
 	case (reg.typ == ptrToSocket || reg.typ == ptrToSockCommon || reg.typ == ptrToTCPSock) && !reg.maybeNull:
 		if t == accWrite {
-			return v.fail(syscall.EACCES, pc, "R%d cannot write into %s", regno, reg.typeName())
+			return v.fail(errno.EACCES, pc, "R%d cannot write into %s", regno, reg.typeName())
 		}
 		if reg.smin < 0 {
-			return v.fail(syscall.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
+			return v.fail(errno.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
 		}
 		if !sockAccessOK(reg.typ, off, size) {
-			return v.fail(syscall.EACCES, pc, "R%d invalid %s access off=%d size=%d", regno, reg.typeName(), off, size)
+			return v.fail(errno.EACCES, pc, "R%d invalid %s access off=%d size=%d", regno, reg.typeName(), off, size)
 		}
 	case reg.typ == ptrToBTFID && !reg.maybeNull:
 		// Typed kernel pointers: reads give scalars (the kernel checks
 		// the field against BTF; skmsg does not model vmlinux types).
 		if t == accWrite {
-			return v.fail(syscall.EACCES, pc, "only read is supported")
+			return v.fail(errno.EACCES, pc, "only read is supported")
+		}
+		if t == accRead && size == 8 {
+			// May be a pointer field: the kernel walks BTF and gives
+			// another typed pointer; skmsg, without the kernel's
+			// types, gives a pointer that also does scalar math.
+			result.markPtr(ptrToBTFID)
 		}
 	default:
-		return v.fail(syscall.EACCES, pc, "R%d invalid mem access '%s'", regno, reg.typeName())
+		return v.fail(errno.EACCES, pc, "R%d invalid mem access '%s'", regno, reg.typeName())
 	}
 	if t == accRead && valueReg >= 0 {
 		if setResult {
@@ -232,10 +239,10 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 // fixed and zero... the kernel allows a fixed offset folded into off.
 func (v *verifier) checkCtxPtrOff(pc int, regno uint8, reg *regState) error {
 	if !reg.varOff.isConst() || reg.varOff.value != 0 {
-		return v.fail(syscall.EACCES, pc, "variable ctx access var_off=%s disallowed", reg.varOff)
+		return v.fail(errno.EACCES, pc, "variable ctx access var_off=%s disallowed", reg.varOff)
 	}
 	if reg.off != 0 {
-		return v.fail(syscall.EACCES, pc, "dereference of modified ctx ptr R%d off=%d disallowed", regno, reg.off)
+		return v.fail(errno.EACCES, pc, "dereference of modified ctx ptr R%d off=%d disallowed", regno, reg.off)
 	}
 	return nil
 }
@@ -244,16 +251,16 @@ func (v *verifier) checkCtxPtrOff(pc int, regno uint8, reg *regState) error {
 func (v *verifier) checkMemRegion(pc int, regno uint8, off, size int, memSize uint32, zeroOK bool) error {
 	reg := &v.regs()[regno]
 	if reg.smin < 0 && (reg.smin == math.MinInt64 || int64(off)+reg.smin != int64(int32(int64(off)+reg.smin)) || reg.smin+int64(off) < 0) {
-		return v.fail(syscall.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
+		return v.fail(errno.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
 	}
 	if msg := memAccessMsg(reg, regno, reg.smin+int64(off), size, memSize, zeroOK); msg != "" {
-		return v.failLines(syscall.EACCES, pc, msg, sprintf("R%d min value is outside of the allowed memory range", regno))
+		return v.failLines(errno.EACCES, pc, msg, sprintf("R%d min value is outside of the allowed memory range", regno))
 	}
 	if reg.umax >= maxVarOff {
-		return v.fail(syscall.EACCES, pc, "R%d unbounded memory access, make sure to bounds check any such access", regno)
+		return v.fail(errno.EACCES, pc, "R%d unbounded memory access, make sure to bounds check any such access", regno)
 	}
 	if msg := memAccessMsg(reg, regno, int64(reg.umax)+int64(off), size, memSize, zeroOK); msg != "" {
-		return v.failLines(syscall.EACCES, pc, msg, sprintf("R%d max value is outside of the allowed memory range", regno))
+		return v.failLines(errno.EACCES, pc, msg, sprintf("R%d max value is outside of the allowed memory range", regno))
 	}
 	return nil
 }
@@ -278,13 +285,13 @@ func memAccessMsg(reg *regState, regno uint8, off int64, size int, memSize uint3
 // checkPacketAccess is check_packet_access.
 func (v *verifier) checkPacketAccess(pc int, regno uint8, reg *regState, off, size int) error {
 	if reg.smin < 0 {
-		return v.fail(syscall.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
+		return v.fail(errno.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
 	}
 	if reg.rng < 0 {
-		return v.fail(syscall.EACCES, pc, "R%d offset is outside of the packet", regno)
+		return v.fail(errno.EACCES, pc, "R%d offset is outside of the packet", regno)
 	}
 	if msg := memAccessMsg(reg, regno, int64(off), size, uint32(reg.rng), false); msg != "" {
-		return v.failLines(syscall.EACCES, pc, msg, sprintf("R%d offset is outside of the packet", regno))
+		return v.failLines(errno.EACCES, pc, msg, sprintf("R%d offset is outside of the packet", regno))
 	}
 	return nil
 }
@@ -350,23 +357,23 @@ func (v *verifier) stackBounds(pc int, regno uint8, reg *regState, off, size int
 		maxOff = minOff + int64(size)
 	} else {
 		if reg.smax >= maxVarOff || reg.smin <= -maxVarOff {
-			return v.fail(syscall.EACCES, pc, "invalid unbounded variable-offset%s stack R%d", extra, regno)
+			return v.fail(errno.EACCES, pc, "invalid unbounded variable-offset%s stack R%d", extra, regno)
 		}
 		minOff = reg.smin + int64(off)
 		maxOff = reg.smax + int64(off) + int64(size)
 	}
-	errno := syscall.Errno(0)
+	code := syscall.Errno(0)
 	if minOff < -maxStack || minOff > -1 {
-		errno = syscall.EACCES
+		code = errno.EACCES
 	} else if maxOff > 0 || size < 0 {
 		// Out of the stack into non-negative offsets.
-		errno = syscall.EINVAL
+		code = errno.EINVAL
 	}
-	if errno != 0 {
+	if code != 0 {
 		if reg.varOff.isConst() {
-			return v.fail(errno, pc, "invalid%s stack R%d off=%d size=%d", extra, regno, off+int(reg.varOff.value), size)
+			return v.fail(code, pc, "invalid%s stack R%d off=%d size=%d", extra, regno, off+int(reg.varOff.value), size)
 		}
-		return v.fail(errno, pc, "invalid variable-offset%s stack R%d var_off=%s off=%d size=%d", extra, regno, reg.varOff, off, size)
+		return v.fail(code, pc, "invalid variable-offset%s stack R%d var_off=%s off=%d size=%d", extra, regno, reg.varOff, off, size)
 	}
 	return nil
 }
@@ -391,10 +398,10 @@ func (v *verifier) stackWrite(pc int, f *frame, off, size int, valueReg int, val
 			if l := v.p.lineOf(pc); l != "" {
 				v.logf("; %s\n", l)
 			}
-			return v.fail(syscall.EACCES, pc, "invalid size of register spill")
+			return v.fail(errno.EACCES, pc, "invalid size of register spill")
 		}
 		if val.typ == ptrToStack && f != v.cur.cur() {
-			return v.fail(syscall.EINVAL, pc, "cannot spill pointers to stack into stack frame of the caller")
+			return v.fail(errno.EINVAL, pc, "cannot spill pointers to stack into stack frame of the caller")
 		}
 		v.saveSpill(s, val, size, true)
 	default:
@@ -455,7 +462,7 @@ func (v *verifier) stackRead(pc int, f *frame, off, size int, result *regState, 
 				if l := v.p.lineOf(pc); l != "" {
 					v.logf("; %s\n", l)
 				}
-				return v.fail(syscall.EACCES, pc, "invalid size of register fill")
+				return v.fail(errno.EACCES, pc, "invalid size of register fill")
 			}
 			if size <= spill && off%8 == 0 {
 				*result = *r

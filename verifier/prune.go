@@ -1,6 +1,6 @@
 package verifier
 
-import "syscall"
+import "github.com/skmsg/skmsg/internal/errno"
 
 // isStateVisited is is_state_visited: compare the current state with the
 // checkpoints at this instruction; prune when a finished one includes it,
@@ -23,7 +23,7 @@ func (v *verifier) isStateVisited(pc int) (bool, error) {
 				if l := v.p.lineOf(pc); l != "" {
 					v.logf("; %s\n", l)
 				}
-				return false, v.fail(syscall.EINVAL, pc, "infinite loop detected at insn %d", pc)
+				return false, v.fail(errno.EINVAL, pc, "infinite loop detected at insn %d", pc)
 			}
 			if v.jmps-v.prevJmps < 20 && v.processed-v.prevInsns < 100 {
 				addNew = false

@@ -58,6 +58,9 @@ printed under the step whose programs printed it.
                   also write a browsable report: the C source with
                   executed, partly executed and never executed lines
   -v              print every step, not only failures and printk output
+  --no-verify     load programs on skmsg without its static verifier, so
+                  that a program the kernel would refuse still runs (the
+                  interpreter's run-time checks stay)
   --color MODE    auto (default: colour when stdout is a terminal), always
                   or never
 
@@ -87,6 +90,8 @@ type runFlags struct {
 	cover     *cover.Recorder
 	coverFile string
 	coverHTML string
+	// noVerify loads programs on skmsg without the static verifier.
+	noVerify bool
 }
 
 // seedOption parses --seed.
@@ -182,7 +187,7 @@ func runOne(file string, f *runFlags, opts scenario.Options, pcap string) fileRu
 	if f.kernel {
 		backend = &kernel.Backend{TracePipe: f.tracePipe}
 	} else {
-		sk = &emulated.Backend{Trace: f.trace, Coverage: f.cover}
+		sk = &emulated.Backend{Trace: f.trace, Coverage: f.cover, NoVerify: f.noVerify}
 		if pcap != "" {
 			if pcapFile, err = os.Create(pcap); err != nil {
 				fr.err, fr.code = err, exitUsage
@@ -227,6 +232,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.seed, "seed", "", "seed (overrides the file's)")
 	fs.BoolVar(&f.trace, "trace", false, "print every program run")
 	fs.BoolVar(&f.verbose, "v", false, "print every step")
+	fs.BoolVar(&f.noVerify, "no-verify", false, "load programs on skmsg without the static verifier")
 	fs.StringVar(&f.color, "color", "auto", "colour: auto, always or never")
 	fs.StringVar(&f.coverFile, "cover", "", "write lcov coverage to `FILE`")
 	fs.StringVar(&f.coverHTML, "cover-html", "", "write an HTML coverage report into `DIR`")

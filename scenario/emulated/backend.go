@@ -59,6 +59,9 @@ type Backend struct {
 	// backend (and of other backends given the same recorder). Without it
 	// the interpreter runs its fast loop.
 	Coverage *cover.Recorder
+	// NoVerify loads programs without the static verifier (runtime
+	// Options.NoVerify): a program the kernel would refuse then runs.
+	NoVerify bool
 
 	last *skmsgSession
 }
@@ -103,7 +106,7 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 		tracer: newRunTracer(b.Trace),
 	}
 	s.tracer.names = s.names
-	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk, Kernel: b.Kernel, NumCPU: env.CPUs}
+	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk, Kernel: b.Kernel, NumCPU: env.CPUs, NoVerify: b.NoVerify}
 	if b.Trace || b.RecordRuns {
 		opts.Observer = s.tracer
 	}
@@ -245,9 +248,9 @@ func (s *skmsgSession) LoadProgram(p *scenario.Program) error {
 			// verdict on the program.
 			return fmt.Errorf("program %s: %w", p.Name, err)
 		}
-		// What the kernel's verifier answers for a refused program.
-		// The verifier's errno when the refusal says which (EINVAL for a
-		// helper the type may not call), else EACCES.
+		// What the kernel's verifier answers for a refused program: the
+		// static verifier's errno (EACCES, EINVAL, E2BIG, ...), EACCES
+		// for the runtime's own load checks.
 		if _, ok := errno.Of(err); ok {
 			return err
 		}
