@@ -34,7 +34,9 @@ func testdataPrograms(tb testing.TB) []*Program {
 			continue
 		}
 		for _, prog := range obj.ProgramList {
-			if rulesFor(prog.Type, prog.AttachType) == nil {
+			if rulesFor(prog.Type, prog.AttachType) == nil || prog.Unsupported != nil {
+				// Programs skmsg cannot run (a CO-RE relocation the
+				// loader poisoned, ...) are not loaded at all.
 				continue
 			}
 			vp := FromLoader(obj, prog)
