@@ -2,7 +2,9 @@ package verifier
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,15 +49,36 @@ func testdataPrograms(tb testing.TB) []*Program {
 	return out
 }
 
+// rejectedInScenarios lists the programs a bundled scenario expects the
+// kernel to refuse ("program: NAME ... rejected: true").
+func rejectedInScenarios(tb testing.TB) map[string]bool {
+	tb.Helper()
+	files, err := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
+	require.NoError(tb, err)
+	re := regexp.MustCompile(`program:\s*([A-Za-z0-9_]+).*rejected:\s*true`)
+	out := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(tb, err)
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			out[m[1]] = true
+		}
+	}
+	return out
+}
+
 // TestTestdataAccepted: every sockmap program skmsg's tests load passes
-// the verifier, except those made to be refused (named "bad").
+// the verifier, except those made to be refused (named "bad", or expected
+// to be rejected by a bundled scenario).
 func TestTestdataAccepted(t *testing.T) {
 	progs := testdataPrograms(t)
 	require.NotEmpty(t, progs)
+	rejected := rejectedInScenarios(t)
 	for _, p := range progs {
 		res, err := Verify(p, Options{})
 		require.NoError(t, err, p.Name)
-		bad := strings.Contains(p.Name, "bad")
+		_, prog, _ := strings.Cut(p.Name, "/")
+		bad := strings.Contains(prog, "bad") || rejected[prog]
 		if bad {
 			require.False(t, res.Accepted, "%s is made to be refused", p.Name)
 			require.NotEmpty(t, res.Reason, p.Name)
