@@ -87,8 +87,12 @@ type FuzzConfig struct {
 	// PerClass is how many programs of one disagreement class are saved
 	// (default 3).
 	PerClass int
-	// SkmsgDeadline bounds one skmsg verification (default 20s).
-	SkmsgDeadline time.Duration
+	// SkmsgDeadline bounds one skmsg verification (default 1m); a
+	// verification past it counts as a failure and keeps running in the
+	// background. After MaxDeadlineMisses of them (default 5, negative:
+	// never) Fuzz stops.
+	SkmsgDeadline     time.Duration
+	MaxDeadlineMisses int
 	// Progress, when set, gets the running counts every ProgressEvery.
 	Progress      func(FuzzStats)
 	ProgressEvery time.Duration
@@ -113,7 +117,10 @@ func Fuzz(ctx context.Context, cases []verifiercorpus.Case, cfg FuzzConfig) (Fuz
 		cfg.PerClass = 3
 	}
 	if cfg.SkmsgDeadline == 0 {
-		cfg.SkmsgDeadline = 20 * time.Second
+		cfg.SkmsgDeadline = time.Minute
+	}
+	if cfg.MaxDeadlineMisses == 0 {
+		cfg.MaxDeadlineMisses = 5
 	}
 	if err := verifiercorpus.KernelAvailable(); err != nil {
 		return FuzzStats{}, fmt.Errorf("differential fuzzing needs the kernel: %w", err)
@@ -223,8 +230,8 @@ func Fuzz(ctx context.Context, cases []verifiercorpus.Case, cfg FuzzConfig) (Fuz
 				st.Saved++
 			}
 		}
-		if hangs >= 5 {
-			return st, fmt.Errorf("skmsg's verifier missed its %s deadline 5 times: stopping (the programs are in %s)", cfg.SkmsgDeadline, cfg.OutDir)
+		if cfg.MaxDeadlineMisses > 0 && hangs >= cfg.MaxDeadlineMisses {
+			return st, fmt.Errorf("skmsg's verifier missed its %s deadline %d times: stopping (the programs are in %s)", cfg.SkmsgDeadline, hangs, cfg.OutDir)
 		}
 		if cfg.Progress != nil && time.Since(lastProgress) >= cfg.ProgressEvery {
 			lastProgress = time.Now()

@@ -29,6 +29,9 @@ func main() {
 	out := flag.String("out", "", "directory for the disagreeing programs and stats.json (none: count only)")
 	perClass := flag.Int("per-class", 3, "programs saved per disagreement class")
 	every := flag.Duration("progress", time.Minute, "how often to print the running counts")
+	withE2BIG := flag.Bool("e2big-seeds", false, "also mutate the corpus programs the kernel refuses for the complexity limit (each takes the kernel about a second, and skmsg longer)")
+	deadline := flag.Duration("deadline", time.Minute, "how long one skmsg verification may take before it counts as a failure")
+	maxFailures := flag.Int("max-deadline-misses", 5, "stop after this many missed deadlines (-1: never)")
 	replay := flag.String("replay", "", "verify one saved program (JSON) with skmsg's verifier and print its verdict and log")
 	flag.Parse()
 
@@ -39,7 +42,7 @@ func main() {
 		}
 		return
 	}
-	cases, err := verifiercorpus.Cases()
+	cases, err := seeds(*withE2BIG)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verifierfuzz:", err)
 		os.Exit(1)
@@ -49,6 +52,7 @@ func main() {
 	fmt.Printf("verifierfuzz: seed %d, %d corpus programs, %s\n", *seed, len(cases), *duration)
 	st, err := verifierfuzz.Fuzz(ctx, cases, verifierfuzz.FuzzConfig{
 		Duration: *duration, Seed: *seed, OutDir: *out, PerClass: *perClass,
+		SkmsgDeadline: *deadline, MaxDeadlineMisses: *maxFailures,
 		ProgressEvery: *every,
 		Progress:      func(s verifierfuzz.FuzzStats) { fmt.Println("verifierfuzz:", s) },
 	})
@@ -57,6 +61,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "verifierfuzz:", err)
 		os.Exit(1)
 	}
+}
+
+// seeds are the corpus programs to mutate: all of them, or all but the
+// ones the committed verdicts say hit the complexity limit.
+func seeds(withE2BIG bool) ([]verifiercorpus.Case, error) {
+	cases, err := verifiercorpus.Cases()
+	if err != nil || withE2BIG {
+		return cases, err
+	}
+	f, err := verifiercorpus.ReadFile(verifiercorpus.VerdictsPath())
+	if err != nil {
+		return nil, err
+	}
+	verdicts := f.Map()
+	var out []verifiercorpus.Case
+	for _, c := range cases {
+		if verdicts[c.Key()].Errno != "E2BIG" {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func replaySaved(path string) error {
