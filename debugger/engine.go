@@ -749,6 +749,10 @@ func (e *Engine) ProgramAt(addr uint64) (string, int, error) {
 	return e.programs[id-1].name, int(uint32(addr) / asm.InstructionSize), nil
 }
 
+// Now is the engine's pause clock's time: wall time that stands still
+// while anything is stopped. The scenario's deadlines use it.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
 // WithTimeout is context.WithTimeout measured on the engine's pause
 // clock: time spent stopped does not count. A backend's waits (for idle,
 // for a handshake) use it.

@@ -64,6 +64,19 @@ func (c *PauseClock) signal() {
 	c.changed = make(chan struct{})
 }
 
+// Now is the wall clock less the time the clock was paused: a deadline
+// computed from it (Now().Add(d)) and waited for with WithTimeout or
+// compared with a later Now passes after d of active time. It does not
+// move while paused.
+func (c *PauseClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused > 0 {
+		return c.since.Add(-c.total)
+	}
+	return c.now().Add(-c.total)
+}
+
 // Paused is the total time the clock was stopped, the current pause
 // included.
 func (c *PauseClock) Paused() time.Duration {

@@ -36,9 +36,12 @@ func TestPauseClockTimeoutCountsActiveTimeOnly(t *testing.T) {
 	ctx, cancel := c.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 
+	t0 := c.Now()
 	fake.advance(10 * time.Millisecond) // 10ms active
+	assert.Equal(t, 10*time.Millisecond, c.Now().Sub(t0))
 	c.Pause()
 	fake.advance(time.Minute) // the user looks for a minute
+	assert.Equal(t, 10*time.Millisecond, c.Now().Sub(t0), "Now stands still while paused")
 	assert.Equal(t, time.Minute, c.Paused())
 	// However long the real timer waits meanwhile, the context lives.
 	assert.Never(t, func() bool { return ctx.Err() != nil }, 100*time.Millisecond, 5*time.Millisecond,
@@ -46,6 +49,7 @@ func TestPauseClockTimeoutCountsActiveTimeOnly(t *testing.T) {
 	c.Resume()
 	assert.Equal(t, time.Minute, c.Paused())
 	fake.advance(15 * time.Millisecond) // 25ms active: still alive
+	assert.Equal(t, 25*time.Millisecond, c.Now().Sub(t0))
 	assert.Never(t, func() bool { return ctx.Err() != nil }, 80*time.Millisecond, 5*time.Millisecond,
 		"25ms of 30ms active used")
 	fake.advance(10 * time.Millisecond) // 35ms active: over
