@@ -150,6 +150,7 @@ func TestLineBreakpointStepsAndVariables(t *testing.T) {
 	assert.Equal(t, "11 (0xb)", eval(t, e, st.Thread, "msg->size"))
 	assert.Equal(t, "11 (0xb)", eval(t, e, st.Thread, "ctx.size"))
 	assert.Equal(t, "1", eval(t, e, st.Thread, "msg->size == 11"))
+	assert.Equal(t, "11 (0xb)", eval(t, e, st.Thread, "u32[r1 + 68]"), "the load msg->size compiles to")
 	assert.Contains(t, eval(t, e, st.Thread, "r1"), "(sk_msg_md+0)")
 	assert.Contains(t, eval(t, e, st.Thread, "r10"), "(fp+0 of frame 0)")
 	_, err := e.Eval(st.Thread, 0, "msg->nosuch")
@@ -306,6 +307,9 @@ func TestExpressions(t *testing.T) {
 		{in: "(r1 & 4) != 0", want: 1},
 		{in: "-1 == r2", want: 1},
 		{in: "0x10", want: 16},
+		{in: "u32[r1 + 3]", want: 12},
+		{in: "u8[0]", want: 1},
+		{in: "u64[", err: "ends early"},
 		{in: "r11", err: "no register"},
 		{in: "r1 +", err: "ends early"},
 		{in: "r1 $ 2", err: "unexpected character"},
@@ -434,3 +438,5 @@ func TestFaultStopsAsException(t *testing.T) {
 		t.Fatal("the run did not end")
 	}
 }
+
+func (fakeEnv) load(addr uint64, size int) (uint64, error) { return addr + uint64(size), nil }

@@ -11,8 +11,9 @@ import (
 // Expressions (print, watch, breakpoint conditions) are small: integers,
 // registers r0..r10 (and pc), context fields (ctx.size, ctx->size or with
 // the program's parameter name, msg->size, skops->args[1]), stack slots
-// relative to the frame pointer (stack[-8], a u64), + - & arithmetic,
-// comparisons and && || !. Values are 64-bit; comparisons are unsigned
+// relative to the frame pointer (stack[-8], a u64), loads from any
+// address the program could read (u8[r2+3], u32[r1+68]), + - &
+// arithmetic, comparisons and && || !. Values are 64-bit; comparisons are unsigned
 // unless an operand is negative.
 
 type expr interface {
@@ -26,6 +27,7 @@ type evalEnv interface {
 	ctxField(name string) (uint64, error)
 	ctxParam() string
 	stack(off int64) (uint64, error)
+	load(addr uint64, size int) (uint64, error)
 }
 
 type (
@@ -34,6 +36,10 @@ type (
 	pcExpr    struct{}
 	ctxExpr   struct{ field string }
 	stackExpr struct{ off expr }
+	loadExpr  struct {
+		size int
+		addr expr
+	}
 	unaryExpr struct {
 		op string
 		x  expr
@@ -55,6 +61,14 @@ func (e stackExpr) eval(env evalEnv) (uint64, error) {
 		return 0, err
 	}
 	return env.stack(int64(off))
+}
+
+func (e loadExpr) eval(env evalEnv) (uint64, error) {
+	a, err := e.addr.eval(env)
+	if err != nil {
+		return 0, err
+	}
+	return env.load(a, e.size)
 }
 
 func (e unaryExpr) eval(env evalEnv) (uint64, error) {
@@ -290,6 +304,16 @@ func (p *parser) primary() (expr, error) {
 			return nil, fmt.Errorf("no register %s (r0..r10)", t)
 		}
 		return regExpr{n}, nil
+	case t == "u8" || t == "u16" || t == "u32" || t == "u64":
+		if err := p.expect("["); err != nil {
+			return nil, err
+		}
+		addr, err := p.sum()
+		if err != nil {
+			return nil, err
+		}
+		size, _ := strconv.Atoi(t[1:])
+		return loadExpr{size: size / 8, addr: addr}, p.expect("]")
 	case t == "stack":
 		if err := p.expect("["); err != nil {
 			return nil, err
@@ -305,7 +329,7 @@ func (p *parser) primary() (expr, error) {
 	}
 	// ctx.FIELD, ctx->FIELD or PARAM->FIELD, with .sub and [i] parts.
 	if op := p.peek(); op != "." && op != "->" {
-		return nil, fmt.Errorf("unknown name %q (registers r0..r10, pc, ctx.FIELD, stack[OFF])", t)
+		return nil, fmt.Errorf("unknown name %q (registers r0..r10, pc, ctx.FIELD, stack[OFF], u8/u16/u32/u64[ADDR])", t)
 	}
 	p.i++
 	field, err := p.fieldPath()

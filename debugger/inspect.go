@@ -133,6 +133,10 @@ func (f *frameEnv) stack(off int64) (uint64, error) {
 	return f.th.mach.Peek(cf.FP+uint64(off), 8)
 }
 
+func (f *frameEnv) load(addr uint64, size int) (uint64, error) {
+	return f.th.mach.Peek(addr, size)
+}
+
 // describe renders a 64-bit value: a pointer as region+offset, else as
 // decimal (and hex when large).
 func describe(m *vm.Machine, v uint64) string {

@@ -41,7 +41,8 @@ const help = `Commands (abbreviations in brackets):
   break [b] SPEC [if COND]  FILE:LINE, LINE, FUNC, *N, PROG:*N or step N
   delete [d] [N]            delete breakpoint N (all without N)
   print [p] EXPR            r0..r10, pc, ctx.FIELD or msg->FIELD, stack[-8],
-                            packet, map NAME [KEY], arithmetic and comparisons
+                            u8/u16/u32/u64[ADDR], packet, map NAME [KEY],
+                            arithmetic and comparisons
   info registers [i r]      all registers (pointers as region+offset)
   info breakpoints [i b]    breakpoints
   info threads              program runs in progress
