@@ -39,6 +39,11 @@ func (c *Collection) SockMap(name string) (*SockMap, bool) {
 	return sm, ok
 }
 
+// ErrProgramType is wrapped by the rejection of a program of a type skmsg
+// does not run (only sk_msg, sk_skb and sockops programs are prepared). It
+// wraps loader.ErrNotSupported.
+var ErrProgramType = fmt.Errorf("skmsg runs sk_msg, sk_skb and sockops programs only: %w", loader.ErrNotSupported)
+
 // ProgTypeInfo tells Load how to prepare programs of a type: the helpers
 // they may call and the context access rules.
 type ProgTypeInfo struct {
@@ -222,7 +227,7 @@ func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, 
 	pt := progTypeFromEBPF(lp.Type)
 	info, ok := progTypes[pt]
 	if pt == 0 || !ok {
-		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, loader.ErrNotSupported)
+		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, ErrProgramType)
 	}
 	rt := c.rt
 	if !rt.opts.NoVerify {

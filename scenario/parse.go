@@ -356,11 +356,14 @@ func (p *parser) scenario(root *yaml.Node) *Scenario {
 			} else {
 				p.errorf(e, path, "missing field \"name\"")
 			}
-			c.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), 0)
-			c.Server = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 2, byte(i + 1)}), 0)
-			if i >= 254 {
-				p.errorf(e, path, "too many connections for default addresses (at most 254)")
+			// Default addresses: 127.0.1.n and 127.0.2.n for the first
+			// 254 connections, then 127.k.1.n and 127.k.2.n (k = i/254).
+			if i >= 254*255 {
+				p.errorf(e, path, "too many connections (at most %d)", 254*255)
 			}
+			hi, lo := byte(i/254), byte(i%254+1)
+			c.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, hi, 1, lo}), 0)
+			c.Server = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, hi, 2, lo}), 0)
 			if v := cf.get("client"); v != nil {
 				c.Client, _ = p.addrPort(v, path+".client")
 			}
@@ -408,10 +411,16 @@ func (p *parser) addrPort(n *yaml.Node, path string) (netip.AddrPort, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
 	}
-	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+	// An IPv6 address may be bracketed without a port ("[fd00::1]"), as
+	// people write it next to bracketed addresses with ports.
+	bare := s
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		bare = s[1 : len(s)-1]
+	}
+	if a, err := netip.ParseAddr(bare); err == nil && a.Zone() == "" && (bare == s || a.Is6()) {
 		return netip.AddrPortFrom(a.Unmap(), 0), true
 	}
-	p.errorf(n, path, "%q is not an address (expected 10.0.0.1, 10.0.0.1:80, fd00::1 or [fd00::1]:80)", s)
+	p.errorf(n, path, "%q is not an address (expected 10.0.0.1, 10.0.0.1:80, fd00::1, [fd00::1] or [fd00::1]:80)", s)
 	return netip.AddrPort{}, false
 }
 

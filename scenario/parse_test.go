@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -30,6 +32,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad send flag", "steps:\n  - send: {socket: a, data: x, flags: [MSG_PEEK]}\n", `unknown flag "MSG_PEEK"`},
 		{"bad attach", "programs:\n  - {program: p, attach: xdp, map: m}\n", `programs[0].attach: unknown attach type "xdp"`},
 		{"bad address", "connections:\n  - {name: a, client: 10.0.0}\n", `connections[0].client: "10.0.0" is not an address`},
+		{"bracketed IPv4 address", "connections:\n  - {name: a, client: \"[10.0.0.1]\"}\n", `connections[0].client: "[10.0.0.1]" is not an address`},
 		{"mixed families", "connections:\n  - {name: a, client: 10.0.0.1, server: \"fd00::1\"}\n", `are of different address families`},
 		{"object and objects", "object: a.o\nobjects: []\n", `objects: give either object or objects, not both`},
 		{"not a mapping", "- a\n", `x.yaml:1:1: expected a mapping`},
@@ -117,4 +120,44 @@ func TestErrorsAreAllReported(t *testing.T) {
 	lines := strings.Split(err.Error(), "\n")
 	require.Len(t, lines, 3, err.Error()) // two unknown fields, one missing payload
 	require.Contains(t, err.Error(), `x.yaml:3:23: steps[1].recv: unknown field "mx"`)
+}
+
+// Addresses as people write them: IPv6 in brackets with or without a port.
+func TestParseAddresses(t *testing.T) {
+	for _, tc := range []struct{ in, server, want string }{
+		{"10.0.0.1", "10.0.0.2", "10.0.0.1:0"},
+		{"10.0.0.1:80", "10.0.0.2", "10.0.0.1:80"},
+		{"fd00::1", "fd00::2", "[fd00::1]:0"},
+		{"[fd00::1]", "[fd00::2]", "[fd00::1]:0"},
+		{"[::1]", "[::1]:80", "[::1]:0"},
+		{"[fd00::1]:80", "[fd00::2]:80", "[fd00::1]:80"},
+		{"[::ffff:10.0.0.1]", "10.0.0.2", "10.0.0.1:0"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			sc, err := ParseBytes("x.yaml", []byte("connections:\n  - {name: a, client: \""+tc.in+"\", server: \""+tc.server+"\"}\n"))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, sc.Connections[0].Client.String())
+		})
+	}
+}
+
+// Connections without addresses get their own beyond the first 254.
+func TestDefaultAddressesBeyond254(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("connections:\n")
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&b, "  - {name: c%d}\n", i)
+	}
+	sc, err := ParseBytes("x.yaml", []byte(b.String()))
+	require.NoError(t, err)
+	seen := map[netip.Addr]string{}
+	for _, c := range sc.Connections {
+		for _, a := range []netip.Addr{c.Client.Addr(), c.Server.Addr()} {
+			require.NotContains(t, seen, a, "%s: address %s already used by %s", c.Name, a, seen[a])
+			require.True(t, a.IsLoopback(), a)
+			seen[a] = c.Name
+		}
+	}
+	require.Equal(t, "127.0.1.1:0", sc.Connections[0].Client.String())
+	require.Equal(t, "127.1.1.1:0", sc.Connections[254].Client.String())
 }

@@ -167,6 +167,9 @@ func (r *runner) run() {
 		r.record(o.Pos, "object", "load object "+o.Path, obs, outcome(r.sess.LoadObject(o), Expect{}, &obs))
 	}
 	for _, p := range sc.Programs {
+		if p.OnDemand {
+			continue // loaded by the step that first names it
+		}
 		var obs Observation
 		err := r.sess.LoadProgram(p)
 		msg := ""
@@ -423,6 +426,17 @@ func (r *runner) do(s *Step, obs *Observation) string {
 		return outcome(err, s.Expect, obs)
 	case StepAttach, StepDetach:
 		p := s.Program
+		if !r.loaded[p.ID] && r.sc.Programs[p.ID].OnDemand {
+			// Loaded on first use; a refusal is this step's answer.
+			err := r.sess.LoadProgram(r.sc.Programs[p.ID])
+			if errors.Is(err, errno.ErrNotSupported) && r.unusable == nil {
+				r.unusable = err
+			}
+			if err != nil {
+				return outcome(err, s.Expect, obs)
+			}
+			r.loaded[p.ID] = true
+		}
 		if !r.loaded[p.ID] {
 			return fmt.Sprintf("program %s was not loaded", p.Name)
 		}

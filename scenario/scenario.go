@@ -157,6 +157,10 @@ type Program struct {
 	// Spec is a copy of the object's program with its type and expected
 	// attach type set (section name, or attach: for legacy names).
 	Spec *ebpf.ProgramSpec
+	// OnDemand is set for a program no programs: entry lists that an
+	// attach or detach step names: it is loaded by the first such step,
+	// which reports the load's failure (the verifier's errno) as its own.
+	OnDemand bool
 }
 
 // Listener is a listeners: entry.

@@ -358,8 +358,22 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 			}
 		}
 		if match == nil {
-			v.errorf(s.At("program"), path+".program", "program %q is not loaded: list it under programs: (attach: may be left out there)", pr.Name)
-			return
+			// A program of a loaded object that programs: does not
+			// list: loaded by this step, typed by its section or, for a
+			// section that says no type, by this step's attach kind.
+			ps := pr.Object.Spec.Programs[pr.Name]
+			spec := ps.Copy()
+			if spec.Type == ebpf.UnspecifiedProgram {
+				if pr.Attach == AttachNone {
+					v.errorf(s.At("program"), path+".program", "program %q: section %q does not say its type: give attach:", pr.Name, ps.SectionName)
+					return
+				}
+				spec.Type = pr.Attach.ProgramType()
+				spec.AttachType = pr.Attach.AttachType()
+			}
+			match = &Program{Pos: s.Pos, ID: ProgID(len(sc.Programs)), Name: pr.Name, ObjectName: pr.ObjectName,
+				Object: pr.Object, Map: NoMap, Spec: spec, OnDemand: true}
+			sc.Programs = append(sc.Programs, match)
 		}
 		pr.ID, pr.Spec, pr.ExpectRejected = match.ID, match.Spec, match.ExpectRejected
 		if pr.Attach == AttachSockops {

@@ -52,8 +52,8 @@ func TestValidateErrors(t *testing.T) {
 		{"missing object file", "object: nope.o\n", `s.yaml:1:9: objects[0]: cannot read object`},
 		{"cookie lookup size", "object: " + obj("pass.o") + "\nsteps:\n  - lookup: {map: sock_map, key: u32:0, value: u32:1}\n",
 			`map sock_map has 8-byte cookies (looked up from user space)`},
-		{"not loaded", "object: " + obj("redirect.o") + "\nsteps:\n  - attach: {program: msg_redir_egress, map: sock_map, attach: sk_msg}\n",
-			`program "msg_redir_egress" is not loaded: list it under programs:`},
+		{"no such program for an attach step", "object: " + obj("redirect.o") + "\nsteps:\n  - attach: {program: msg_nope, map: sock_map, attach: sk_msg}\n",
+			`no program "msg_nope"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,4 +125,21 @@ func TestRunValidatesFirst(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Run(sc, nil, Options{})
 	require.ErrorContains(t, err, "map counters has 4-byte keys")
+}
+
+// An attach or detach step may name a program that programs: does not
+// list: it becomes an entry loaded on first use, shared by later steps.
+func TestAttachStepLoadsOnDemand(t *testing.T) {
+	src := "object: " + testobj.Path("scenarios", "redirect.o") + "\nsteps:\n" +
+		"  - attach: {program: msg_redir_egress, map: sock_map, attach: sk_msg}\n" +
+		"  - detach: {program: msg_redir_egress, map: sock_map, attach: sk_msg}\n"
+	sc, err := ParseBytes(filepath.Join(testobj.Path("scenarios"), "x.yaml"), []byte(src))
+	require.NoError(t, err)
+	require.NoError(t, sc.Validate())
+	require.Len(t, sc.Programs, 1)
+	p := sc.Programs[0]
+	require.True(t, p.OnDemand)
+	require.Equal(t, ebpf.SkMsg, p.Spec.Type)
+	require.Equal(t, p.ID, sc.Steps[0].Program.ID)
+	require.Equal(t, p.ID, sc.Steps[1].Program.ID)
 }

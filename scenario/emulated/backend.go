@@ -98,12 +98,13 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 	// Checksums cost time on bulk transfers; only a capture shows them.
 	nopts.ChecksumOffload = b.Pcap == nil
 	s := &skmsgSession{
-		env:    env,
-		maps:   map[scenario.MapID]bpf.Map{},
-		colls:  map[*scenario.Object]*runtime.Collection{},
-		progs:  map[scenario.ProgID]*runtime.Program{},
-		names:  newSocketNames(env.Scenario),
-		tracer: newRunTracer(b.Trace),
+		env:     env,
+		maps:    map[scenario.MapID]bpf.Map{},
+		colls:   map[*scenario.Object]*runtime.Collection{},
+		progs:   map[scenario.ProgID]*runtime.Program{},
+		foreign: map[scenario.ProgID]bool{},
+		names:   newSocketNames(env.Scenario),
+		tracer:  newRunTracer(b.Trace),
 	}
 	s.tracer.names = s.names
 	opts := runtime.Options{Network: nopts, Seed: int64(env.Seed), Printk: s.printk, Kernel: b.Kernel, NumCPU: env.CPUs, NoVerify: b.NoVerify}
@@ -155,6 +156,8 @@ type skmsgSession struct {
 	maps    map[scenario.MapID]bpf.Map
 	colls   map[*scenario.Object]*runtime.Collection
 	progs   map[scenario.ProgID]*runtime.Program
+	// foreign are loaded programs of a type skmsg does not run.
+	foreign map[scenario.ProgID]bool
 	socks   []*skmsgSocket
 	names   *socketNames
 	tracer  *runTracer
@@ -243,6 +246,13 @@ func (s *skmsgSession) LoadProgram(p *scenario.Program) error {
 		return fmt.Errorf("object %s is not loaded", p.Object.Path)
 	}
 	if err, ok := coll.Rejected[p.Name]; ok {
+		if errors.Is(err, runtime.ErrProgramType) {
+			// The kernel loads a program of any type, and refuses to
+			// attach one no sockmap hook takes (EINVAL): skmsg does
+			// not run it and only answers its attach and detach.
+			s.foreign[p.ID] = true
+			return nil
+		}
 		if errors.Is(err, loader.ErrNotSupported) {
 			// A program type the runtime cannot run yet is no
 			// verdict on the program.
@@ -272,6 +282,10 @@ func attachTypeOf(k scenario.AttachKind) (runtime.AttachType, error) {
 }
 
 func (s *skmsgSession) attachArgs(id scenario.ProgID, target scenario.MapID, kind scenario.AttachKind) (*runtime.Program, *runtime.SockMap, runtime.AttachType, error) {
+	if s.foreign[id] {
+		// bpf_prog_get_type: not a program type this attach takes.
+		return nil, nil, 0, errno.EINVAL
+	}
 	p := s.progs[id]
 	if p == nil {
 		return nil, nil, 0, fmt.Errorf("program %d is not loaded", id)

@@ -37,11 +37,18 @@ func TestBundledScenarios(t *testing.T) {
 	require.NotEmpty(t, files)
 	pending, err := filepath.Glob(testobj.Path("scenarios", "pending", "*.yaml"))
 	require.NoError(t, err)
+	if !testing.Short() {
+		// Scenarios too big for every skmsg-only run (hundreds of
+		// connections) are compared here.
+		large, err := filepath.Glob(testobj.Path("scenarios", "large", "*.yaml"))
+		require.NoError(t, err)
+		files = append(files, large...)
+	}
 	for _, f := range append(files, pending...) {
 		isPending := filepath.Base(filepath.Dir(f)) == "pending"
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		if isPending {
-			name = "pending/" + name
+		if dir := filepath.Base(filepath.Dir(f)); dir != "scenarios" {
+			name = dir + "/" + name
 		}
 		t.Run(name, func(t *testing.T) {
 			sc, err := scenario.Load(f)
