@@ -134,6 +134,14 @@ type MapEntry struct {
 	Value []byte
 }
 
+// Noter is implemented by sessions that have something to say about what
+// they observed (the kernel: bpf_printk lines of other processes left
+// out, another reader on trace_pipe). The runner adds the notes to the
+// step being recorded, after its Logs.
+type Noter interface {
+	Notes() []string
+}
+
 // ApproximateIdle is implemented by sessions whose WaitIdle can only
 // guess (the kernel: it watches queues for a quiet period). On those the
 // runner keeps reading a recv step whose expected bytes have not all

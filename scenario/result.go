@@ -59,7 +59,13 @@ type Observation struct {
 	Values []HexBytes `json:"values,omitempty"`
 	// Events are the records an events step read.
 	Events []HexBytes `json:"events,omitempty"`
-	Logs   []string   `json:"logs,omitempty"`
+	// Log is the whole log of the verifier that refused a program (not
+	// compared across backends).
+	Log  []string `json:"verifier_log,omitempty"`
+	Logs []string `json:"logs,omitempty"`
+	// Notes are the backend's remarks on the observation (bpf_printk
+	// lines of other processes left out, a busy trace_pipe).
+	Notes []string `json:"notes,omitempty"`
 	// Detail is the error message of a failed operation, in the
 	// backend's words (not compared across backends).
 	Detail string `json:"detail,omitempty"`

@@ -109,6 +109,9 @@ type runner struct {
 func (r *runner) record(pos Pos, kind, desc string, obs Observation, msg string) {
 	r.number++
 	obs.Logs = r.sess.Logs()
+	if n, ok := r.sess.(Noter); ok {
+		obs.Notes = n.Notes()
+	}
 	now := time.Now()
 	r.res.Steps = append(r.res.Steps, StepResult{
 		Phase: r.phase, Number: r.number, Line: pos.Line, Kind: kind, Desc: desc,
@@ -193,6 +196,7 @@ func (r *runner) run() {
 				obs.Errno = e.String()
 			}
 			obs.Detail = firstLine(err.Error())
+			obs.Log = verifierLog(err)
 		}
 		r.record(p.Pos, "program", "load program "+p.Name, obs, msg)
 	}

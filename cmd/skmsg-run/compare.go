@@ -29,6 +29,8 @@ is compared: a step both get wrong the same way is no difference.
   --shard I/N   compare only the I-th of N slices of the sorted files
   --seed N      seed for random payloads, prandom and link faults
   --json        one JSON object per difference on stdout
+  -v            also print the whole log of every verifier (the kernel's,
+                skmsg's) that refused a program
 
 Exit status: 0 no difference, 1 a difference, 2 a file cannot be used or
 the kernel cannot run BPF here (not root, BPF not permitted).`,
@@ -43,6 +45,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.shard, "shard", "", "I/N: compare the I-th of N slices of the files")
 	fs.StringVar(&f.seed, "seed", "", "seed (overrides the file's)")
 	fs.BoolVar(&f.json, "json", false, "one JSON object per difference")
+	fs.BoolVar(&f.verbose, "v", false, "print whole verifier logs")
 	fs.StringVar(&f.color, "color", "auto", "colour: auto, always or never")
 	fs.Usage = func() { fmt.Fprintln(stderr, strings.TrimSpace(commands["compare"].Usage)) }
 	files, err := parseInterspersed(fs, args)
@@ -110,6 +113,9 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		writeComparison(stdout, file, cmp, p)
+		if f.verbose {
+			writeVerifierLogs(stdout, cmp, p)
+		}
 	}
 	return code
 }
@@ -141,6 +147,21 @@ func writeComparison(w io.Writer, file string, cmp *scenario.Comparison, p paint
 		status, file, len(cmp.Differences), len(cmp.A.Steps),
 		a, len(cmp.A.Steps)-len(cmp.A.Failures()), len(cmp.A.Steps),
 		b, len(cmp.B.Steps)-len(cmp.B.Failures()), len(cmp.B.Steps))
+}
+
+// writeVerifierLogs prints, per backend, the whole verifier log of each
+// program it refused.
+func writeVerifierLogs(w io.Writer, cmp *scenario.Comparison, p painter) {
+	for _, r := range []*scenario.Result{cmp.A, cmp.B} {
+		for i := range r.Steps {
+			s := &r.Steps[i]
+			if len(s.Obs.Log) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "%s %s: %s refused it:\n", p.paint(bold, "---"), s.Desc, r.Backend)
+			writeVerifierLog(w, &s.Obs, "    ", p)
+		}
+	}
 }
 
 func indentLines(s string, n int) string {

@@ -213,4 +213,17 @@ func writeRecords(w io.Writer, o *scenario.Observation, p painter) {
 	for i, v := range o.Values {
 		fmt.Fprintf(w, "    %s %d: hex:%x\n", p.paint(yellow, "cpu"), i, []byte(v))
 	}
+	writeVerifierLog(w, o, "    ", p)
+}
+
+// writeVerifierLog prints the whole log of a verifier that refused a
+// program.
+func writeVerifierLog(w io.Writer, o *scenario.Observation, indent string, p painter) {
+	if len(o.Log) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s%s (%d lines):\n", indent, p.paint(yellow, "verifier log"), len(o.Log))
+	for _, l := range o.Log {
+		fmt.Fprintf(w, "%s  %s\n", indent, l)
+	}
 }

@@ -369,7 +369,7 @@ func writeReport(w io.Writer, fr fileRun, all, trace bool, color bool) {
 	r := fr.res
 	fmt.Fprintf(w, "%s %s (%s)\n", p.paint(bold, "==="), r.File, r.Scenario)
 	for i, s := range r.Steps {
-		if !all && s.Pass && len(s.Obs.Logs) == 0 {
+		if !all && s.Pass && len(s.Obs.Logs) == 0 && len(s.Obs.Notes) == 0 {
 			continue
 		}
 		status := p.paint(green, "PASS")
@@ -384,6 +384,9 @@ func writeReport(w io.Writer, fr fileRun, all, trace bool, color bool) {
 		}
 		for _, l := range s.Obs.Logs {
 			fmt.Fprintf(w, "    %s %s\n", p.paint(yellow, "bpf_printk:"), l)
+		}
+		for _, l := range s.Obs.Notes {
+			fmt.Fprintf(w, "    %s %s\n", p.paint(dim, "note:"), l)
 		}
 		if all {
 			writeRecords(w, &s.Obs, p)

@@ -104,6 +104,7 @@ type session struct {
 	links map[scenario.ProgID]link.Link
 	socks []*sock
 	logs  *tracePipe
+	notes []string // about trace_pipe, since the last Notes
 	// readers read the records of ring buffers and perf event arrays.
 	readers map[scenario.MapID]eventReader
 	locked  bool
@@ -204,6 +205,9 @@ func (s *session) CreateMap(def *scenario.MapDef) error {
 }
 
 func (s *session) LoadObject(obj *scenario.Object) error {
+	if s.logs != nil {
+		s.logs.addFormats(obj.Spec)
+	}
 	spec := obj.Spec.Copy()
 	spec.Programs = map[string]*ebpf.ProgramSpec{}
 	spec.Variables = nil
@@ -637,7 +641,17 @@ func (s *session) Logs() []string {
 	if s.logs == nil {
 		return nil
 	}
-	return s.logs.drain()
+	out, notes := s.logs.drain()
+	s.notes = append(s.notes, notes...)
+	return out
+}
+
+// Notes implements scenario.Noter: what the last Logs calls had to say
+// about trace_pipe (other programs' lines left out, another reader).
+func (s *session) Notes() []string {
+	n := s.notes
+	s.notes = nil
+	return n
 }
 
 // WaitIdle polls every open socket's queues and TCP counters until they
