@@ -222,6 +222,18 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			if strings.IndexByte(string(r.m.Frozen[min(off, len(r.m.Frozen)):]), 0) < 0 {
 				return v.fail(errno.EACCES, pc, "string is not zero-terminated")
 			}
+		case argSpinLock:
+			if (r.typ != ptrToMapValue && r.typ != ptrToBTFID) || r.maybeNull {
+				return mismatch("map_value, ptr_")
+			}
+		case argTimer:
+			if r.typ != ptrToMapValue || r.maybeNull {
+				return mismatch("map_value")
+			}
+		case argDynptr:
+			if r.typ != ptrToStack {
+				return mismatch("fp, dynptr_ptr")
+			}
 		case argLong:
 			if !isMemType(r) || r.maybeNull {
 				return mismatch(memTypesStr)

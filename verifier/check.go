@@ -156,6 +156,9 @@ func (v *verifier) checkLdImm() error {
 		if in.second {
 			continue
 		}
+		if in.class() == clsLDX && ((in.mode() != modeMEM && in.mode() != modeMEMSX) || in.imm != 0) {
+			return v.fail(errno.EINVAL, pc, "BPF_LDX uses reserved fields")
+		}
 		if in.class() == clsLD && in.mode() == modeIMM && !in.isLdImm64() {
 			return v.fail(errno.EINVAL, pc, "unknown opcode %02x", in.code)
 		}

@@ -40,6 +40,9 @@ const (
 	argStackOrNull
 	argConstStr
 	argLong // 8 bytes the helper writes (strtol's result)
+	argSpinLock
+	argTimer
+	argDynptr
 )
 
 type retType uint8
@@ -163,6 +166,16 @@ var helperProtos = map[int32]*helperProto{
 	195: hp("map_lookup_percpu_elem", retMapValueOrNull, argConstMapPtr, argMapKey, argAnything),
 	196: hp("skc_to_mptcp_sock", retBTFIDOrNull, argBTFIDSockCommon),
 	208: hp("ktime_get_tai_ns", retInteger),
+	// Helpers skmsg does not model beyond their first argument.
+	22:  hp("perf_event_read", retInteger, argConstMapPtr, argAnything),
+	37:  hp("current_task_under_cgroup", retInteger, argConstMapPtr, argAnything),
+	94:  hp("spin_unlock", retInteger, argSpinLock),
+	93:  hp("spin_lock", retInteger, argSpinLock),
+	149: withGPL(hp("snprintf_btf", retInteger, argUninitMem, argConstSize, argMemRdonly, argConstSize, argAnything)),
+	169: hp("timer_init", retInteger, argTimer, argConstMapPtr, argAnything),
+	198: hp("ringbuf_reserve_dynptr", retInteger, argConstMapPtr, argAnything, argAnything, argDynptr),
+	201: hp("dynptr_read", retInteger, argUninitMem, argConstSizeOrZero, argDynptr, argAnything, argAnything),
+	202: hp("dynptr_write", retInteger, argDynptr, argAnything, argMemRdonly, argConstSizeOrZero, argAnything),
 }
 
 func withPkt(p *helperProto) *helperProto { p.pktData = true; return p }

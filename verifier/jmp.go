@@ -34,7 +34,8 @@ func (v *verifier) checkJmp(pc int, in *insn) error {
 		}
 		return v.checkHelperCall(pc, in)
 	case jmpEXIT:
-		if jmp32 || in.srcBit() != srcK || in.imm != 0 || in.src != 0 || in.dst != 0 || in.off != 0 {
+		// The kernel does not look at the offset of an exit.
+		if jmp32 || in.srcBit() != srcK || in.imm != 0 || in.src != 0 || in.dst != 0 {
 			return v.fail(errno.EINVAL, pc, "BPF_EXIT uses reserved fields")
 		}
 		v.jmps++
@@ -544,30 +545,52 @@ func (v *verifier) matchPktPointers(other *vstate, in *insn, op uint8) {
 	isData := func(r *regState) bool { return r.typ == ptrToPacket }
 	pktLeft := (isData(dst) && src.typ == ptrToPacketEnd) || (dst.typ == ptrToPacketMeta && isData(src) && src.off == 0 && src.varOff.equalsConst(0))
 	pktRight := (dst.typ == ptrToPacketEnd && isData(src)) || (isData(dst) && dst.off == 0 && dst.varOff.equalsConst(0) && src.typ == ptrToPacketMeta)
+	oregs := &other.cur().regs
+	// mark marks the pointer register r of a branch as known to be past
+	// the end (beyond) or at it (mark_pkt_end).
+	mark := func(regs *[11]regState, r uint8, beyond bool) {
+		if regs[r].typ != ptrToPacket {
+			return
+		}
+		if beyond {
+			regs[r].rng = pktBeyondEnd
+		} else {
+			regs[r].rng = pktAtEnd
+		}
+	}
+	cregs := v.regs()
 	switch op {
 	case jmpJGT:
 		if pktLeft {
 			findGoodPkt(v.cur, dst, false)
+			mark(oregs, in.dst, true)
 		} else if pktRight {
 			findGoodPkt(other, src, true)
+			mark(cregs, in.src, false)
 		}
 	case jmpJLT:
 		if pktLeft {
 			findGoodPkt(other, dst, true)
+			mark(cregs, in.dst, false)
 		} else if pktRight {
 			findGoodPkt(v.cur, src, false)
+			mark(oregs, in.src, true)
 		}
 	case jmpJGE:
 		if pktLeft {
 			findGoodPkt(v.cur, dst, true)
+			mark(oregs, in.dst, false)
 		} else if pktRight {
 			findGoodPkt(other, src, false)
+			mark(cregs, in.src, true)
 		}
 	case jmpJLE:
 		if pktLeft {
 			findGoodPkt(other, dst, false)
+			mark(cregs, in.dst, true)
 		} else if pktRight {
 			findGoodPkt(v.cur, src, true)
+			mark(oregs, in.src, false)
 		}
 	}
 }

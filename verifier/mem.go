@@ -288,7 +288,7 @@ func (v *verifier) checkPacketAccess(pc int, regno uint8, reg *regState, off, si
 		return v.fail(errno.EACCES, pc, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.", regno)
 	}
 	if reg.rng < 0 {
-		return v.fail(errno.EACCES, pc, "R%d offset is outside of the packet", regno)
+		return v.fail(errno.EINVAL, pc, "R%d offset is outside of the packet", regno)
 	}
 	if msg := memAccessMsg(reg, regno, int64(off), size, uint32(reg.rng), false); msg != "" {
 		return v.failLines(errno.EACCES, pc, msg, sprintf("R%d offset is outside of the packet", regno))

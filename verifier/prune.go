@@ -173,7 +173,7 @@ func regSafe(o, c *regState, ids idMap, exact bool) bool {
 		return o.m == c.m && o.off == c.off && o.memSize == c.memSize && o.mem == c.mem && rangeWithin(o, c) &&
 			o.varOff.in(c.varOff) && ids.check(o.id, c.id) && ids.check(o.refObjID, c.refObjID)
 	case ptrToPacket, ptrToPacketMeta:
-		if o.rng > c.rng || o.off != c.off {
+		if o.rng > c.rng || o.off != c.off || ((o.rng < 0 || c.rng < 0) && o.rng != c.rng) {
 			return false
 		}
 		return ids.check(o.id, c.id) && rangeWithin(o, c) && o.varOff.in(c.varOff)

@@ -242,4 +242,11 @@ func (s *vstate) forEachReg(fn func(r *regState)) {
 
 const maxVarOff = 1 << 29
 
+// Packet ranges of a pointer known to be past the packet's end or at it
+// (BEYOND_PKT_END, AT_PKT_END).
+const (
+	pktBeyondEnd = -1
+	pktAtEnd     = -2
+)
+
 var _ = math.MaxInt64
