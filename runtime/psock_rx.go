@@ -73,7 +73,10 @@ type rxState struct {
 type rxOut struct {
 	target  *Socket
 	ingress bool
-	data    []byte
+	// own: the bytes count as the target's own received data when read
+	// (ingress_ledger.go).
+	own  bool
+	data []byte
 }
 
 // rxStartFor is called at insertion (under the socket's psockMu) with the
@@ -280,7 +283,7 @@ func (p *psock) flushPending() bool {
 	rx := &p.rx
 	for len(rx.pending) > 0 {
 		o := rx.pending[0]
-		done, n := p.sk.deliver(o.target, o.ingress, o.data)
+		done, n := p.sk.deliver(o.target, o.ingress, o.own, o.data)
 		if !done {
 			rx.pending[0].data = o.data[n:]
 			p.waitRoom(o.target)
@@ -295,19 +298,19 @@ func (p *psock) flushPending() bool {
 
 // queueOut delivers data to target now if it can, else keeps it (and
 // everything after it) pending.
-func (p *psock) queueOut(target *Socket, ingress bool, data []byte) {
+func (p *psock) queueOut(target *Socket, ingress, own bool, data []byte) {
 	rx := &p.rx
 	if len(rx.pending) == 0 {
-		done, n := p.sk.deliver(target, ingress, data)
+		done, n := p.sk.deliver(target, ingress, own, data)
 		if done {
 			return
 		}
 		data = data[n:]
-		rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, data: data})
+		rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, own: own, data: data})
 		p.waitRoom(target)
 		return
 	}
-	rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, data: data})
+	rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, own: own, data: data})
 }
 
 // waitRoom arranges a retry: the target's reader wakes us when it makes
@@ -370,7 +373,7 @@ func (s *Socket) wakeWaiters() {
 // egress (the psock backlog worker's sk_psock_handle_skb). It reports
 // whether everything went, and how many bytes did. A target that is gone
 // (no psock, closed) drops the data silently, as the kernel frees the skb.
-func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) {
+func (s *Socket) deliver(target *Socket, ingress, own bool, data []byte) (bool, int) {
 	if len(data) == 0 {
 		return true, 0
 	}
@@ -385,6 +388,7 @@ func (s *Socket) deliver(target *Socket, ingress bool, data []byte) (bool, int) 
 		if err := target.conn.Raw().InjectOwned(data); err != nil {
 			return true, len(data)
 		}
+		target.ledger.add(len(data), own)
 		return true, len(data)
 	}
 	// Egress goes through the target's sendmsg (skb_send_sock), so a msg
@@ -417,7 +421,7 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	if n > 0 && flags&netstack.MSG_PEEK == 0 {
 		s.wakeWaiters()
 		p.rx.mu.Lock()
-		p.rx.unread -= n
+		p.rx.unread -= s.ledger.take(n)
 		kick := len(p.rx.pending) > 0
 		p.rx.mu.Unlock()
 		if kick {

@@ -63,6 +63,10 @@ type Socket struct {
 
 	closed atomic.Bool
 
+	// ledger tells the reader which ingress bytes were its own
+	// (ingress_ledger.go).
+	ledger ingressLedger
+
 	// ops is the socket's sock_ops state (sockops.go).
 	ops sockOpsSock
 }
@@ -181,7 +185,13 @@ func (s *Socket) RecvMsg(b []byte, flags int) (int, error) {
 	if p := s.psock.Load(); p != nil && p.rxActive() {
 		return s.rxRecvmsg(p, b, flags)
 	}
+	inIngress := s.ledger.queued()
 	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK|netstack.MSG_WAITALL))
+	if n > 0 && inIngress > 0 && flags&netstack.MSG_PEEK == 0 {
+		// Queued ingress data is read first and never mixed with TCP
+		// data in one call: these bytes came from the ingress queue.
+		s.ledger.take(n)
+	}
 	if errors.Is(err, io.EOF) {
 		return n, io.EOF
 	}
@@ -414,6 +424,7 @@ func (s *Socket) dropPurged() {
 			s.purged.Store(0)
 			return
 		}
+		s.ledger.take(got)
 		s.purged.Add(-int64(got))
 	}
 }

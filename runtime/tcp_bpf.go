@@ -299,9 +299,13 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 				pg.put()
 			}
 		case pg != nil:
-			t.conn.Raw().InjectRelease(owned, pg) // releases pg even on failure
+			if t.conn.Raw().InjectRelease(owned, pg) == nil { // releases pg even on failure
+				t.ledger.add(len(owned), false)
+			}
 		default:
-			t.conn.Raw().InjectOwned(owned)
+			if t.conn.Raw().InjectOwned(owned) == nil {
+				t.ledger.add(len(owned), false)
+			}
 		}
 	} else if t.conn == nil {
 		unsent, err = len(b), errno.EPIPE

@@ -52,9 +52,11 @@ func (p *psock) applyVerdict(v verdict, target *Socket, ingress bool, msg []byte
 			return
 		}
 		p.rx.unread += len(msg)
-		p.queueOut(p.sk, true, msg)
+		p.queueOut(p.sk, true, true, msg)
 	case verdictRedirect:
-		p.queueOut(target, ingress, msg)
+		// A verdict-only redirect to the socket's own ingress counts as
+		// its own data when read (ingress_ledger.go).
+		p.queueOut(target, ingress, target == p.sk && p.rx.mode == rxVerdict, msg)
 	default:
 		// DROP: the bytes are consumed; nobody sees them.
 	}
