@@ -41,6 +41,12 @@ type Server struct {
 type launchArgs struct {
 	Scenario    string `json:"scenario"`
 	StopOnEntry bool   `json:"stopOnEntry"`
+	// Cwd resolves a relative scenario path (editors start adapters in
+	// a directory of their choosing).
+	Cwd string `json:"cwd"`
+	// NoDebug is "run without debugging": the scenario runs with no
+	// stop at all.
+	NoDebug bool `json:"noDebug"`
 }
 
 // session is one client.
@@ -255,6 +261,9 @@ func (ss *session) launch(r *godap.LaunchRequest) {
 		}
 	}
 	file := ss.srv.File
+	if args.Scenario != "" && args.Cwd != "" && !filepath.IsAbs(args.Scenario) {
+		args.Scenario = filepath.Join(args.Cwd, args.Scenario)
+	}
 	if args.Scenario != "" {
 		if file != "" && filepath.Clean(file) != filepath.Clean(args.Scenario) {
 			ss.fail(r, fmt.Errorf("launch names %s, but the adapter was started for %s", args.Scenario, file))
@@ -282,6 +291,9 @@ func (ss *session) launch(r *godap.LaunchRequest) {
 	cfg.Notify = ss.notify
 	cfg.StopOnEntry = args.StopOnEntry
 	e := debugger.New(cfg)
+	if args.NoDebug {
+		e.Detach()
+	}
 	ss.mu.Lock()
 	ss.target, ss.engine, ss.file = t, e, file
 	ss.mu.Unlock()

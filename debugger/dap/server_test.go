@@ -337,6 +337,29 @@ func TestLaunchByArgumentAndOtherBreakpoints(t *testing.T) {
 	assert.True(t, exited, "the scenario ended before the disconnect was answered")
 }
 
+// noDebug runs the scenario with no stop; cwd resolves a relative path.
+func TestLaunchNoDebug(t *testing.T) {
+	c := start(t, &Server{Open: debugger.OpenScenario})
+	c.send(&godap.InitializeRequest{}, "initialize")
+	expect[*godap.InitializeResponse](c)
+	c.send(&godap.LaunchRequest{Arguments: json.RawMessage(`{"scenario": "debug/debug.yaml", "cwd": "../../testdata", "noDebug": true}`)}, "launch")
+	expect[*godap.LaunchResponse](c)
+	expect[*godap.InitializedEvent](c)
+	c.send(&godap.SetFunctionBreakpointsRequest{Arguments: godap.SetFunctionBreakpointsArguments{
+		Breakpoints: []godap.FunctionBreakpoint{{Name: "msg_debug"}}}}, "setFunctionBreakpoints")
+	expect[*godap.SetFunctionBreakpointsResponse](c)
+	c.send(&godap.ConfigurationDoneRequest{}, "configurationDone")
+	expect[*godap.ConfigurationDoneResponse](c)
+	exited := expect[*godap.ExitedEvent](c)
+	assert.Equal(t, 0, exited.Body.ExitCode)
+	for _, m := range c.events {
+		_, stopped := m.(*godap.StoppedEvent)
+		assert.False(t, stopped, "no stop without debugging")
+	}
+	c.send(&godap.DisconnectRequest{}, "disconnect")
+	expect[*godap.DisconnectResponse](c)
+}
+
 func TestUnknownAndMalformedRequests(t *testing.T) {
 	c := start(t, &Server{Open: debugger.OpenScenario})
 	for _, body := range []string{`{"seq":1,"type":"request","command":"nosuchrequest"}`, `{"seq":2,`} {
