@@ -114,6 +114,9 @@ type Network struct {
 	idleCh   chan struct{} // closed and replaced when activity might have ended
 
 	hs handshakeOrder // handshake_order.go
+
+	sendsBlocked atomic.Int64  // blocking sends waiting for space
+	sendTimeouts atomic.Uint64 // TimeOutBlockedSends calls
 }
 
 // New makes an empty network.

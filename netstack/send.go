@@ -74,6 +74,7 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 		return 0, c.opErr("write", errno.EPIPE)
 	}
 	opts := tcpip.WriteOptions{More: flags&MSG_MORE != 0}
+	epoch := c.net.sendTimeouts.Load()
 	total := 0
 	registered := false
 	defer func() {
@@ -110,12 +111,49 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 			registered = true
 			continue
 		}
-		if err := c.block(c.wrCh, &c.wrDeadline); err != nil {
+		if c.net.sendTimeouts.Load() != epoch {
+			// Network.TimeOutBlockedSends: as when SO_SNDTIMEO runs
+			// out, the count queued so far, or EAGAIN if none.
+			if total > 0 {
+				return total, nil
+			}
+			return 0, c.opErr("write", errno.EAGAIN)
+		}
+		c.net.sendsBlocked.Add(1)
+		err := c.block(c.wrCh, &c.wrDeadline)
+		c.net.sendsBlocked.Add(-1)
+		if err != nil {
 			if total > 0 {
 				return total, c.opErr("write", err)
 			}
 			return 0, c.opErr("write", err)
 		}
+	}
+}
+
+// SendsBlocked is how many blocking sends wait for send-buffer space right
+// now, on any Conn of the network (application writes and the runtime's
+// redirects alike).
+func (n *Network) SendsBlocked() int { return int(n.sendsBlocked.Load()) }
+
+// TimeOutBlockedSends ends every blocking send waiting for space now, as
+// an expired SO_SNDTIMEO would: each returns the count it queued, or
+// EAGAIN if none. Sends that start afterwards block as usual. The scenario
+// runner calls it once the pipeline is idle with a send still blocked: no
+// byte can move any more, and the kernel's send timeout would end the
+// sendmsg the same way.
+func (n *Network) TimeOutBlockedSends() {
+	n.sendTimeouts.Add(1)
+	n.trackMu.Lock()
+	conns := make([]*Conn, 0, len(n.tracked))
+	for t := range n.tracked {
+		if t.conn != nil {
+			conns = append(conns, t.conn)
+		}
+	}
+	n.trackMu.Unlock()
+	for _, c := range conns {
+		c.wrq.Notify(waiter.WritableEvents)
 	}
 }
 

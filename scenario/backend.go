@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -91,8 +92,19 @@ type Session interface {
 
 	// Send is one sendmsg with the buffers as its iov and the MSG_* flags
 	// (Linux values; MSG_NOSIGNAL is always added). It returns the bytes
-	// accepted.
+	// accepted. A blocking send that cannot complete returns the count
+	// accepted so far, or EAGAIN if none, as a sendmsg with a send
+	// timeout does: the kernel backend sets a 2-second SO_SNDTIMEO, skmsg
+	// ends the send once the pipeline is idle with it still blocked.
 	Send(s SocketID, iov [][]byte, flags int) (int, error)
+	// Stream writes a large payload on one socket while reading at
+	// another; see StreamRequest.
+	Stream(req *StreamRequest) (StreamResult, error)
+	// SetDeadline bounds every wait of the operations that follow (a
+	// blocking send, a stream, the wait for idle); the zero time removes
+	// the bound. An operation the deadline stops returns an error that
+	// wraps ErrDeadline and says what it was waiting for.
+	SetDeadline(t time.Time)
 	// Recv reads, without blocking, what the socket has readable now, at
 	// most max bytes (max 0: no cap). eof is true when the read saw the end
 	// of the stream (a zero-length read) after the data. peek reads
@@ -148,4 +160,39 @@ type Noter interface {
 // arrived until they have or the idle timeout passes.
 type ApproximateIdle interface {
 	ApproximateIdle()
+}
+
+// ErrDeadline is wrapped by the error of an operation that a session's
+// deadline stopped.
+var ErrDeadline = errors.New("deadline passed")
+
+// StreamRequest is a stream step for a backend: write Size bytes on From,
+// in sendmsg calls of at most Chunk bytes, while reading everything that
+// arrives at To. The writer stops at the first failing sendmsg (or a
+// blocking one that could not complete: it returns short, as with a send
+// timeout). The step ends when Size bytes arrived, or when the writer is
+// done and nothing more arrives (skmsg: the pipeline is idle; kernel: 2 s
+// without a byte), or at the session's deadline.
+type StreamRequest struct {
+	From, To SocketID
+	Size     int64
+	Chunk    int
+	// Fill writes the next bytes of the payload (called by the writer,
+	// in order).
+	Fill func(b []byte)
+	// Got checks the next bytes that arrived (called by the reader, in
+	// order); false stops the step (they differ from the payload).
+	Got func(b []byte) bool
+	// Progress, when set, is called now and then with the bytes written
+	// and received so far.
+	Progress func(sent, received int64)
+}
+
+// StreamResult is what a stream moved.
+type StreamResult struct {
+	Sent     int64 // bytes sendmsg accepted
+	Received int64 // bytes read at To
+	// WriteErr is the error of the sendmsg that stopped the writer (an
+	// errno), nil if every byte was accepted.
+	WriteErr error
 }

@@ -498,7 +498,7 @@ func (p *parser) attachKind(n *yaml.Node, path string) AttachKind {
 	return k
 }
 
-var stepKinds = []string{"send", "recv", "lookup", "update", "delete", "close", "connect", "attach", "detach", "fionread", "shutdown", "sockopt", "events"}
+var stepKinds = []string{"send", "recv", "lookup", "update", "delete", "close", "connect", "attach", "detach", "fionread", "shutdown", "sockopt", "events", "stream"}
 
 var stepFields = map[StepKind][]string{
 	StepSend:     {"socket", "data", "hex", "size", "pattern", "iov", "flags", "expect"},
@@ -514,6 +514,7 @@ var stepFields = map[StepKind][]string{
 	StepShutdown: {"socket", "how", "expect"},
 	StepSockopt:  {"socket", "name", "value", "expect"},
 	StepEvents:   {"map", "records", "count", "prefix", "expect"},
+	StepStream:   {"from", "to", "size", "pattern", "chunk", "expect"},
 }
 
 func (p *parser) step(n *yaml.Node, path string) *Step {
@@ -739,6 +740,8 @@ func (p *parser) stepBody(s *Step, f fields, path string) {
 		}
 	case StepEvents:
 		p.events(s, f, path, need)
+	case StepStream:
+		p.stream(s, f, path, need)
 	case StepSockopt:
 		socket()
 		if v := need("name"); v != nil {
@@ -848,8 +851,19 @@ func (p *parser) expect(n *yaml.Node, path string, kind StepKind) Expect {
 	if kind == StepSend || kind == StepRecv || kind == StepFionread {
 		allowed = []string{"ret", "error"}
 	}
+	if kind == StepStream {
+		allowed = []string{"received", "error"}
+	}
 	f, _ := p.mapping(n, path, allowed...)
 	e := Expect{Pos: p.pos(n)}
+	if v := f.get("received"); v != nil {
+		if x, ok := p.integer(v, path+".received", 64); ok {
+			if x < 0 {
+				p.errorf(v, path+".received", "must not be negative")
+			}
+			e.Received = &x
+		}
+	}
 	if v := f.get("ret"); v != nil {
 		if x, ok := p.integer(v, path+".ret", 64); ok {
 			e.Ret = &x

@@ -18,6 +18,9 @@ type Result struct {
 	Steps    []StepResult `json:"steps"`
 	// Maps is every map's contents at the end of the run.
 	Maps []MapDump `json:"maps,omitempty"`
+	// Stopped says why the run ended before its last step (a deadline
+	// passed); empty when every step ran.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Phase is the part of a scenario a step result belongs to.

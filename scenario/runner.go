@@ -25,6 +25,31 @@ type Options struct {
 	// BeforeStep, when set, is called before each step of steps: with
 	// the step and its description; a debugger stops the scenario there.
 	BeforeStep func(s *Step, desc string)
+	// StepTimeout bounds each step, its wait for idle included; 0 means
+	// DefaultStepTimeout. FileTimeout bounds the whole run; 0 means
+	// DefaultFileTimeout. When one passes, the step fails saying what it
+	// was blocked on and the steps after it are not run.
+	StepTimeout, FileTimeout time.Duration
+	// Progress, when set, hears about long steps (streams) now and then.
+	Progress func(p Progress)
+}
+
+// Default deadlines: generous for a loaded CI machine, short enough that a
+// hang ends a job with a report instead of a killed process.
+const (
+	DefaultStepTimeout = 2 * time.Minute
+	DefaultFileTimeout = 10 * time.Minute
+)
+
+// Progress is where a long step stands.
+type Progress struct {
+	File     string
+	Step     int // 1-based, in steps:
+	Line     int
+	Desc     string
+	Sent     int64
+	Received int64
+	Size     int64
 }
 
 // RunFile loads a scenario file and runs it on a backend. The error is for
@@ -52,6 +77,12 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 2 * time.Second
 	}
+	if opts.StepTimeout <= 0 {
+		opts.StepTimeout = DefaultStepTimeout
+	}
+	if opts.FileTimeout <= 0 {
+		opts.FileTimeout = DefaultFileTimeout
+	}
 	sess, err := b.NewSession(&Env{Scenario: sc, Addresses: sc.Addresses, Seed: seed, IdleTimeout: opts.IdleTimeout, CPUs: sc.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("%s: starting %s backend: %w", sc.File, b.Name(), err)
@@ -67,6 +98,9 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 
 		idleTimeout: opts.IdleTimeout,
 		beforeStep:  opts.BeforeStep,
+		stepTimeout: opts.StepTimeout,
+		fileTimeout: opts.FileTimeout,
+		progress:    opts.Progress,
 	}
 	// Closed even if a step panics: a kernel session holds a network
 	// namespace, maybe a cgroup, and a lock other sessions wait for.
@@ -103,6 +137,13 @@ type runner struct {
 	// skmsg cannot run): the run stops there and Run returns it, so that
 	// the file is reported as unusable rather than failing.
 	unusable error
+
+	stepTimeout, fileTimeout time.Duration
+	fileDeadline             time.Time
+	progress                 func(Progress)
+	// stopped says why the run ended early (a deadline); the steps
+	// after it are not run.
+	stopped string
 }
 
 // record adds a step result; msg empty means it passed.
@@ -158,6 +199,8 @@ func outcome(err error, exp Expect, obs *Observation) string {
 func (r *runner) run() {
 	sc := r.sc
 	r.started = time.Now()
+	r.fileDeadline = r.started.Add(r.fileTimeout)
+	r.sess.SetDeadline(r.fileDeadline)
 	r.phase = PhaseSetup
 	for _, d := range sc.MapDefs {
 		if d.Created {
@@ -240,18 +283,29 @@ func (r *runner) run() {
 		}
 		r.record(c.Pos, "connection", fmt.Sprintf("connect %s (%s → %s)", c.Name, addrString(c.Client), addrString(c.Server)), obs, msg)
 	}
+	if time.Now().After(r.fileDeadline) {
+		r.stopped = fmt.Sprintf("the file's deadline (%v) passed during setup", r.fileTimeout)
+	}
 	r.phase, r.number = PhaseMaps, 0
 	for _, s := range sc.Maps {
+		if r.stopped != "" {
+			break
+		}
 		r.step(s)
 	}
 	r.phase, r.number = PhaseSteps, 0
 	for _, s := range sc.Steps {
+		if r.stopped != "" {
+			break
+		}
 		if r.beforeStep != nil {
 			r.beforeStep(s, r.describe(s))
 			r.started = time.Now() // a stop there is no time of the step
 		}
 		r.step(s)
 	}
+	r.sess.SetDeadline(time.Time{})
+	r.res.Stopped = r.stopped
 	r.dumpMaps()
 }
 
@@ -294,10 +348,27 @@ var msgFlags = map[string]int{"MSG_OOB": 0x1, "MSG_DONTWAIT": 0x40, "MSG_EOR": 0
 func (r *runner) step(s *Step) {
 	var obs Observation
 	desc := r.describe(s)
+	start := time.Now()
+	deadline, which := start.Add(r.stepTimeout), fmt.Sprintf("the step's deadline (%v)", r.stepTimeout)
+	if r.fileDeadline.Before(deadline) {
+		deadline, which = r.fileDeadline, fmt.Sprintf("the file's deadline (%v)", r.fileTimeout)
+	}
+	r.sess.SetDeadline(deadline)
 	msg := r.do(s, &obs)
 	if m := r.idle(); msg == "" {
 		msg = m
 	}
+	if time.Now().After(deadline) {
+		// Whatever the step was waiting for is in msg (the backend's
+		// words); the run ends here with what it has.
+		r.stopped = fmt.Sprintf("%s passed in %s step %d (line %d, %s)", which, r.phase, r.number+1, s.Pos.Line, desc)
+		if msg == "" {
+			msg = r.stopped
+		} else {
+			msg = r.stopped + ": " + msg
+		}
+	}
+	r.sess.SetDeadline(r.fileDeadline)
 	r.record(s.Pos, string(s.Kind), desc, obs, msg)
 }
 
@@ -329,6 +400,8 @@ func (r *runner) describe(s *Step) string {
 		return fmt.Sprintf("shutdown %s %s", s.Socket, []string{"rd", "wr", "rdwr"}[s.How])
 	case StepSockopt:
 		return fmt.Sprintf("setsockopt %s %s=%d", s.Socket, s.OptName, *s.IntValue)
+	case StepStream:
+		return fmt.Sprintf("stream %d bytes from %s to %s", s.StreamSize, s.StreamFrom, s.StreamTo)
 	}
 	return fmt.Sprintf("%s %s", s.Kind, s.Socket)
 }
@@ -363,6 +436,8 @@ func (r *runner) do(s *Step, obs *Observation) string {
 		return r.recv(s, obs)
 	case StepEvents:
 		return r.events(s, obs)
+	case StepStream:
+		return r.stream(s, obs)
 	case StepLookup:
 		if d := r.sc.MapDefs[s.Map]; d.IsPerCPU() {
 			return r.lookupPerCPU(s, d, obs)

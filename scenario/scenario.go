@@ -207,8 +207,9 @@ const (
 type Expect struct {
 	Pos      Pos
 	Ret      *int64
-	Errno    Errno // 0: success expected
-	Rejected bool  // programs only
+	Errno    Errno  // 0: success expected
+	Rejected bool   // programs only
+	Received *int64 // stream: only this many bytes arrive
 }
 
 // StepKind names a step.
@@ -228,6 +229,7 @@ const (
 	StepShutdown StepKind = "shutdown"
 	StepSockopt  StepKind = "sockopt"
 	StepEvents   StepKind = "events"
+	StepStream   StepKind = "stream"
 )
 
 // Step is one entry of steps: (or of maps:, which holds updates).
@@ -284,6 +286,12 @@ type Step struct {
 	How int // unix SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2
 	// sockopt
 	OptName string
+	// stream (Socket unused)
+	StreamFrom    string
+	StreamTo      string
+	StreamSize    int64
+	StreamPattern Pattern
+	Chunk         int
 }
 
 // MapID names a map instance of a scenario run.

@@ -318,7 +318,7 @@ func (v *validator) socket(name string, pos Pos, path string, known map[string]P
 	}
 	if _, ok := known[name]; !ok {
 		names := sortedKeys(known)
-		v.errorf(pos, path, "no socket %q at this point (sockets: %s)", name, strings.Join(names, ", "))
+		v.errorf(pos, path, "no socket %s at this point (sockets: %s)", quote(name), strings.Join(names, ", "))
 	}
 }
 
@@ -327,6 +327,9 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 	switch s.Kind {
 	case StepSend, StepRecv, StepClose, StepFionread, StepShutdown, StepSockopt:
 		v.socket(s.Socket, s.At("socket"), path+".socket", known)
+	case StepStream:
+		v.socket(s.StreamFrom, s.At("from"), path+".from", known)
+		v.socket(s.StreamTo, s.At("to"), path+".to", known)
 	case StepConnect:
 		found := false
 		for _, l := range sc.Listeners {

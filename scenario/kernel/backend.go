@@ -110,6 +110,9 @@ type session struct {
 	locked  bool
 	// exclusive: the session holds sessionMu for writing.
 	exclusive bool
+
+	dlMu     sync.Mutex
+	deadline time.Time // SetDeadline
 }
 
 // NewSession implements scenario.Backend: a fresh network namespace and,
@@ -339,8 +342,10 @@ func family(a netip.Addr) int {
 }
 
 // A send that cannot complete (full receive buffer, redirect backpressure)
-// gives up after this long instead of hanging the run.
-var sendTimeout = unix.Timeval{Sec: 5}
+// gives up after this long instead of hanging the run, returning the count
+// accepted so far or EAGAIN: the scenario format defines a blocking send
+// as a sendmsg with a 2-second send timeout.
+var sendTimeout = unix.Timeval{Sec: 2}
 
 func newStream(fam int) (int, error) {
 	fd, err := unix.Socket(fam, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -664,6 +669,9 @@ func (s *session) WaitIdle() error {
 		quiet    = 30 * time.Millisecond // several ticks at HZ=250: backlog retries are tick-paced
 	)
 	deadline := time.Now().Add(s.env.IdleTimeout)
+	if d := s.getDeadline(); !d.IsZero() && d.Before(deadline) {
+		deadline = d
+	}
 	last := s.snapshot()
 	stableSince := time.Now()
 	for time.Now().Before(deadline) {
