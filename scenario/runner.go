@@ -37,7 +37,7 @@ type Options struct {
 // Default deadlines: generous for a loaded CI machine, short enough that a
 // hang ends a job with a report instead of a killed process.
 const (
-	DefaultStepTimeout = 2 * time.Minute
+	DefaultStepTimeout = 30 * time.Second
 	DefaultFileTimeout = 10 * time.Minute
 )
 
@@ -361,7 +361,11 @@ func (r *runner) step(s *Step) {
 	if time.Now().After(deadline) {
 		// Whatever the step was waiting for is in msg (the backend's
 		// words); the run ends here with what it has.
-		r.stopped = fmt.Sprintf("%s passed in %s step %d (line %d, %s)", which, r.phase, r.number+1, s.Pos.Line, desc)
+		where := fmt.Sprintf("step %d", r.number+1)
+		if r.phase != PhaseSteps {
+			where = fmt.Sprintf("%s[%d]", r.phase, r.number+1)
+		}
+		r.stopped = fmt.Sprintf("%s passed in %s (line %d, %s)", which, where, s.Pos.Line, desc)
 		if msg == "" {
 			msg = r.stopped
 		} else {

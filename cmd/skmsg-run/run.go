@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/skmsg/skmsg/cover"
 	"github.com/skmsg/skmsg/internal/errno"
@@ -57,7 +58,13 @@ printed under the step whose programs printed it.
   --cover-html DIR
                   also write a browsable report: the C source with
                   executed, partly executed and never executed lines
-  -v              print every step, not only failures and printk output
+  --step-timeout D
+                  deadline of each step, its wait for idle included
+                  (default 30s); when it passes the step fails saying what
+                  it was blocked on and the file's later steps are not run
+  --timeout D     deadline of each file (default 10m)
+  -v              print every step, not only failures and printk output,
+                  and the progress of long steps (streams) on stderr
   --no-verify     load programs on skmsg without its static verifier, so
                   that a program the kernel would refuse still runs (the
                   interpreter's run-time checks stay)
@@ -92,11 +99,16 @@ type runFlags struct {
 	coverHTML string
 	// noVerify loads programs on skmsg without the static verifier.
 	noVerify bool
+	// stepTimeout, fileTimeout: --step-timeout, --timeout (0: the
+	// scenario package's defaults).
+	stepTimeout time.Duration
+	fileTimeout time.Duration
 }
 
 // seedOption parses --seed.
 func (f *runFlags) seedOption() (scenario.Options, error) {
 	var opts scenario.Options
+	opts.StepTimeout, opts.FileTimeout = f.stepTimeout, f.fileTimeout
 	if f.seed != "" {
 		n, err := strconv.ParseUint(f.seed, 0, 64)
 		if err != nil {
@@ -234,6 +246,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.verbose, "v", false, "print every step")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "load programs on skmsg without the static verifier")
 	fs.StringVar(&f.color, "color", "auto", "colour: auto, always or never")
+	fs.DurationVar(&f.stepTimeout, "step-timeout", 0, "deadline of each step (default 30s)")
+	fs.DurationVar(&f.fileTimeout, "timeout", 0, "deadline of each file (default 10m)")
 	fs.StringVar(&f.coverFile, "cover", "", "write lcov coverage to `FILE`")
 	fs.StringVar(&f.coverHTML, "cover-html", "", "write an HTML coverage report into `DIR`")
 	fs.Usage = func() { fmt.Fprintln(stderr, strings.TrimSpace(commands["run"].Usage)) }
@@ -249,6 +263,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	opts, err := f.seedOption()
 	if err == nil {
 		files, err = shardFiles(files, f.shard)
+	}
+	if err == nil && (f.stepTimeout < 0 || f.fileTimeout < 0) {
+		err = fmt.Errorf("--step-timeout and --timeout must not be negative")
+	}
+	if f.verbose {
+		opts.Progress = func(p scenario.Progress) {
+			fmt.Fprintf(stderr, "%s: step %d (line %d) %s: %d of %d bytes written, %d received\n",
+				p.File, p.Step, p.Line, p.Desc, p.Sent, p.Size, p.Received)
+		}
 	}
 	if err == nil && f.kernel {
 		switch {

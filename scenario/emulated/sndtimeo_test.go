@@ -183,7 +183,7 @@ steps:
 `, scenario.Options{StepTimeout: 300 * time.Millisecond})
 	require.False(t, res.Passed())
 	s := stepByLine(t, res, 6)
-	assert.Contains(t, s.Message, "the step's deadline (300ms) passed in steps step 1 (line 6")
+	assert.Contains(t, s.Message, "the step's deadline (300ms) passed in step 1 (line 6")
 	assert.Contains(t, s.Message, "streaming from a.client to a.server")
 	assert.NotEmpty(t, res.Stopped)
 	for _, st := range res.Steps {
