@@ -12,7 +12,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
 TESTDATA_SRC := $(shell find testdata -name '*.c' -not -path 'testdata/include/*' | sort)
 TESTDATA_OBJ := $(TESTDATA_SRC:.c=.o)
 
-.PHONY: all build test race testdata bench fuzz lint print-bpf-cflags clean-testdata kernel-btf
+.PHONY: all build test race testdata bench fuzz fuzz-verifier verifier-verdicts lint print-bpf-cflags clean-testdata kernel-btf
 
 all: build
 
@@ -55,6 +55,17 @@ bench:
 FUZZTIME ?= 1m
 fuzz:
 	$(GO) test ./vm -run '^$$' -fuzz FuzzVM -fuzztime $(FUZZTIME)
+
+# Differential fuzzing of the verifier against the running kernel (root):
+# counts, and the disagreeing programs saved in VFUZZOUT.
+VFUZZTIME ?= 10m
+VFUZZOUT ?= /tmp/skmsg-verifierfuzz
+fuzz-verifier:
+	$(GO) run ./internal/cmd/verifierfuzz -duration $(VFUZZTIME) -out $(VFUZZOUT)
+
+# Re-record the kernel's verdicts on the verifier corpus (root).
+verifier-verdicts: testdata
+	$(GO) test ./verifier -run TestRecordVerdicts -record
 
 lint:
 	$(GO) vet ./...
