@@ -222,6 +222,10 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			if strings.IndexByte(string(r.m.Frozen[min(off, len(r.m.Frozen)):]), 0) < 0 {
 				return v.fail(errno.EACCES, pc, "string is not zero-terminated")
 			}
+		case argBTFPtr:
+			if r.typ != ptrToBTFID || r.maybeNull {
+				return mismatch("ptr_, trusted_ptr_, rcu_ptr_")
+			}
 		case argSpinLock:
 			if (r.typ != ptrToMapValue && r.typ != ptrToBTFID) || r.maybeNull {
 				return mismatch("map_value, ptr_")

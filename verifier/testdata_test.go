@@ -11,8 +11,38 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/internal/testobj"
+	"github.com/skmsg/skmsg/internal/verifiercorpus"
 	"github.com/skmsg/skmsg/loader"
 )
+
+// testdataCases are the sockmap programs of the objects in testdata/
+// outside the verifier corpus, as corpus cases.
+func testdataCases(tb testing.TB) []verifiercorpus.Case {
+	tb.Helper()
+	var paths []string
+	for _, pat := range []string{"*.o", "*/*.o"} {
+		p, err := filepath.Glob(filepath.Join(testobj.Path("."), pat))
+		require.NoError(tb, err)
+		paths = append(paths, p...)
+	}
+	var out []verifiercorpus.Case
+	for _, p := range paths {
+		if filepath.Base(filepath.Dir(p)) == "verifier" {
+			continue
+		}
+		obj, err := loader.Open(p)
+		if err != nil {
+			continue
+		}
+		for _, prog := range obj.ProgramList {
+			if rulesFor(prog.Type, prog.AttachType) == nil || prog.Unsupported != nil {
+				continue
+			}
+			out = append(out, verifiercorpus.Case{Object: filepath.Base(p), Obj: obj, Prog: prog})
+		}
+	}
+	return out
+}
 
 // testdataPrograms are the sockmap programs of the objects in testdata/
 // outside the verifier corpus: what skmsg's own tests and scenarios load.
@@ -67,24 +97,44 @@ func rejectedInScenarios(tb testing.TB) map[string]bool {
 	return out
 }
 
-// TestTestdataAccepted: every sockmap program skmsg's tests load passes
-// the verifier, except those made to be refused (named "bad", or expected
-// to be rejected by a bundled scenario).
+// TestTestdataAccepted: the sockmap programs skmsg's tests load get the
+// kernel's verdict: the running kernel's when programs can be loaded,
+// otherwise those made to be refused (named "bad", or expected to be
+// rejected by a bundled scenario) are refused and the others accepted
+// (a refusal of another program is only logged then: a new testdata
+// object may hold programs refused on purpose).
 func TestTestdataAccepted(t *testing.T) {
-	progs := testdataPrograms(t)
-	require.NotEmpty(t, progs)
+	cases := testdataCases(t)
+	require.NotEmpty(t, cases)
 	rejected := rejectedInScenarios(t)
-	for _, p := range progs {
-		res, err := Verify(p, Options{})
-		require.NoError(t, err, p.Name)
-		_, prog, _ := strings.Cut(p.Name, "/")
-		bad := strings.Contains(prog, "bad") || rejected[prog]
-		if bad {
-			require.False(t, res.Accepted, "%s is made to be refused", p.Name)
-			require.NotEmpty(t, res.Reason, p.Name)
+	var k *verifiercorpus.Kernel
+	if why := verifiercorpus.KernelAvailable(); why == nil {
+		k = verifiercorpus.NewKernel()
+		defer k.Close()
+	} else {
+		t.Logf("no kernel to compare with (%v): checking names and scenarios", why)
+	}
+	for _, c := range cases {
+		res, err := Verify(FromLoader(c.Obj, c.Prog), Options{})
+		require.NoError(t, err, c.Key())
+		if k != nil {
+			mine := verifiercorpus.Verdict{Object: c.Object, Program: c.Prog.Name, Section: c.Prog.Section,
+				Accepted: res.Accepted, Errno: ErrnoName(res.Errno), Reason: res.Reason}
+			l, err := k.Check(c, &mine)
+			require.NoError(t, err, c.Key())
+			require.Equal(t, l.Verdict.Accepted, res.Accepted, "%s: kernel %v, skmsg %s (%s)\n%s", c.Key(), l.Verdict, res.Reason, ErrnoName(res.Errno), res.Log)
+			if !res.Accepted {
+				require.Equal(t, l.Verdict.Errno, ErrnoName(res.Errno), "%s: kernel %v, skmsg %s", c.Key(), l.Verdict, res.Reason)
+			}
 			continue
 		}
-		require.True(t, res.Accepted, "%s refused: %s\n%s", p.Name, res.Reason, res.Log)
+		bad := strings.Contains(c.Prog.Name, "bad") || rejected[c.Prog.Name]
+		switch {
+		case bad:
+			require.False(t, res.Accepted, "%s is made to be refused", c.Key())
+		case !res.Accepted:
+			t.Logf("%s refused: %s", c.Key(), res.Reason)
+		}
 	}
 }
 
