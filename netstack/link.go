@@ -61,6 +61,9 @@ type link struct {
 	// watches holds, while faults are configured, each TCP flow
 	// direction's persist state (flowKey -> *flowWatch).
 	watches sync.Map
+
+	// seq keeps each flow's sequence-space counters (tcp_counters.go).
+	seq seqCounters
 }
 
 // flowKey names a TCP flow from one endpoint's point of view.
@@ -271,6 +274,7 @@ func (l *link) transmitNow(src *Host, pkt *stack.PacketBuffer) {
 	if tp == header.TCPProtocolNumber {
 		if th := header.TCP(pkt.TransportHeader().Slice()); len(th) >= header.TCPMinimumSize {
 			l.observe(srcA, dstA, th)
+			l.seq.record(srcA, dstA, th, pkt.Data().Size())
 			if ft != nil {
 				isTCP = true
 				flow = flowKey{local: srcA, remote: dstA, localPort: th.SourcePort(), remotePort: th.DestinationPort()}

@@ -3,11 +3,9 @@ package runtime
 import (
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/vm"
-	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // This file is struct bpf_sock_ops as SOCK_OPS programs see it: the
@@ -39,6 +37,8 @@ const (
 	sockOpsOffSndNxt     = 104
 	sockOpsOffSndUna     = 108
 	sockOpsOffMssCache   = 112
+	sockOpsOffSegsIn     = 140
+	sockOpsOffSegsOut    = 148
 	sockOpsOffTxhash     = 164
 	sockOpsOffBytesRcvd  = 168
 	sockOpsOffBytesAcked = 176
@@ -169,22 +169,19 @@ func (sk *Socket) fillSockOps(b *[sockOpsSize]byte, a *sockOpsArgs, sockAddr uin
 	if a.op > 15 {
 		return // the timestamping callbacks do not hold the socket lock
 	}
-	cwnd, ssthresh, srtt := uint32(10), uint32(0x7fffffff), uint32(0)
-	if sk.conn != nil {
-		var ti tcpip.TCPInfoOption
-		if err := sk.conn.Raw().Endpoint().GetSockOpt(&ti); err == nil {
-			if ti.SndCwnd != 0 {
-				cwnd = ti.SndCwnd
-			}
-			if ti.SndSsthresh != 0 {
-				ssthresh = ti.SndSsthresh
-			}
-			srtt = uint32(ti.RTT/time.Microsecond) << 3
-		}
-	}
-	le.PutUint32(b[sockOpsOffSndCwnd:], cwnd)
-	le.PutUint32(b[sockOpsOffSrttUs:], srtt)
-	le.PutUint32(b[sockOpsOffSsthresh:], ssthresh)
+	// The same TCP state struct tcp_sock and bpf_tcp_sock show
+	// (kernel_objects.go).
+	ts := tcpStateOf(sk)
+	le.PutUint32(b[sockOpsOffSndCwnd:], ts.sndCwnd)
+	le.PutUint32(b[sockOpsOffSrttUs:], ts.srttUs)
+	le.PutUint32(b[sockOpsOffSsthresh:], ts.sndSsthresh)
+	le.PutUint32(b[sockOpsOffRcvNxt:], ts.rcvNxt)
+	le.PutUint32(b[sockOpsOffSndNxt:], ts.sndNxt)
+	le.PutUint32(b[sockOpsOffSndUna:], ts.sndUna)
+	le.PutUint32(b[sockOpsOffSegsIn:], ts.segsIn)
+	le.PutUint32(b[sockOpsOffSegsOut:], ts.segsOut)
+	le.PutUint64(b[sockOpsOffBytesRcvd:], ts.bytesReceived)
+	le.PutUint64(b[sockOpsOffBytesAcked:], ts.bytesAcked)
 	le.PutUint32(b[sockOpsOffRttMin:], 0xFFFFFFFF)
 }
 

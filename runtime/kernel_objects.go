@@ -68,12 +68,17 @@ func (st *runState) resetKernelObjects() { st.kobjs = st.kobjs[:0] }
 type tcpState struct {
 	sndCwnd, srttUs, sndSsthresh, mss uint32
 	rttMin                            uint32
+	rcvNxt, sndNxt, sndUna            uint32
+	segsIn, segsOut                   uint32
+	bytesReceived, bytesAcked         uint64
 }
 
-// tcpStateOf reads what gVisor knows of the connection (TCP_INFO).
-// Sequence numbers and byte counters are not exposed by gVisor and stay
-// 0; on the kernel they start at random ISNs, so no program can expect a
-// particular value of them.
+// tcpStateOf reads what gVisor knows of the connection (TCP_INFO) and
+// the sequence-space counters the virtual link keeps (gVisor does not
+// export its own): sequence numbers (from gVisor's ISNs; the kernel's are
+// random too), bytes received and acked and segment counts as Linux
+// counts them. Segment counts follow gVisor's segmentation and ACK
+// policy, which are not Linux's once data flows.
 func tcpStateOf(sk *Socket) tcpState {
 	s := tcpState{sndCwnd: 10, sndSsthresh: 0x7fffffff, rttMin: 0xffffffff}
 	if sk.conn == nil {
@@ -85,7 +90,9 @@ func tcpStateOf(sk *Socket) tcpState {
 		if ti.SndCwnd != 0 {
 			s.sndCwnd = ti.SndCwnd
 		}
-		if ti.SndSsthresh != 0 {
+		// gVisor starts ssthresh at MaxInt, Linux at
+		// TCP_INFINITE_SSTHRESH (0x7fffffff).
+		if ti.SndSsthresh != 0 && ti.SndSsthresh < 0x7fffffff {
 			s.sndSsthresh = ti.SndSsthresh
 		}
 		// The kernel keeps srtt_us scaled by 8.
@@ -93,6 +100,11 @@ func tcpStateOf(sk *Socket) tcpState {
 	}
 	if mss, err := ep.GetSockOptInt(tcpip.MaxSegOption); err == nil && mss > 0 {
 		s.mss = uint32(mss)
+	}
+	if c := sk.conn.Raw().TCPCounters(); c.Known {
+		s.rcvNxt, s.sndNxt, s.sndUna = c.RcvNxt, c.SndNxt, c.SndUna
+		s.segsIn, s.segsOut = c.SegsIn, c.SegsOut
+		s.bytesReceived, s.bytesAcked = c.BytesReceived, c.BytesAcked
 	}
 	return s
 }
@@ -198,6 +210,13 @@ func kernelSockBytes(sk *Socket, state TCPState, passive bool) ([]byte, error) {
 	w.Put(tp+"srtt_us", uint64(ts.srttUs))
 	w.Put(tp+"snd_ssthresh", uint64(ts.sndSsthresh))
 	w.Put(tp+"mss_cache", uint64(ts.mss))
+	w.Put(tp+"rcv_nxt", uint64(ts.rcvNxt))
+	w.Put(tp+"snd_nxt", uint64(ts.sndNxt))
+	w.Put(tp+"snd_una", uint64(ts.sndUna))
+	w.Put(tp+"segs_in", uint64(ts.segsIn))
+	w.Put(tp+"segs_out", uint64(ts.segsOut))
+	w.Put(tp+"bytes_received", ts.bytesReceived)
+	w.Put(tp+"bytes_acked", ts.bytesAcked)
 	if w.Err != nil {
 		return nil, fmt.Errorf("laying out struct %s: %w", name, w.Err)
 	}
@@ -233,7 +252,14 @@ const (
 	bpfTCPSockOffSrttUs   = 4
 	bpfTCPSockOffRttMin   = 8
 	bpfTCPSockOffSsthresh = 12
+	bpfTCPSockOffRcvNxt   = 16
+	bpfTCPSockOffSndNxt   = 20
+	bpfTCPSockOffSndUna   = 24
 	bpfTCPSockOffMssCache = 28
+	bpfTCPSockOffSegsIn   = 56
+	bpfTCPSockOffSegsOut  = 64
+	bpfTCPSockOffBytesRcv = 80
+	bpfTCPSockOffBytesAck = 88
 )
 
 // uapiTCPSock returns the address of sk's struct bpf_tcp_sock for this run.
@@ -249,6 +275,13 @@ func (st *runState) uapiTCPSock(m *vm.Machine, sk *Socket) uint64 {
 	le.PutUint32(b[bpfTCPSockOffRttMin:], ts.rttMin)
 	le.PutUint32(b[bpfTCPSockOffSsthresh:], ts.sndSsthresh)
 	le.PutUint32(b[bpfTCPSockOffMssCache:], ts.mss)
+	le.PutUint32(b[bpfTCPSockOffRcvNxt:], ts.rcvNxt)
+	le.PutUint32(b[bpfTCPSockOffSndNxt:], ts.sndNxt)
+	le.PutUint32(b[bpfTCPSockOffSndUna:], ts.sndUna)
+	le.PutUint32(b[bpfTCPSockOffSegsIn:], ts.segsIn)
+	le.PutUint32(b[bpfTCPSockOffSegsOut:], ts.segsOut)
+	le.PutUint64(b[bpfTCPSockOffBytesRcv:], ts.bytesReceived)
+	le.PutUint64(b[bpfTCPSockOffBytesAck:], ts.bytesAcked)
 	addr := m.AddRegion(vm.Region{Name: "bpf_tcp_sock", Data: b, Perm: vm.PermRead})
 	st.kobjs = append(st.kobjs, kobj{addr: addr, kind: "bpf_tcp_sock", sk: sk})
 	return addr
