@@ -80,12 +80,14 @@ func testdataPrograms(tb testing.TB) []*Program {
 }
 
 // rejectedInScenarios lists the programs a bundled scenario expects the
-// kernel to refuse ("program: NAME ... rejected: true").
+// kernel to refuse: "program: NAME ... rejected: true" in the programs
+// list, or an attach step that loads NAME on first use and expects the
+// load's EACCES.
 func rejectedInScenarios(tb testing.TB) map[string]bool {
 	tb.Helper()
 	files, err := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
 	require.NoError(tb, err)
-	re := regexp.MustCompile(`program:\s*([A-Za-z0-9_]+).*rejected:\s*true`)
+	re := regexp.MustCompile(`program:\s*([A-Za-z0-9_]+).*(?:rejected:\s*true|attach:.*error:\s*EACCES)`)
 	out := map[string]bool{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
