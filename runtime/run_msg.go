@@ -64,6 +64,10 @@ func (rt *Runtime) msgVerdict(sk *Socket, p *psock, m *Msg) verdict {
 		return verdictPass
 	}
 	m.computeDataPointers()
+	// The redirect target is this run's choice: a run on the remainder of
+	// an apply_bytes split that returns SK_PASS passes, even though the
+	// run before redirected the same message (recorded on 6.18).
+	m.SkRedir = nil
 	sizeBefore := m.size
 	rt.runMu.Lock()
 	defer rt.runMu.Unlock()

@@ -56,6 +56,8 @@ type Socket struct {
 	// out with the next push without MSG_MORE, or at close.
 	heldMu sync.Mutex
 	held   []byte
+	// heldTimer is the probe timer that sends held bytes (tcp_bpf.go).
+	heldTimer *time.Timer
 	// purged counts bytes at the head of the ingress queue that belong to
 	// a psock that was dropped: the kernel frees them with the psock, so
 	// the next read discards them first.

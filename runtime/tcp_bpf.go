@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"syscall"
+	"time"
 
 	"github.com/skmsg/skmsg/internal/errno"
 
@@ -314,14 +315,16 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 		// earlier push of the batch went out without MSG_MORE, the
 		// ACK for it releases the tail, so only an all-MSG_MORE batch
 		// stays queued.
-		t.heldMu.Lock()
-		t.held = append(t.held, b...)
-		t.heldMu.Unlock()
+		t.holdBytes(b)
 	} else {
-		if h := t.takeHeld(); h != nil {
+		// Held bytes go first; heldMu keeps the probe timer's flush
+		// from overtaking or interleaving with this push.
+		t.heldMu.Lock()
+		if h := t.takeHeldLocked(); h != nil {
 			b = append(h, b...)
 		}
 		w, e := t.conn.Raw().SendTCP(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
+		t.heldMu.Unlock()
 		switch {
 		case e != nil:
 			unsent, err = len(b)-w, errnoOf(e)
@@ -340,20 +343,52 @@ func (o *pendingOut) flush(flags int) (unsent int, err syscall.Errno) {
 	return unsent, err
 }
 
-// takeHeld returns and clears the bytes a MSG_MORE push left in the
-// socket's TCP write queue.
-func (s *Socket) takeHeld() []byte {
+// heldProbeDelay is when TCP sends bytes a MSG_MORE push left queued
+// with nothing in flight: the zero-window probe timer armed by the push
+// that could not send fires after the minimum RTO (TCP_RTO_MIN, 200 ms)
+// and tcp_write_wakeup sends them (recorded on 6.18: a redirected piece
+// held this way reaches the peer about 200 ms later with no further
+// send). Until then a reader sees nothing, as on the kernel; after it no
+// accepted byte stays behind.
+const heldProbeDelay = 200 * time.Millisecond
+
+// holdBytes leaves b in the socket's TCP write queue after what is held
+// already, and arms the probe timer.
+func (s *Socket) holdBytes(b []byte) {
 	s.heldMu.Lock()
 	defer s.heldMu.Unlock()
+	s.held = append(s.held, b...)
+	if s.heldTimer == nil {
+		s.heldTimer = time.AfterFunc(heldProbeDelay, s.flushHeld)
+	}
+}
+
+// takeHeldLocked returns and clears the held bytes and stops the probe
+// timer; heldMu is held.
+func (s *Socket) takeHeldLocked() []byte {
+	if s.heldTimer != nil {
+		s.heldTimer.Stop()
+		s.heldTimer = nil
+	}
 	h := s.held
 	s.held = nil
 	return h
 }
 
-// flushHeld sends what MSG_MORE pushes left queued, as a later write or
-// the close does.
+// takeHeld returns and clears the bytes a MSG_MORE push left in the
+// socket's TCP write queue.
+func (s *Socket) takeHeld() []byte {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	return s.takeHeldLocked()
+}
+
+// flushHeld sends the held bytes (a push without MSG_MORE, close, or the
+// probe timer).
 func (s *Socket) flushHeld() {
-	if h := s.takeHeld(); h != nil && s.conn != nil {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	if h := s.takeHeldLocked(); h != nil && s.conn != nil {
 		s.conn.Raw().SendTCP(h, 0)
 	}
 }
