@@ -56,8 +56,28 @@ func (p *parser) pos(n *yaml.Node) Pos {
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	// Values from the file are shortened: a message never carries a
+	// whole payload (a file of aliases made one error per alias of a
+	// megabyte string).
+	for i, a := range args {
+		if str, ok := a.(string); ok && len(str) > maxQuoted {
+			args[i] = fmt.Sprintf("%s… (%d bytes)", str[:maxQuoted], len(str))
+		}
+	}
+	if len(p.errs) >= maxErrors {
+		if len(p.errs) == maxErrors {
+			p.errs = append(p.errs, &Error{Pos: p.pos(n), Msg: fmt.Sprintf("more than %d problems; the rest are not listed", maxErrors)})
+		}
+		return
+	}
 	p.errs = append(p.errs, &Error{Pos: p.pos(n), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
+
+// Bounds on what one error list holds.
+const (
+	maxQuoted = 1024 // bytes of a value quoted in a message (lists of choices fit)
+	maxErrors = 100  // problems listed for one file
+)
 
 // fields is a mapping node checked against the keys it may hold.
 type fields struct {
@@ -194,7 +214,7 @@ func kindName(n *yaml.Node) string {
 		if n.Tag == "!!null" {
 			return "nothing"
 		}
-		return fmt.Sprintf("%q", n.Value)
+		return quote(n.Value)
 	case yaml.AliasNode:
 		return "an alias"
 	}
@@ -231,7 +251,13 @@ func ParseBytes(file string, src []byte) (*Scenario, error) {
 	if len(doc.Content) == 0 {
 		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "empty scenario file"}}
 	}
+	if err := checkExpansion(file, len(src), doc.Content[0]); err != nil {
+		return nil, ErrorList{err}
+	}
 	sc := p.scenario(doc.Content[0])
+	if len(p.errs) == 0 {
+		p.checkPayloads(sc)
+	}
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}
