@@ -557,6 +557,9 @@ func (v *verifier) checkSubprogCall(pc int, in *insn) error {
 		return v.fail(errno.E2BIG, pc, "the call stack of %d frames is too deep", len(st.frames)+1)
 	}
 	target := pc + int(in.imm) + 1
+	if g := v.globals[target]; g != nil {
+		return v.callGlobal(pc, g)
+	}
 	caller := st.cur()
 	callee := &frame{callsite: pc, subprog: target, frameNo: len(st.frames)}
 	for i := range callee.regs {

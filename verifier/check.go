@@ -40,6 +40,11 @@ type verifier struct {
 	// pathLog collects the current path's lines at log level 1.
 	maxDepth  map[int]int // stack depth by subprog
 	seenCalls map[int][]int
+
+	// globals are the global functions by start; curGlobal is the one
+	// being verified on its own (nil for the main program).
+	globals   map[int]*globalFunc
+	curGlobal *globalFunc
 }
 
 // checkpoint is a state remembered at a prune point.
@@ -142,7 +147,11 @@ func (v *verifier) run() error {
 		return err
 	}
 	v.liveness()
-	if err := v.doCheck(); err != nil {
+	v.findGlobals()
+	if err := v.walk(v.initState()); err != nil {
+		return err
+	}
+	if err := v.checkGlobals(); err != nil {
 		return err
 	}
 	return v.checkStackDepth()
@@ -203,8 +212,9 @@ func (v *verifier) initState() *vstate {
 	return &vstate{frames: []*frame{f}}
 }
 
-func (v *verifier) doCheck() error {
-	v.cur = v.initState()
+// walk explores every path from st (do_check).
+func (v *verifier) walk(st *vstate) error {
+	v.cur = st
 	for {
 		if v.cur == nil {
 			if len(v.stack) == 0 {

@@ -138,8 +138,9 @@ type program struct {
 	insns []insn
 	// subprogs are the start slots of the functions, sorted, first 0.
 	subprogs []int
-	// funcNames by start slot, for messages.
+	// funcNames by start slot, for messages; funcs their BTF func info.
 	funcNames map[int]string
+	funcs     map[int]*btf.Func
 }
 
 // decode turns p.Instructions into raw slots, resolving symbolic
@@ -162,7 +163,7 @@ func decode(p *Program) (*program, error) {
 		}
 		n += int(ins[i].Size() / asm.InstructionSize)
 	}
-	prog := &program{in: p, insns: make([]insn, n), funcNames: map[int]string{}}
+	prog := &program{in: p, insns: make([]insn, n), funcNames: map[int]string{}, funcs: map[int]*btf.Func{}}
 	var buf bytes.Buffer
 	for i := range ins {
 		in := ins[i]
@@ -225,6 +226,9 @@ func decode(p *Program) (*program, error) {
 		}
 		if s := in.Symbol(); s != "" && slot != 0 {
 			prog.funcNames[slot] = s
+		}
+		if fn := btf.FuncMetadata(&ins[i]); fn != nil {
+			prog.funcs[slot] = fn
 		}
 	}
 	if s := ins[0].Symbol(); s != "" {

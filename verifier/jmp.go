@@ -625,6 +625,20 @@ func (v *verifier) checkExit(pc int) error {
 		}
 		return v.fail(errno.EINVAL, pc, "BPF_EXIT instruction in main prog would lead to reference leak")
 	}
+	if g := v.curGlobal; g != nil {
+		if g.void {
+			v.finishPath()
+			return nil
+		}
+		if err := v.checkRegRead(pc, 0); err != nil {
+			return err
+		}
+		if r0 := &v.regs()[0]; r0.typ != scalarValue {
+			return v.fail(errno.EINVAL, pc, "At subprogram exit the register R0 is not a scalar value (%s)", r0.typeName())
+		}
+		v.finishPath()
+		return nil
+	}
 	if err := v.checkRegRead(pc, 0); err != nil {
 		return err
 	}
