@@ -40,9 +40,10 @@ func (sc *Scenario) Validate() error {
 	v := &validator{sc: sc}
 	sc.MapDefs, sc.Addresses, sc.validated = nil, nil, false
 	for i, o := range sc.Objects {
-		spec, err := ebpf.LoadCollectionSpec(o.Path)
+		// loader's reader says what a file that is no ELF object is.
+		spec, err := loader.OpenSpec(o.Path)
 		if err != nil {
-			v.errorf(o.Pos, fmt.Sprintf("objects[%d]", i), "cannot read object %s: %v", o.Path, err)
+			v.errorf(o.Pos, fmt.Sprintf("objects[%d]", i), "cannot read object: %v", err)
 			continue
 		}
 		// iproute2-style map definitions (Cilium 1.x): inner map

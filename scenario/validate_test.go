@@ -50,6 +50,7 @@ func TestValidateErrors(t *testing.T) {
 		{"ambiguous program", "objects:\n  - {name: x, path: " + obj("redirect.o") + "}\n  - {name: y, path: " + obj("redirect.o") + "}\nprograms:\n  - {program: msg_redir_egress, attach: sk_msg, map: sock_map}\n",
 			`program "msg_redir_egress" is in several objects (x, y): say which with object:`},
 		{"missing object file", "object: nope.o\n", `s.yaml:1:9: objects[0]: cannot read object`},
+		{"text file as object", "object: " + testobj.Path("scenarios", "README.md") + "\n", `objects[0]: cannot read object: ` + testobj.Path("scenarios", "README.md") + `: not an ELF object: it starts with "# Sc"`},
 		{"cookie lookup size", "object: " + obj("pass.o") + "\nsteps:\n  - lookup: {map: sock_map, key: u32:0, value: u32:1}\n",
 			`map sock_map has 8-byte cookies (looked up from user space)`},
 		{"no such program for an attach step", "object: " + obj("redirect.o") + "\nsteps:\n  - attach: {program: msg_nope, map: sock_map, attach: sk_msg}\n",
