@@ -92,6 +92,7 @@ func fileLines(path string) []string {
 func (t *scenarioTarget) Run(e *Engine) (Outcome, error) {
 	b := &keepSession{Backend: &emulated.Backend{Debug: e}, keep: t.setSession}
 	opts := t.opts
+	opts.Now = e.Now // deadlines stand still while anything is stopped
 	opts.BeforeStep = func(s *scenario.Step, desc string) {
 		e.BeforeStep(StepInfo{Number: s.Number, File: t.file, Line: s.Pos.Line, Desc: desc})
 	}

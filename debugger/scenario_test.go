@@ -90,40 +90,46 @@ func TestScenarioStops(t *testing.T) {
 	assert.True(t, out.Passed, out.Report)
 }
 
-// Stopping longer than the scenario's idle timeout changes nothing: the
+// Stopping longer than the scenario's deadlines changes nothing: the
 // verdict program is held on the receive side while the runner waits for
-// the network to go idle, 4 times as long as that wait may take, and the
-// scenario passes as it does without the debugger. The wait runs on the
-// engine's pause clock; a minute is the same argument with a longer
-// pause (TestPauseClockTimeoutCountsActiveTimeOnly takes it on a fake
-// clock).
-func TestStopLongerThanIdleTimeout(t *testing.T) {
-	const idle = 100 * time.Millisecond
-	tg, err := ScenarioOpener(scenario.Options{IdleTimeout: idle})(debugYAML)
+// the network to go idle, 4 times as long as the whole step may take, and
+// the scenario passes with the report of a run without the debugger. The
+// step's deadline and the wait run on the engine's pause clock; a minute
+// is the same argument with a longer pause
+// (TestPauseClockTimeoutCountsActiveTimeOnly takes it on a fake clock).
+func TestStopLongerThanStepDeadline(t *testing.T) {
+	const step = 150 * time.Millisecond
+	opts := scenario.Options{StepTimeout: step, IdleTimeout: step}
+	tg, err := ScenarioOpener(opts)(debugYAML)
 	require.NoError(t, err)
 	ev := newEvents()
 	cfg := tg.Config()
 	cfg.Notify = ev.notify
 	e := New(cfg)
-	bps := e.SetBreakpoints(BreakLine, "debug.c", []BreakSpec{{Line: markerLine(t, "skb")}})
+	// The sk_msg run holds the runner inside its send; the verdict run
+	// holds the receive side while the runner waits for idle.
+	bps := e.SetBreakpoints(BreakLine, "debug.c", []BreakSpec{{Line: markerLine(t, "msg")}, {Line: markerLine(t, "skb")}})
 	require.True(t, bps[0].Verified, bps[0].Message)
+	require.True(t, bps[1].Verified, bps[1].Message)
 	done := runTarget(tg, e)
-	st := ev.stopped(t)
-	assert.Equal(t, "skb_debug", top(t, e, st.Thread).Func)
-	held := time.Now()
-	// Nothing moves while it is held: the scenario does not end.
-	select {
-	case out := <-done:
-		t.Fatalf("the scenario went on while a program was stopped: %s", out.Report)
-	case <-time.After(4 * idle):
+	for _, prog := range []string{"msg_debug", "skb_debug"} {
+		st := ev.stopped(t)
+		assert.Equal(t, prog, top(t, e, st.Thread).Func)
+		held, paused := time.Now(), e.Clock().Paused()
+		// Nothing moves while it is held: the scenario does not end.
+		select {
+		case out := <-done:
+			t.Fatalf("the scenario went on while %s was stopped: %s", prog, out.Report)
+		case <-time.After(4 * step):
+		}
+		assert.GreaterOrEqual(t, e.Clock().Paused()-paused, time.Since(held)-step/2)
+		require.NoError(t, e.Continue())
 	}
-	assert.GreaterOrEqual(t, e.Clock().Paused(), time.Since(held)-idle/2)
-	require.NoError(t, e.Continue())
 	out := waitOutcome(t, done)
 	assert.True(t, out.Passed, out.Report)
 
 	// The same report as a run without the debugger.
-	res, err := scenario.RunFile(debugYAML, &emulated.Backend{}, scenario.Options{IdleTimeout: idle})
+	res, err := scenario.RunFile(debugYAML, &emulated.Backend{}, opts)
 	require.NoError(t, err)
 	var plain bytes.Buffer
 	require.NoError(t, res.WriteText(&plain))

@@ -32,6 +32,11 @@ type Options struct {
 	StepTimeout, FileTimeout time.Duration
 	// Progress, when set, hears about long steps (streams) now and then.
 	Progress func(p Progress)
+	// Now, when set, is the clock of the deadlines and step times instead
+	// of time.Now: a debugger's, which stands still while it holds the
+	// scenario stopped. The backend's waits must use the same clock (the
+	// emulated backend's Debug).
+	Now func() time.Time
 }
 
 // Default deadlines: generous for a loaded CI machine, short enough that a
@@ -77,6 +82,9 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 2 * time.Second
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.StepTimeout <= 0 {
 		opts.StepTimeout = DefaultStepTimeout
 	}
@@ -98,6 +106,7 @@ func Run(sc *Scenario, b Backend, opts Options) (res *Result, err error) {
 
 		idleTimeout: opts.IdleTimeout,
 		beforeStep:  opts.BeforeStep,
+		now:         opts.Now,
 		stepTimeout: opts.StepTimeout,
 		fileTimeout: opts.FileTimeout,
 		progress:    opts.Progress,
@@ -132,6 +141,7 @@ type runner struct {
 	phase       Phase
 	number      int
 	beforeStep  func(*Step, string)
+	now         func() time.Time // the clock of deadlines and step times
 	// unusable is set when the backend cannot run something the file
 	// needs (an error wrapping errno.ErrNotSupported, such as a program
 	// skmsg cannot run): the run stops there and Run returns it, so that
@@ -153,7 +163,7 @@ func (r *runner) record(pos Pos, kind, desc string, obs Observation, msg string)
 	if n, ok := r.sess.(Noter); ok {
 		obs.Notes = n.Notes()
 	}
-	now := time.Now()
+	now := r.now()
 	r.res.Steps = append(r.res.Steps, StepResult{
 		Phase: r.phase, Number: r.number, Line: pos.Line, Kind: kind, Desc: desc,
 		Pass: msg == "", Message: msg, Obs: obs, Seconds: now.Sub(r.started).Seconds(),
@@ -198,7 +208,7 @@ func outcome(err error, exp Expect, obs *Observation) string {
 
 func (r *runner) run() {
 	sc := r.sc
-	r.started = time.Now()
+	r.started = r.now()
 	r.fileDeadline = r.started.Add(r.fileTimeout)
 	r.sess.SetDeadline(r.fileDeadline)
 	r.phase = PhaseSetup
@@ -283,7 +293,7 @@ func (r *runner) run() {
 		}
 		r.record(c.Pos, "connection", fmt.Sprintf("connect %s (%s → %s)", c.Name, addrString(c.Client), addrString(c.Server)), obs, msg)
 	}
-	if time.Now().After(r.fileDeadline) {
+	if r.now().After(r.fileDeadline) {
 		r.stopped = fmt.Sprintf("the file's deadline (%v) passed during setup", r.fileTimeout)
 	}
 	r.phase, r.number = PhaseMaps, 0
@@ -300,7 +310,7 @@ func (r *runner) run() {
 		}
 		if r.beforeStep != nil {
 			r.beforeStep(s, r.describe(s))
-			r.started = time.Now() // a stop there is no time of the step
+			r.started = r.now() // a stop there is no time of the step
 		}
 		r.step(s)
 	}
@@ -348,7 +358,7 @@ var msgFlags = map[string]int{"MSG_OOB": 0x1, "MSG_DONTWAIT": 0x40, "MSG_EOR": 0
 func (r *runner) step(s *Step) {
 	var obs Observation
 	desc := r.describe(s)
-	start := time.Now()
+	start := r.now()
 	deadline, which := start.Add(r.stepTimeout), fmt.Sprintf("the step's deadline (%v)", r.stepTimeout)
 	if r.fileDeadline.Before(deadline) {
 		deadline, which = r.fileDeadline, fmt.Sprintf("the file's deadline (%v)", r.fileTimeout)
@@ -358,7 +368,7 @@ func (r *runner) step(s *Step) {
 	if m := r.idle(); msg == "" {
 		msg = m
 	}
-	if time.Now().After(deadline) {
+	if r.now().After(deadline) {
 		// Whatever the step was waiting for is in msg (the backend's
 		// words); the run ends here with what it has.
 		where := fmt.Sprintf("step %d", r.number+1)
@@ -573,7 +583,7 @@ func (r *runner) recv(s *Step, obs *Observation) string {
 		wantLen = len(s.Want.Bytes(r.seed))
 	}
 	_, approx := r.sess.(ApproximateIdle)
-	deadline := time.Now().Add(r.idleTimeout)
+	deadline := r.now().Add(r.idleTimeout)
 	for {
 		want := 0
 		if s.Max > 0 {
@@ -589,7 +599,7 @@ func (r *runner) recv(s *Step, obs *Observation) string {
 			// Idle on a backend that can only guess it may come early
 			// (a worker delayed on a busy machine): while the expected
 			// bytes are not all there, look again until the deadline.
-			if !approx || len(got) >= wantLen || time.Now().After(deadline) {
+			if !approx || len(got) >= wantLen || r.now().After(deadline) {
 				break
 			}
 		}

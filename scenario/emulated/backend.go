@@ -71,7 +71,12 @@ type Backend struct {
 type Debugger interface {
 	vm.Tracer
 	AddProgram(p *vm.Program)
+	// WithTimeout and Now are the debugger's clock, which stands still
+	// while it holds a program or the scenario stopped: the session's
+	// waits and deadlines run on it (and the runner's, through
+	// scenario.Options.Now).
 	WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc)
+	Now() time.Time
 }
 
 // Name implements Backend.
@@ -114,11 +119,11 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 	if b.Trace {
 		opts.Tracer = s.tracer
 	}
-	s.timeout = context.WithTimeout
+	s.timeout, s.now = context.WithTimeout, time.Now
 	if b.Debug != nil {
 		opts.Tracer = b.Debug
 		s.debug = b.Debug
-		s.timeout = b.Debug.WithTimeout
+		s.timeout, s.now = b.Debug.WithTimeout, b.Debug.Now
 	}
 	if b.Coverage != nil {
 		opts.Coverage = b.Coverage
@@ -165,6 +170,7 @@ type skmsgSession struct {
 	// timeout makes the contexts of the session's waits: a debugger's,
 	// which stops counting while a program is held, or context's.
 	timeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
+	now     func() time.Time // the clock of SetDeadline's times
 	cover   *cover.Recorder
 	// perfClosed: perf event arrays whose slots were emptied (no events
 	// step reads them).

@@ -33,7 +33,7 @@ func (s *skmsgSession) deadlineCtx() (context.Context, context.CancelFunc) {
 	if d.IsZero() {
 		return s.timeout(context.Background(), s.env.IdleTimeout)
 	}
-	return s.timeout(context.Background(), time.Until(d))
+	return s.timeout(context.Background(), d.Sub(s.now()))
 }
 
 // deadlineError says what the pipeline was still doing when the deadline

@@ -170,7 +170,7 @@ func (s *skmsgSession) pastDeadline() bool {
 	s.dlMu.Lock()
 	d := s.deadline
 	s.dlMu.Unlock()
-	return !d.IsZero() && !time.Now().Before(d)
+	return !d.IsZero() && !s.now().Before(d)
 }
 
 // isDeadline is a read ended by SetReadDeadline.
