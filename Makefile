@@ -31,7 +31,7 @@ race:
 
 testdata: $(TESTDATA_OBJ)
 
-%.o: %.c $(wildcard testdata/include/*.h)
+%.o: %.c $(wildcard testdata/include/*.h) $(wildcard testdata/loader/*.h)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # The kernel types skmsg backs with memory (internal/kernelbtf), from this

@@ -100,6 +100,9 @@ int sockops_kernel_types(struct bpf_sock_ops *skops)
 	tcp = bpf_tcp_sock(sk);
 	if (tcp)
 		put(side, 15, tcp->snd_cwnd);
+	/* Helpers asked for by name, as programs do before calling one. */
+	put(side, 11, bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_skc_to_tcp_sock));
+	put(side, 12, bpf_core_enum_value(enum bpf_func_id, BPF_FUNC_tcp_sock));
 	kernel_sock(side, sk);
 	return 1;
 }

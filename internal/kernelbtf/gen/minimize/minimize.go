@@ -22,6 +22,12 @@ var Roots = []string{
 	"cred", "pid", "upid",
 }
 
+// EnumRoots are kernel enums programs test with
+// bpf_core_enum_value_exists(), most often to ask whether a helper exists
+// (enum bpf_func_id) before calling it. bpf_map_type and sk_action are in
+// the context BTF.
+var EnumRoots = []string{"bpf_func_id", "bpf_prog_type", "bpf_attach_type"}
+
 // FromReader minimises the BTF in r (raw BTF or an ELF with a .BTF
 // section) and returns it as raw BTF.
 func FromReader(r io.ReaderAt) ([]byte, error) {
@@ -40,6 +46,13 @@ func FromReader(r io.ReaderAt) ([]byte, error) {
 			return nil, fmt.Errorf("kernel BTF: struct %s: %w", n, err)
 		}
 		roots = append(roots, s)
+	}
+	for _, n := range EnumRoots {
+		var e *btf.Enum
+		if err := spec.TypeByName(n, &e); err != nil {
+			return nil, fmt.Errorf("kernel BTF: enum %s: %w", n, err)
+		}
+		roots = append(roots, e)
 	}
 	// Copy the roots together so that shared types stay shared, then cut
 	// the pointers that lead elsewhere.
