@@ -34,6 +34,9 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 	if !v.pt.allowed(id) {
 		return v.fail(errno.EINVAL, pc, "program of this type cannot use helper %s#%d", helperName(id), id)
 	}
+	if hp, ok := helpers.Kernel().ByID[asm.BuiltinFunc(id)]; ok && hp.Sleepable {
+		return v.fail(errno.EINVAL, pc, "helper call might sleep in a non-sleepable prog")
+	}
 	proto := helperProtos[id]
 	if proto == nil {
 		// Allowed but not modelled: arguments unchecked, result unknown.
@@ -226,6 +229,10 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			if r.typ != ptrToBTFID || r.maybeNull {
 				return mismatch("ptr_, trusted_ptr_, rcu_ptr_")
 			}
+		case argPercpuBTF:
+			if r.typ != ptrToBTFID || r.maybeNull {
+				return mismatch("percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_")
+			}
 		case argSpinLock:
 			if (r.typ != ptrToMapValue && r.typ != ptrToBTFID) || r.maybeNull {
 				return mismatch("map_value, ptr_")
@@ -265,7 +272,9 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			}
 		})
 	}
-	if proto.cbArg >= 0 {
+	if proto.cbArg >= 0 && !(id == 181 && regs[1].isNull()) {
+		// bpf_loop with a count known to be 0 never calls back: the
+		// kernel does not look at the callback then.
 		return v.callCallback(pc, id, proto, meta.cbTarget)
 	}
 	constKey := int64(-1)

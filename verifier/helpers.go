@@ -41,6 +41,7 @@ const (
 	argConstStr
 	argLong // 8 bytes the helper writes (strtol's result)
 	argSpinLock
+	argPercpuBTF
 	argBTFPtr // a typed kernel pointer (a task_struct)
 	argTimer
 	argDynptr
@@ -169,6 +170,8 @@ var helperProtos = map[int32]*helperProto{
 	208: hp("ktime_get_tai_ns", retInteger),
 	// Helpers skmsg does not model beyond their first argument.
 	22:  hp("perf_event_read", retInteger, argConstMapPtr, argAnything),
+	153: hp("per_cpu_ptr", retBTFIDOrNull, argPercpuBTF, argAnything),
+	154: hp("this_cpu_ptr", retBTFID, argPercpuBTF),
 	141: hp("get_task_stack", retInteger, argBTFPtr, argUninitMem, argConstSizeOrZero, argAnything),
 	37:  hp("current_task_under_cgroup", retInteger, argConstMapPtr, argAnything),
 	94:  hp("spin_unlock", retInteger, argSpinLock),

@@ -131,7 +131,8 @@ func regNotNull(r *regState) bool {
 // branchTaken is is_branch_taken: 1 taken, 0 not taken, -1 unknown.
 func branchTaken(r1, r2 *regState, op uint8, jmp32 bool) int {
 	if r1.isPointer() || r2.isPointer() {
-		if r1.isPointer() && r2.isPointer() {
+		if (r1.isPointer() && r2.isPointer()) || jmp32 {
+			// The low 32 bits of a valid pointer may be zero.
 			return -1
 		}
 		if !r2.isConstW(jmp32) {
@@ -238,6 +239,41 @@ func branchTaken(r1, r2 *regState, op uint8, jmp32 bool) int {
 			return 1
 		} else if smin1 > smax2 {
 			return 0
+		}
+	}
+	return -1
+}
+
+// pktBranchTaken is is_pkt_ptr_branch_taken: a packet pointer known to
+// be past the end (or at it) decides comparisons with the end.
+func pktBranchTaken(dst, src *regState, op uint8) int {
+	var pkt *regState
+	switch {
+	case src.typ == ptrToPacketEnd:
+		pkt = dst
+	case dst.typ == ptrToPacketEnd:
+		pkt = src
+		op = flipOp(op)
+	default:
+		return -1
+	}
+	if pkt.rng >= 0 {
+		return -1
+	}
+	b := func(x bool) int {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	switch op {
+	case jmpJLE, jmpJGT:
+		if pkt.rng == pktBeyondEnd {
+			return b(op == jmpJGT)
+		}
+	case jmpJLT, jmpJGE:
+		if pkt.rng == pktBeyondEnd || pkt.rng == pktAtEnd {
+			return b(op == jmpJGE)
 		}
 	}
 	return -1
@@ -398,8 +434,8 @@ func (v *verifier) checkCondJmp(pc int, in *insn) error {
 	dst := &regs[in.dst]
 	target := pc + int(in.off) + 1
 	var pred int
-	if dst.isPkt() && (src.typ == ptrToPacketEnd || src.isPkt()) || dst.typ == ptrToPacketEnd && src.isPkt() {
-		pred = -1
+	if (dst.isPkt() || dst.typ == ptrToPacketEnd) && (src.isPkt() || src.typ == ptrToPacketEnd) && !jmp32 {
+		pred = pktBranchTaken(dst, src, op)
 	} else {
 		pred = branchTaken(dst, src, op, jmp32)
 	}
