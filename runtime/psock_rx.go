@@ -75,7 +75,9 @@ type rxOut struct {
 	ingress bool
 	// own: the bytes count as the target's own received data when read
 	// (ingress_ledger.go).
-	own  bool
+	own bool
+	// fin: the peer's FIN, redirected (fin_redirect.go); data is empty.
+	fin  bool
 	data []byte
 }
 
@@ -283,6 +285,12 @@ func (p *psock) flushPending() bool {
 	rx := &p.rx
 	for len(rx.pending) > 0 {
 		o := rx.pending[0]
+		if o.fin {
+			o.target.redirectedFIN(o.ingress)
+			rx.pending[0] = rxOut{}
+			rx.pending = rx.pending[1:]
+			continue
+		}
 		done, n := p.sk.deliver(o.target, o.ingress, o.own, o.data)
 		if !done {
 			rx.pending[0].data = o.data[n:]

@@ -65,6 +65,10 @@ type Socket struct {
 
 	closed atomic.Bool
 
+	// softErr is the socket's pending error (sk_err), reported once by
+	// the next send or read that finds nothing (fin_redirect.go).
+	softErr atomic.Int32
+
 	// ledger tells the reader which ingress bytes were its own
 	// (ingress_ledger.go).
 	ledger ingressLedger
@@ -151,6 +155,9 @@ func (s *Socket) Write(b []byte) (int, error) {
 	if s.conn == nil {
 		return 0, errno.ENOTCONN
 	}
+	if e := s.takeSoftErr(); e != 0 {
+		return 0, e
+	}
 	s.flushHeldPlain()
 	n, err := s.conn.Write(b)
 	return n, sockErr(err)
@@ -164,6 +171,9 @@ func (s *Socket) SendMsg(iov [][]byte, flags int) (int, error) {
 	}
 	if s.conn == nil {
 		return 0, errno.ENOTCONN
+	}
+	if e := s.takeSoftErr(); e != 0 {
+		return 0, e
 	}
 	s.flushHeldPlain()
 	n, err := s.conn.SendMsg(iov, flags&(netstack.MSG_DONTWAIT|netstack.MSG_MORE))
@@ -182,6 +192,27 @@ func (s *Socket) RecvMsg(b []byte, flags int) (int, error) {
 	if s.conn == nil {
 		return 0, errno.ENOTCONN
 	}
+	if s.softErr.Load() != 0 && flags&netstack.MSG_DONTWAIT == 0 {
+		// A pending error ends a read that finds nothing (tcp_recvmsg
+		// checks sk_err before it waits): try without waiting first.
+		n, err := s.recvMsg(b, flags|netstack.MSG_DONTWAIT)
+		if !errors.Is(err, errno.EAGAIN) {
+			return n, err
+		}
+		if e := s.takeSoftErr(); e != 0 {
+			return 0, e
+		}
+	}
+	n, err := s.recvMsg(b, flags)
+	if n == 0 && errors.Is(err, errno.EAGAIN) {
+		if e := s.takeSoftErr(); e != 0 {
+			return 0, e
+		}
+	}
+	return n, err
+}
+
+func (s *Socket) recvMsg(b []byte, flags int) (int, error) {
 	s.dropPurged()
 	// With a receive verdict, reads follow tcp_bpf_recvmsg_parser (psock_rx.go).
 	if p := s.psock.Load(); p != nil && p.rxActive() {

@@ -40,6 +40,10 @@ func (p *psock) verdictRecv(b []byte) {
 	after := b
 	res := p.sk.rt.runSkbProg(prog, p.sk, b, &after, skbVerdictLabel)
 	v, target, ingress := skbVerdictOf(res)
+	if b == nil && v == verdictRedirect {
+		p.queueRedirectedFIN(target, ingress)
+		return
+	}
 	p.applyVerdict(v, target, ingress, after)
 }
 
