@@ -51,6 +51,23 @@ NAKED("sk_skb/verdict", verdict_atomic_bad_packet)
 		     "r0 = 1;"
 		     "exit;" ::: __clobber_all);
 }
+/* atomics need natural alignment, even where plain accesses do not */
+NAKED("sk_msg", msg_atomic_bad_unaligned_map)
+{
+	asm volatile("r1 = 0;"
+		     "*(u32 *)(r10 - 4) = r1;"
+		     "r2 = r10;"
+		     "r2 += -4;"
+		     "r1 = %[arr16] ll;"
+		     "call 1;"
+		     "r1 = 1;"
+		     "lock *(u64 *)(r0 + 4) += r1;"
+		     "r0 = 1;"
+		     "exit;"
+		     :
+		     : __imm_addr(arr16)
+		     : __clobber_all);
+}
 NAKED("sk_msg", msg_atomic_bad_past_value)
 {
 	asm volatile("r1 = 0;"

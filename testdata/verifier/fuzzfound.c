@@ -5,6 +5,12 @@
 // fields nor these helpers with a context argument.
 #include "corpus.h"
 
+#define SUB(name, body)                                                       \
+	__attribute__((naked, used, noinline)) static void name(void)          \
+	{                                                                      \
+		asm volatile(body ::: __clobber_all);                          \
+	}
+
 #define ASM(sec, name, body)                                                   \
 	NAKED(sec, name)                                                       \
 	{                                                                      \
@@ -75,3 +81,66 @@ NAKED("sk_msg", msg_fuzz_bad_map_value_xor)
 		     : __imm_addr(arr16)
 		     : __clobber_all);
 }
+
+/* A second packet check against a shorter length after a longer one is
+ * decided by the range the first proved: the back-edge below is never
+ * taken, so there is no loop to refuse */
+ASM("sk_skb/verdict", verdict_fuzz_ok_pkt_recheck_back_edge_dead,
+    "w0 = 0; r2 = *(u32 *)(r1 + 76); r1 = *(u32 *)(r1 + 80);"
+    "r3 = r2; r3 += 8; if r3 > r1 goto +7;"
+    "r3 = r2; r3 += 2; if r3 > r1 goto -4;"
+    "r1 = *(u8 *)(r2 + 7); w0 = 1; if r1 == 7 goto +1; w0 = 0; exit;")
+
+/* a 32-bit compare of a pointer with 0 can go either way, even for a
+ * lookup that cannot fail: the taken branch here reads r2 after the call
+ * clobbered it */
+NAKED("sk_msg", msg_fuzz_bad_w32_null_check_back_edge)
+{
+	asm volatile("r1 = 0;"
+		     "*(u32 *)(r10 - 4) = r1;"
+		     "r2 = r10;"
+		     "l0_%=:"
+		     "r2 += -4;"
+		     "r1 = %[arr16] ll;"
+		     "call 1;"
+		     "if w0 == 0 goto l0_%=;"
+		     "r0 = 1;"
+		     "exit;"
+		     :
+		     : __imm_addr(arr16)
+		     : __clobber_all);
+}
+
+/* the same with the 64-bit compare: a non-NULL pointer never equals 0 */
+NAKED("sk_msg", msg_fuzz_ok_r64_null_check_back_edge)
+{
+	asm volatile("r1 = 0;"
+		     "*(u32 *)(r10 - 4) = r1;"
+		     "r2 = r10;"
+		     "l0_%=:"
+		     "r2 += -4;"
+		     "r1 = %[arr16] ll;"
+		     "call 1;"
+		     "if r0 == 0 goto l0_%=;"
+		     "r0 = 1;"
+		     "exit;"
+		     :
+		     : __imm_addr(arr16)
+		     : __clobber_all);
+}
+
+/* bpf_loop's callback writes past the 8-byte loop context: refused when
+ * the loop may run, not verified at all when nr_loops is the constant 0 */
+SUB(write_past_cb, "*(u64 *)(r2 + 8) = r1; r0 = 0; exit;")
+ASM("sk_skb/stream_parser", parser_fuzz_bad_loop_cb_past_ctx_n1,
+    "r6 = r1; r1 = 0; *(u64 *)(r10 - 8) = r1; r1 = 1; r2 = write_past_cb ll; r3 = r10; r3 += -8; r4 = 0;"
+    "call 181; r0 = *(u32 *)(r6 + 0); exit;")
+ASM("sk_skb/stream_parser", parser_fuzz_loop_cb_past_ctx_n0,
+    "r6 = r1; r1 = 0; *(u64 *)(r10 - 8) = r1; r1 = 0; r2 = write_past_cb ll; r3 = r10; r3 += -8; r4 = 0;"
+    "call 181; r0 = *(u32 *)(r6 + 0); exit;")
+
+/* a sleepable helper from a program that may not sleep */
+ASM("sk_skb/stream_verdict", sverdict_fuzz_bad_copy_from_user,
+    "r1 = r10; r1 += -8; r2 = 8; r3 = 0; call 148; r0 = 1; exit;")
+/* per-CPU pointer helpers want a per-CPU kernel pointer */
+ASM("sk_skb/verdict", verdict_fuzz_bad_this_cpu_ptr_ctx, "call 154; r0 = 1; exit;")
