@@ -41,6 +41,12 @@ type verifier struct {
 	maxDepth  map[int]int // stack depth by subprog
 	seenCalls map[int][]int
 
+	// stepLogPos is where the current instruction's error lines start
+	// in the log; failPos and failState are the first failure's.
+	stepLogPos int
+	failPos    int
+	failState  string
+
 	// globals are the global functions by start; curGlobal is the one
 	// being verified on its own (nil for the main program).
 	globals   map[int]*globalFunc
@@ -69,8 +75,37 @@ func (v *verifier) fail(errno syscall.Errno, pc int, format string, args ...any)
 		v.errno = errno
 		v.errPC = pc
 		v.reason = msg
+		v.noteFailure()
 	}
 	return errRefused
+}
+
+// noteFailure remembers where the failing instruction's lines go in the
+// log and the register state it failed in.
+func (v *verifier) noteFailure() {
+	if v.cur == nil || v.stepLogPos < 0 {
+		v.failPos = -1
+		return
+	}
+	v.failPos = v.stepLogPos
+	v.failState = v.fmtState(v.cur)
+}
+
+// failureContext is what the log shows before the verifier's words: the
+// C line and the instruction (at log level 0, where no instruction was
+// printed), and the register state the instruction saw.
+func (v *verifier) failureContext() string {
+	var b strings.Builder
+	if v.opts.LogLevel == 0 && v.errPC >= 0 && v.errPC < len(v.p.insns) {
+		if l := v.p.lineOf(v.errPC); l != "" {
+			fmt.Fprintf(&b, "; %s\n", l)
+		}
+		fmt.Fprintf(&b, "%d: %s\n", v.errPC, v.disasm(v.errPC))
+	}
+	if v.failState != "" {
+		fmt.Fprintf(&b, "%s\n", v.failState)
+	}
+	return b.String()
 }
 
 // failLines records a refusal printed on several lines, the last being
@@ -99,7 +134,7 @@ func verify(p *Program, opts Options) (*Result, error) {
 	if opts.MaxProcessed <= 0 {
 		opts.MaxProcessed = complexityLimit
 	}
-	v := &verifier{p: prog, opts: opts, explored: map[int][]*checkpoint{}, errPC: -1,
+	v := &verifier{p: prog, opts: opts, explored: map[int][]*checkpoint{}, errPC: -1, stepLogPos: -1, failPos: -1,
 		maxDepth: map[int]int{}}
 	v.pt = rulesFor(p.Type, p.AttachType)
 	if v.pt == nil {
@@ -125,6 +160,9 @@ func verify(p *Program, opts Options) (*Result, error) {
 			v.processed, complexityLimit, v.maxStatesPerInsn(), v.total, v.peak)
 	}
 	res.Log = v.log.String()
+	if v.errno != 0 && v.failPos >= 0 && v.failPos <= len(res.Log) {
+		res.Log = res.Log[:v.failPos] + v.failureContext() + res.Log[v.failPos:]
+	}
 	return res, nil
 }
 
@@ -253,6 +291,7 @@ func (v *verifier) walk(st *vstate) error {
 			}
 			v.logf("%d: %s\n", pc, v.disasm(pc))
 		}
+		v.stepLogPos = v.log.Len()
 		if err := v.step(pc); err != nil {
 			return err
 		}

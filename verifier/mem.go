@@ -171,9 +171,6 @@ func (v *verifier) checkMemAccess(pc int, regno uint8, off, size int, t accessTy
 		}
 		ptrType, ok := v.pt.ctxAccess(off, size, t == accWrite, sx, v.p.in.AttachType)
 		if !ok {
-			if l := v.p.lineOf(pc); l != "" {
-				v.logf("; %s\n", l)
-			}
 			return v.fail(errno.EACCES, pc, "invalid bpf_context access off=%d size=%d", off, size)
 		}
 		if t == accRead && ptrType.typ != scalarValue {
@@ -395,9 +392,6 @@ func (v *verifier) stackWrite(pc int, f *frame, off, size int, valueReg int, val
 		v.saveSpill(s, val, size, valueReg >= 0)
 	case val != nil && isSpillable(val):
 		if size != 8 {
-			if l := v.p.lineOf(pc); l != "" {
-				v.logf("; %s\n", l)
-			}
 			return v.fail(errno.EACCES, pc, "invalid size of register spill")
 		}
 		if val.typ == ptrToStack && f != v.cur.cur() {
@@ -459,9 +453,6 @@ func (v *verifier) stackRead(pc int, f *frame, off, size int, result *regState, 
 		r := &s.spilled
 		if size != 8 || spill != 8 {
 			if r.typ != scalarValue {
-				if l := v.p.lineOf(pc); l != "" {
-					v.logf("; %s\n", l)
-				}
 				return v.fail(errno.EACCES, pc, "invalid size of register fill")
 			}
 			if size <= spill && off%8 == 0 {

@@ -20,9 +20,6 @@ func (v *verifier) isStateVisited(pc int) (bool, error) {
 		if c.branches > 0 {
 			// A state still being explored: a loop.
 			if v.statesExact(c.st, cur) {
-				if l := v.p.lineOf(pc); l != "" {
-					v.logf("; %s\n", l)
-				}
 				return false, v.fail(errno.EINVAL, pc, "infinite loop detected at insn %d", pc)
 			}
 			if v.jmps-v.prevJmps < 20 && v.processed-v.prevInsns < 100 {

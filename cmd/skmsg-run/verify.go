@@ -145,7 +145,7 @@ func printVerifyLine(w io.Writer, l verifyLine) {
 			where = fmt.Sprintf(" at insn %d", *l.Insn)
 		}
 		fmt.Fprintf(w, "%s: %s: refused (%s)%s: %s\n", l.Object, l.Program, l.Errno, where, l.Reason)
-		if l.Line != "" {
+		if l.Line != "" && l.Log == "" {
 			fmt.Fprintf(w, "    ; %s\n", l.Line)
 		}
 	}
