@@ -36,6 +36,9 @@ Without --dap or --listen, a terminal debugger (type 'help' at its prompt).
                   arguments runs FILE, {"scenario": PATH} names the file
   --listen ADDR   serve one DAP session on a TCP address (host:port)
   --seed N        seed for random payloads, prandom and link faults
+  --step-timeout D, --timeout D
+                  deadlines of each step and of the file, as with run
+                  (defaults 30s and 10m); time spent stopped does not count
   --history FILE  the terminal's command history (default
                   ~/.skmsg_debug_history; "" keeps none)
 
@@ -52,6 +55,8 @@ func runDebug(args []string, stdout, stderr io.Writer) int {
 	dapMode := fs.Bool("dap", false, "DAP on stdin/stdout")
 	listen := fs.String("listen", "", "serve DAP on `ADDR`")
 	fs.StringVar(&f.seed, "seed", "", "seed (overrides the file's)")
+	fs.DurationVar(&f.stepTimeout, "step-timeout", 0, "deadline of each step (default 30s), time stopped excluded")
+	fs.DurationVar(&f.fileTimeout, "timeout", 0, "deadline of the file (default 10m), time stopped excluded")
 	history := fs.String("history", defaultHistory(), "command history `FILE`")
 	fs.Usage = func() { fmt.Fprintln(stderr, strings.TrimSpace(commands["debug"].Usage)) }
 	files, err := parseInterspersed(fs, args)
@@ -59,6 +64,9 @@ func runDebug(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	opts, err := f.seedOption()
+	if err == nil && (f.stepTimeout < 0 || f.fileTimeout < 0) {
+		err = fmt.Errorf("--step-timeout and --timeout must not be negative")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "skmsg-run debug: %v\n", err)
 		return exitUsage

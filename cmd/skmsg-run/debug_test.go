@@ -157,6 +157,7 @@ func TestDebugUsage(t *testing.T) {
 		{args: []string{"debug", "a.yaml", "b.yaml"}, code: exitUsage, err: "at most one"},
 		{args: []string{"debug", "--dap", "--listen", ":0", "a.yaml"}, code: exitUsage, err: "exclude each other"},
 		{args: []string{"debug", "--history", "", "/nonexistent.yaml"}, code: exitUsage, err: "nonexistent.yaml"},
+		{args: []string{"debug", "--step-timeout", "-1s", "a.yaml"}, code: exitUsage, err: "must not be negative"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(tc.args, &out, &errb)
