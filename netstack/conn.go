@@ -180,9 +180,17 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// markDirty tells the idle check to look at this connection again.
+func (c *Conn) markDirty() {
+	if t := c.tr; t != nil {
+		t.dirty.Store(true)
+	}
+}
+
 // Shutdown is shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. SHUT_WR
 // sends a FIN after queued data; later sends fail with EPIPE.
 func (c *Conn) Shutdown(how int) error {
+	defer c.markDirty()
 	var f tcpip.ShutdownFlags
 	switch how {
 	case SHUT_RD:
@@ -218,6 +226,7 @@ func (c *Conn) Close() error { return c.close(false) }
 func (c *Conn) Abort() error { return c.close(true) }
 
 func (c *Conn) close(abort bool) error {
+	defer c.markDirty()
 	if c.closed.Swap(true) {
 		return c.opErr("close", net.ErrClosed)
 	}

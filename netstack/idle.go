@@ -19,16 +19,34 @@ type tracked struct {
 	ln        *Listener
 	key       flowKey
 	appClosed atomic.Bool
+	// dirty: something happened to the endpoint (a frame of its flow, an
+	// application send or close) since the idle check last found it
+	// idle. Only dirty endpoints are looked at, so a check costs little
+	// however many idle connections the network holds.
+	dirty atomic.Bool
 }
+
+// markDirty flags the connection whose own view of its 4-tuple is k.
+func (n *Network) markDirty(k flowKey) {
+	if t, ok := n.byKeyFast.Load(k); ok {
+		t.(*tracked).dirty.Store(true)
+	}
+}
+
+// fullScanEvery: every so many idle checks look at every endpoint, dirty
+// or not (cleanup of endpoints that finished on a timer, and a safety net).
+const fullScanEvery = 256
 
 func (n *Network) track(t *tracked) {
 	if t.conn != nil {
 		t.conn.tr = t
 	}
+	t.dirty.Store(true)
 	n.trackMu.Lock()
 	n.tracked[t] = struct{}{}
 	if t.conn != nil && t.key != (flowKey{}) {
 		n.byKey[t.key] = t
+		n.byKeyFast.Store(t.key, t)
 	}
 	n.trackMu.Unlock()
 }
@@ -37,7 +55,9 @@ func (n *Network) track(t *tracked) {
 func (n *Network) keyed(t *tracked) {
 	n.trackMu.Lock()
 	n.byKey[t.key] = t
+	n.byKeyFast.Store(t.key, t)
 	n.trackMu.Unlock()
+	t.dirty.Store(true)
 }
 
 // Busy marks one unit of runtime work in progress (a queued redirect, a
@@ -206,9 +226,17 @@ func (n *Network) IdleNow() bool {
 		}
 		n.lastBusy = nil
 	}
+	n.idleChecksRun++
+	full := n.idleChecksRun%fullScanEvery == 0
 	for t := range n.tracked {
+		// Cleared before the look, so a frame that arrives meanwhile
+		// marks it again.
+		if !t.dirty.Swap(false) && !full {
+			continue
+		}
 		busy, gone := n.endpointBusy(t)
 		if busy {
+			t.dirty.Store(true)
 			n.lastBusy = t
 			return false
 		}
@@ -218,6 +246,7 @@ func (n *Network) IdleNow() bool {
 				n.link.peerZeroWin.Delete(t.key)
 				if n.byKey[t.key] == t {
 					delete(n.byKey, t.key)
+					n.byKeyFast.Delete(t.key)
 				}
 			}
 		}

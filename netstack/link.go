@@ -274,6 +274,10 @@ func (l *link) transmitNow(src *Host, pkt *stack.PacketBuffer) {
 	if tp == header.TCPProtocolNumber {
 		if th := header.TCP(pkt.TransportHeader().Slice()); len(th) >= header.TCPMinimumSize {
 			l.observe(srcA, dstA, th)
+			// Both ends of the flow have something to look at now.
+			k := flowKey{local: srcA, remote: dstA, localPort: th.SourcePort(), remotePort: th.DestinationPort()}
+			l.net.markDirty(k)
+			l.net.markDirty(k.reverse())
 			l.seq.record(srcA, dstA, th, pkt.Data().Size())
 			if ft != nil {
 				isTCP = true

@@ -101,11 +101,14 @@ type Network struct {
 	// tracked holds every TCP endpoint whose activity WaitIdle must see:
 	// open Conns and Listeners, and closed Conns until TCP finishes with
 	// them.
-	trackMu    sync.Mutex
-	tracked    map[*tracked]struct{}
-	byKey      map[flowKey]*tracked // connections by their own 4-tuple view
-	lastBusy   *tracked
-	idleChecks []func() string
+	trackMu   sync.Mutex
+	tracked   map[*tracked]struct{}
+	byKey     map[flowKey]*tracked // connections by their own 4-tuple view
+	byKeyFast sync.Map             // the same, read per frame without trackMu
+	// idleChecksRun counts IdleNow's scans (under trackMu).
+	idleChecksRun uint64
+	lastBusy      *tracked
+	idleChecks    []func() string
 
 	hookWG   sync.WaitGroup // OnTCPDone calls in progress
 	busy     atomic.Int64   // pending hook calls and runtime work (Busy/Done)

@@ -83,7 +83,9 @@ func (c *Conn) sendLocked(iov [][]byte, flags int) (int, error) {
 		}
 	}()
 	for {
+		c.markDirty()
 		n, terr := c.ep.Write(&c.sndRd, opts)
+		c.markDirty() // queued bytes (held by Nagle or a window) count
 		total += int(n)
 		if terr == nil {
 			if total >= want {
