@@ -248,6 +248,11 @@ func (n *Network) IdleNow() bool {
 					delete(n.byKey, t.key)
 					n.byKeyFast.Delete(t.key)
 				}
+				// The flow's sequence counters go with the last of its
+				// two ends.
+				if _, peer := n.byKey[t.key.reverse()]; !peer {
+					n.link.seq.forget(t.key)
+				}
 			}
 		}
 	}

@@ -90,7 +90,7 @@ func (s *seqCounters) record(src, dst tcpip.Address, th header.TCP, payload int)
 func (s *seqCounters) counters(k flowKey, passive bool) TCPCounters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out, in := s.flows[k], s.flows[flowKey{local: k.remote, remote: k.local, localPort: k.remotePort, remotePort: k.localPort}]
+	out, in := s.flows[k], s.flows[k.reverse()]
 	if out == nil || in == nil || !out.synSeen || !in.synSeen {
 		return TCPCounters{}
 	}
@@ -110,6 +110,14 @@ func (s *seqCounters) counters(k flowKey, passive bool) TCPCounters {
 		c.BytesAcked = uint64(acked)
 	}
 	return c
+}
+
+// forget drops both directions of the flow k.
+func (s *seqCounters) forget(k flowKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.flows, k)
+	delete(s.flows, k.reverse())
 }
 
 // TCPCounters returns the connection's sequence-space counters (see
