@@ -203,7 +203,7 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			if r.typ != ptrToFunc {
 				return mismatch("func")
 			}
-			meta.cbTarget = r.subprog
+			meta.cbTarget = int(r.subprog)
 		case argStackOrNull:
 			if r.isNull() {
 				break
@@ -578,7 +578,7 @@ func (v *verifier) checkSubprogCall(pc int, in *insn) error {
 		callee.regs[i] = caller.regs[i]
 	}
 	callee.regs[10].markPtr(ptrToStack)
-	callee.regs[10].frameNo = callee.frameNo
+	callee.regs[10].frameNo = int8(callee.frameNo)
 	for i := 0; i <= 5; i++ {
 		caller.regs[i].markNotInit()
 	}
@@ -638,7 +638,7 @@ func (v *verifier) callCallback(pc int, id int32, proto *helperProto, target int
 		callee.regs[4] = regs[3]
 	}
 	callee.regs[10].markPtr(ptrToStack)
-	callee.regs[10].frameNo = callee.frameNo
+	callee.regs[10].frameNo = int8(callee.frameNo)
 	for i := 0; i <= 5; i++ {
 		regs[i].markNotInit()
 	}

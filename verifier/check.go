@@ -411,7 +411,7 @@ func (v *verifier) checkLdImm64(pc int, in *insn) error {
 		r.off = int32(hi)
 	case pseudoFunc:
 		r.markPtr(ptrToFunc)
-		r.subprog = pc + int(in.imm) + 1
+		r.subprog = int32(pc + int(in.imm) + 1)
 	case pseudoBTFID:
 		r.markPtr(ptrToBTFID)
 	}

@@ -70,9 +70,8 @@ type regState struct {
 	m       *Map
 	memSize uint32
 	mem     memKind
-	frameNo int
-	subprog int
-	btfName string
+	frameNo int8
+	subprog int32
 }
 
 func (r *regState) typeName() string {
@@ -84,9 +83,6 @@ func (r *regState) typeName() string {
 		case memRdonly:
 			n = "rdonly_mem"
 		}
-	}
-	if r.typ == ptrToBTFID && r.btfName != "" {
-		n = "ptr_" + r.btfName
 	}
 	if r.maybeNull {
 		n += "_or_null"
@@ -217,9 +213,20 @@ func (s *vstate) cur() *frame { return s.frames[len(s.frames)-1] }
 
 func (s *vstate) clone() *vstate {
 	n := &vstate{insn: s.insn, parent: s.parent, cbDepth: s.cbDepth}
+	// One allocation for the frames, one for all their stacks.
+	fs := make([]frame, len(s.frames))
 	n.frames = make([]*frame, len(s.frames))
+	total := 0
+	for _, f := range s.frames {
+		total += len(f.stack)
+	}
+	stacks := make([]stackSlot, total)
 	for i, f := range s.frames {
-		n.frames[i] = f.clone()
+		fs[i] = *f
+		k := copy(stacks, f.stack)
+		fs[i].stack = stacks[:k:k]
+		stacks = stacks[k:]
+		n.frames[i] = &fs[i]
 	}
 	n.refs = append([]refState(nil), s.refs...)
 	return n
