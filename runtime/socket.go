@@ -64,6 +64,8 @@ type Socket struct {
 	purged atomic.Int64
 
 	closed atomic.Bool
+	// lnShut: a listening socket shut down for reading (listener.go).
+	lnShut atomic.Bool
 
 	// softErr is the socket's pending error (sk_err), reported once by
 	// the next send or read that finds nothing (fin_redirect.go).
@@ -116,6 +118,9 @@ func (s *Socket) State() TCPState {
 		return StateClose
 	}
 	if s.ln != nil {
+		if s.lnShut.Load() {
+			return StateClose // listener.go: shut down for reading
+		}
 		return StateListen
 	}
 	if s.conn == nil {
@@ -189,6 +194,9 @@ func (s *Socket) Read(b []byte) (int, error) {
 
 // RecvMsg is recv(2) with MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL.
 func (s *Socket) RecvMsg(b []byte, flags int) (int, error) {
+	if s.ln != nil {
+		return s.listenerRecv()
+	}
 	if s.conn == nil {
 		return 0, errno.ENOTCONN
 	}
@@ -235,14 +243,20 @@ func (s *Socket) recvMsg(b []byte, flags int) (int, error) {
 // answers from its psock: the bytes on its ingress queue only, not the TCP
 // receive queue (0 while only TCP data is queued); a socket in no map
 // answers with its TCP receive queue.
-func (s *Socket) Fionread() int {
+func (s *Socket) Fionread() (int, error) {
+	if s.ln != nil {
+		if s.lnShut.Load() {
+			return 0, nil // no longer listening: an empty queue
+		}
+		return 0, errno.EINVAL // listener.go
+	}
 	if s.conn == nil {
-		return 0
+		return 0, errno.ENOTCONN
 	}
 	if s.psock.Load() != nil {
-		return max(s.conn.Raw().IngressLen()-int(s.purged.Load()), 0)
+		return max(s.conn.Raw().IngressLen()-int(s.purged.Load()), 0), nil
 	}
-	return s.conn.Raw().TCPQueued()
+	return s.conn.Raw().TCPQueued(), nil
 }
 
 // SetDeadline implements net.Conn: a Read or Write blocked past t returns
@@ -275,6 +289,9 @@ func (s *Socket) SetWriteDeadline(t time.Time) error {
 
 // Shutdown is shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR.
 func (s *Socket) Shutdown(how int) error {
+	if s.ln != nil {
+		return s.listenerShutdown(how)
+	}
 	if s.conn == nil {
 		return errno.ENOTCONN
 	}
@@ -299,7 +316,7 @@ func (s *Socket) Close() error {
 	if s.conn != nil {
 		s.flushHeld()
 		err = s.conn.Close()
-	} else if s.ln != nil {
+	} else if s.ln != nil && !s.lnShut.Load() {
 		err = s.ln.Close()
 	}
 	s.rt.freeFD(s)

@@ -324,6 +324,16 @@ func (p *psock) addLink(m *SockMap, raw any) {
 // choose the receive mode. The caller owns one psock reference on success.
 func (m *SockMap) link(sk *Socket) (*psock, bool, syscall.Errno) {
 	mp := m.currentProgs()
+	if sk.ln != nil {
+		// A listener's psock takes no receive programs, and on the
+		// current build no sk_msg program either (listener.go): nothing
+		// runs for it, and inserting it again, under another key or in
+		// another map, meets no program conflict.
+		mp.StreamParser, mp.StreamVerdict, mp.SkbVerdict = nil, nil, nil
+		if !sk.rt.opts.Kernel.ListenerSendRunsMsg {
+			mp.Msg = nil
+		}
+	}
 	sk.psockMu.Lock()
 	defer sk.psockMu.Unlock()
 	p := sk.psock.Load()

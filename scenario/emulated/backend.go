@@ -536,7 +536,7 @@ func (s *skmsgSession) Fionread(id scenario.SocketID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return k.s.Fionread(), nil
+	return k.s.Fionread()
 }
 
 func (s *skmsgSession) Shutdown(id scenario.SocketID, how int) error {

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/skmsg/skmsg/internal/errno"
+	"github.com/skmsg/skmsg/netstack"
 )
 
 // listenerSend is sendmsg(2) on a listening socket. TCP refuses it with
@@ -33,4 +34,26 @@ func (s *Socket) listenerSend(iov [][]byte) (int, error) {
 	s.rt.runMu.Unlock()
 	m.release()
 	return 0, errno.EPIPE
+}
+
+// listenerRecv is recvmsg(2) on a listening (or shut down listening)
+// socket.
+func (s *Socket) listenerRecv() (int, error) {
+	if s.psock.Load() != nil {
+		return 0, errno.EAGAIN
+	}
+	return 0, errno.ENOTCONN
+}
+
+// listenerShutdown is shutdown(2) on a listening socket (inet_shutdown):
+// shutting down reading disconnects it, which stops the listen.
+func (s *Socket) listenerShutdown(how int) error {
+	if how == netstack.SHUT_WR || s.lnShut.Load() {
+		return nil
+	}
+	s.lnShut.Store(true)
+	if err := s.ln.Close(); err != nil {
+		return sockErr(err)
+	}
+	return nil
 }
