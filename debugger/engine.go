@@ -284,6 +284,9 @@ func (e *Engine) shouldStopLocked(th *thread, pr *program, at *vm.At) (string, [
 	if e.stepPending && at.Executed == 0 && at.Frame == 0 {
 		e.stepPending = false
 		th.mode = stepMode{kind: stepInto, frame: -1}
+		if !key.valid() {
+			th.mode = stepMode{kind: stepInsn} // no line info: its first instruction
+		}
 	}
 	m := th.mode
 	switch m.kind {
