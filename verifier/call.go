@@ -64,6 +64,9 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 			return err
 		}
 		r := &regs[regno]
+		if r.isPkt() && at != argAnything && !helperPktAccess[id] {
+			return v.fail(errno.EACCES, pc, "helper access to the packet is not allowed")
+		}
 		mismatch := func(expected string) error {
 			return v.fail(errno.EACCES, pc, "R%d type=%s expected=%s", regno, r.typeName(), expected)
 		}
@@ -253,6 +256,9 @@ func (v *verifier) checkHelperCall(pc int, in *insn) error {
 				return err
 			}
 		}
+	}
+	if id == 81 && !(regs[2].isNull()) {
+		return v.fail(errno.EINVAL, pc, "get_local_storage() doesn't support non-zero flags")
 	}
 	if err := v.checkMapCompat(pc, id, meta.m); err != nil {
 		return err

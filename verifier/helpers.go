@@ -183,6 +183,10 @@ var helperProtos = map[int32]*helperProto{
 	202: hp("dynptr_write", retInteger, argDynptr, argAnything, argMemRdonly, argConstSizeOrZero, argAnything),
 }
 
+// helperPktAccess are the helpers whose prototype has pkt_access: they
+// may take packet pointers as arguments.
+var helperPktAccess = map[int32]bool{1: true, 2: true, 3: true, 28: true, 84: true, 85: true, 99: true, 100: true, 110: true}
+
 func withPkt(p *helperProto) *helperProto { p.pktData = true; return p }
 func withGPL(p *helperProto) *helperProto { p.gpl = true; return p }
 func withCallback(p *helperProto, arg int, retMax int64) *helperProto {

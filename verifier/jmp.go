@@ -490,11 +490,11 @@ func (v *verifier) checkCondJmp(pc int, in *insn) error {
 		}
 	} else if (op == jmpJEQ || op == jmpJNE) && !jmp32 {
 		// NULL checks mark every copy of a nullable pointer.
+		// Only a comparison with the immediate 0 is a NULL check, not
+		// one with a register holding 0.
 		var ptrReg uint8 = 255
-		if dst.maybeNull && src.isNull() {
+		if dst.maybeNull && in.srcBit() == srcK && in.imm == 0 {
 			ptrReg = in.dst
-		} else if in.srcBit() == srcX && src.maybeNull && dst.isNull() {
-			ptrReg = in.src
 		}
 		if ptrReg != 255 {
 			id := regs[ptrReg].id

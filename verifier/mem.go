@@ -92,6 +92,17 @@ func (v *verifier) checkAtomic(pc int, in *insn) error {
 	case ptrToCtx, ptrToPacket, ptrToPacketMeta, ptrToSocket, ptrToSockCommon, ptrToTCPSock:
 		return v.fail(errno.EACCES, pc, "BPF_ATOMIC stores into R%d %s is not allowed", in.dst, d.typeName())
 	}
+	// Atomic accesses are always checked for alignment (strict).
+	desc := map[regType]string{ptrToMapValue: "value ", ptrToMapKey: "key ", ptrToMem: "", ptrToBTFID: ""}
+	if pd, ok := desc[d.typ]; ok {
+		if !d.varOff.add(tnumConst(uint64(int64(d.off) + int64(in.off)))).isAligned(uint64(in.size())) {
+			vo := d.varOff.String()
+			if d.varOff.isConst() {
+				vo = sprintf("%d", int64(d.varOff.value))
+			}
+			return v.fail(errno.EACCES, pc, "misaligned %saccess off %s+%d+%d size %d", pd, vo, d.off, in.off, in.size())
+		}
+	}
 	loadReg := -1
 	if in.imm&fetch != 0 {
 		loadReg = int(in.src)
