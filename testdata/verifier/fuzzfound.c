@@ -144,3 +144,58 @@ ASM("sk_skb/stream_verdict", sverdict_fuzz_bad_copy_from_user,
     "r1 = r10; r1 += -8; r2 = 8; r3 = 0; call 148; r0 = 1; exit;")
 /* per-CPU pointer helpers want a per-CPU kernel pointer */
 ASM("sk_skb/verdict", verdict_fuzz_bad_this_cpu_ptr_ctx, "call 154; r0 = 1; exit;")
+
+/* a NULL check must compare with the constant 0: a register holding 0
+ * does not make the socket non-NULL */
+NAKED("sk_skb/stream_verdict", sverdict_fuzz_bad_null_check_against_zero_reg)
+{
+	asm volatile("r6 = r1;"
+		     "r8 = 0;"
+		     "*(u64 *)(r10 - 8) = r8;"
+		     "*(u64 *)(r10 - 16) = r8;"
+		     "r2 = r10;"
+		     "r2 += -16;"
+		     "r1 = r6;"
+		     "r3 = 12;"
+		     "r4 = -1;"
+		     "r5 = 0;"
+		     "call 84;"
+		     "if r0 == r8 goto l0_%=;"
+		     "r1 = r0;"
+		     "call 86;"
+		     "l0_%=:"
+		     "r0 = 1;"
+		     "exit;" ::: __clobber_all);
+}
+
+NAKED("sk_skb/stream_verdict", sverdict_fuzz_ok_null_check_against_imm)
+{
+	asm volatile("r6 = r1;"
+		     "r8 = 0;"
+		     "*(u64 *)(r10 - 8) = r8;"
+		     "*(u64 *)(r10 - 16) = r8;"
+		     "r2 = r10;"
+		     "r2 += -16;"
+		     "r1 = r6;"
+		     "r3 = 12;"
+		     "r4 = -1;"
+		     "r5 = 0;"
+		     "call 84;"
+		     "if r0 == 0 goto l0_%=;"
+		     "r1 = r0;"
+		     "call 86;"
+		     "l0_%=:"
+		     "r0 = 1;"
+		     "exit;" ::: __clobber_all);
+}
+
+/* helpers whose memory arguments may not point into the packet */
+ASM("sk_skb/verdict", verdict_fuzz_bad_load_bytes_into_packet,
+    "r6 = r1; r2 = *(u32 *)(r1 + 80); r3 = *(u32 *)(r1 + 76); r4 = r3; r4 += 4;"
+    "if r4 > r2 goto +4; r1 = r6; r2 = 0; r4 = 4; call 26; r0 = 1; exit;")
+
+/* a scalar spilled with a 4-byte store keeps its identity: the compare
+ * after the fill pins both copies, and sock_ops' return is in range */
+ASM("sockops", sockops_fuzz_ok_u32_spill_keeps_scalar_id,
+    "r9 = *(u32 *)(r1 + 0); *(u32 *)(r10 - 8) = r9; r7 = *(u32 *)(r10 - 8);"
+    "r8 = 0; if w8 >= w9 goto +1; r7 = 0; r0 = r7; exit;")
