@@ -433,7 +433,9 @@ func (v *verifier) stackWrite(pc int, f *frame, off, size int, valueReg int, val
 
 func (v *verifier) saveSpill(s *stackSlot, val *regState, size int, fromReg bool) {
 	r := *val
-	if r.typ == scalarValue && fromReg && r.id == 0 && !r.varOff.isConst() && size == 8 {
+	fits := size == 8 || r.umax <= uint64(1)<<(uint(size)*8)-1
+	if r.typ == scalarValue && fromReg && r.id == 0 && !r.varOff.isConst() && fits {
+		// The spill and the register stay linked (assign_scalar_id_before_mov).
 		r.id = v.newID()
 		*val = r
 	}
