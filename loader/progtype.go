@@ -55,3 +55,33 @@ func ParseProgramType(s string) (ebpf.ProgramType, ebpf.AttachType, error) {
 	sort.Strings(known)
 	return 0, 0, fmt.Errorf("unknown program type %q (use a section name: %s; or a type name such as SkMsg)", s, strings.Join(known, ", "))
 }
+
+// AttachProgramType is the program type an attach type needs (the kernel's
+// attach_type_to_prog_type), for the attach types of the sockmap
+// pipeline; ebpf.UnspecifiedProgram for any other.
+func AttachProgramType(a ebpf.AttachType) ebpf.ProgramType {
+	switch a {
+	case ebpf.AttachSkMsgVerdict:
+		return ebpf.SkMsg
+	case ebpf.AttachSkSKBStreamParser, ebpf.AttachSkSKBStreamVerdict, ebpf.AttachSkSKBVerdict:
+		return ebpf.SkSKB
+	case ebpf.AttachCGroupSockOps:
+		return ebpf.SockOps
+	}
+	return ebpf.UnspecifiedProgram
+}
+
+// ProgramTypeName is the kernel's lower-case name of a program type, as
+// bpftool prints it (sk_msg, sk_skb, sock_ops); cilium/ebpf's name for a
+// type outside the sockmap pipeline.
+func ProgramTypeName(t ebpf.ProgramType) string {
+	switch t {
+	case ebpf.SkMsg:
+		return "sk_msg"
+	case ebpf.SkSKB:
+		return "sk_skb"
+	case ebpf.SockOps:
+		return "sock_ops"
+	}
+	return t.String()
+}

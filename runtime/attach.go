@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/internal/errno"
+	"github.com/skmsg/skmsg/loader"
 
 	"github.com/skmsg/skmsg/runtime/bpf"
 )
@@ -15,7 +18,7 @@ type AttachError struct {
 	Op      string
 	Program string
 	Map     string
-	Attach  AttachType
+	Attach  ebpf.AttachType
 	Errno   syscall.Errno
 	Detail  string
 }
@@ -30,15 +33,15 @@ func (e *AttachError) Error() string {
 
 func (e *AttachError) Unwrap() error { return e.Errno }
 
-func slotIndex(a AttachType) int {
+func slotIndex(a ebpf.AttachType) int {
 	switch a {
-	case SkMsgVerdict:
+	case ebpf.AttachSkMsgVerdict:
 		return 0
-	case SkSkbStreamParser:
+	case ebpf.AttachSkSKBStreamParser:
 		return 1
-	case SkSkbStreamVerdict:
+	case ebpf.AttachSkSKBStreamVerdict:
 		return 2
-	case SkSkbVerdict:
+	case ebpf.AttachSkSKBVerdict:
 		return 3
 	}
 	return -1
@@ -46,14 +49,14 @@ func slotIndex(a AttachType) int {
 
 // progLinkLookup is sock_map_prog_link_lookup: the slot for attach type
 // a, with the stream_verdict / skb_verdict exclusion. Called with progMu.
-func (m *SockMap) progLinkLookup(a AttachType) (int, syscall.Errno) {
+func (m *SockMap) progLinkLookup(a ebpf.AttachType) (int, syscall.Errno) {
 	switch a {
-	case SkMsgVerdict, SkSkbStreamParser:
-	case SkSkbStreamVerdict:
+	case ebpf.AttachSkMsgVerdict, ebpf.AttachSkSKBStreamParser:
+	case ebpf.AttachSkSKBStreamVerdict:
 		if m.progs.skbVerdict.Load() != nil {
 			return -1, errno.EBUSY
 		}
-	case SkSkbVerdict:
+	case ebpf.AttachSkSKBVerdict:
 		if m.progs.streamVerdict.Load() != nil {
 			return -1, errno.EBUSY
 		}
@@ -65,7 +68,7 @@ func (m *SockMap) progLinkLookup(a AttachType) (int, syscall.Errno) {
 
 // progUpdate is sock_map_prog_update: set (old == nil) or replace/remove
 // (old != nil) the program of a slot, honouring link ownership.
-func (m *SockMap) progUpdate(prog, old *Program, l *Link, a AttachType) syscall.Errno {
+func (m *SockMap) progUpdate(prog, old *Program, l *Link, a ebpf.AttachType) syscall.Errno {
 	idx, e := m.progLinkLookup(a)
 	if e != 0 {
 		return e
@@ -89,9 +92,9 @@ func (m *SockMap) progUpdate(prog, old *Program, l *Link, a AttachType) syscall.
 	return 0
 }
 
-func checkProgType(p *Program, a AttachType) syscall.Errno {
-	want := progTypeOf(a)
-	if want == 0 || want == ProgTypeSockOps {
+func checkProgType(p *Program, a ebpf.AttachType) syscall.Errno {
+	want := loader.AttachProgramType(a)
+	if want == 0 || want == ebpf.SockOps {
 		return errno.EINVAL
 	}
 	if p.Type != want {
@@ -102,7 +105,7 @@ func checkProgType(p *Program, a AttachType) syscall.Errno {
 
 // sockMapTarget returns target as a socket map, or fails the way the
 // kernel does for another map type.
-func sockMapTarget(op string, prog *Program, target bpf.Map, a AttachType, e syscall.Errno) (*SockMap, error) {
+func sockMapTarget(op string, prog *Program, target bpf.Map, a ebpf.AttachType, e syscall.Errno) (*SockMap, error) {
 	if m, ok := target.(*SockMap); ok {
 		return m, nil
 	}
@@ -117,7 +120,7 @@ func sockMapTarget(op string, prog *Program, target bpf.Map, a AttachType, e sys
 // slot is silently replaced when it holds another program. Sockets already
 // in the map keep the programs they inherited. A map that is not a sockmap
 // or sockhash gives EOPNOTSUPP.
-func (rt *Runtime) Attach(prog *Program, target bpf.Map, a AttachType) error {
+func (rt *Runtime) Attach(prog *Program, target bpf.Map, a ebpf.AttachType) error {
 	m, err := sockMapTarget("attach", prog, target, a, errno.EOPNOTSUPP)
 	if err != nil {
 		return err
@@ -141,7 +144,7 @@ func (rt *Runtime) Attach(prog *Program, target bpf.Map, a AttachType) error {
 
 // Detach removes prog from m's slot for a (BPF_PROG_DETACH): ENOENT when
 // the slot holds another program, EBUSY when a link owns it.
-func (rt *Runtime) Detach(prog *Program, target bpf.Map, a AttachType) error {
+func (rt *Runtime) Detach(prog *Program, target bpf.Map, a ebpf.AttachType) error {
 	m, err := sockMapTarget("detach", prog, target, a, errno.EOPNOTSUPP)
 	if err != nil {
 		return err
@@ -161,7 +164,7 @@ func (rt *Runtime) Detach(prog *Program, target bpf.Map, a AttachType) error {
 }
 
 // Query returns the program in m's slot for a (BPF_PROG_QUERY), or nil.
-func (m *SockMap) Query(a AttachType) (*Program, error) {
+func (m *SockMap) Query(a ebpf.AttachType) (*Program, error) {
 	s := m.progs.slot(a)
 	if s == nil {
 		return nil, &AttachError{Op: "query", Map: m.spec.Name, Attach: a, Errno: errno.EOPNOTSUPP}
@@ -173,14 +176,14 @@ func (m *SockMap) Query(a AttachType) (*Program, error) {
 // until it is closed.
 type Link struct {
 	m      *SockMap
-	a      AttachType
+	a      ebpf.AttachType
 	prog   *Program
 	closed bool
 }
 
 // AttachLink creates a sockmap link (BPF_LINK_CREATE): EBUSY when a link
 // already owns the slot; a program attached without a link is replaced.
-func (rt *Runtime) AttachLink(prog *Program, target bpf.Map, a AttachType) (*Link, error) {
+func (rt *Runtime) AttachLink(prog *Program, target bpf.Map, a ebpf.AttachType) (*Link, error) {
 	m, err := sockMapTarget("link", prog, target, a, errno.EINVAL)
 	if err != nil {
 		return nil, err

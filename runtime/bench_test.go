@@ -128,7 +128,7 @@ func newSkmsgBench(b *testing.B, mode string) *skmsgBench {
 	}
 	sm, _ := coll.SockMap("sock_map")
 	prog := map[string]string{"pass": "msg_pass", "egress": "msg_redir_egress", "ingress": "msg_redir_ingress"}[mode]
-	if err := rt.Attach(coll.Programs[prog], sm, runtime.SkMsgVerdict); err != nil {
+	if err := rt.Attach(coll.Programs[prog], sm, ebpf.AttachSkMsgVerdict); err != nil {
 		b.Fatal(err)
 	}
 	c1, p1, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")

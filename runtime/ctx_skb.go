@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -375,15 +374,6 @@ func (rt *Runtime) runSkb(prog *Program, sk *Socket, buf []byte, out *[]byte) sk
 	st.sk = nil
 	mp.put(mach)
 	return res
-}
-
-func init() {
-	RegisterProgType(ProgTypeSkSkb, ProgTypeInfo{
-		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), skSkbHelpers(rt)) },
-		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
-			return checkSkSkbAccess
-		},
-	})
 }
 
 // flowHash stands in for skb->hash, the flow hash the sender's socket

@@ -3,9 +3,6 @@ package runtime
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/skmsg/skmsg/loader"
-	"github.com/skmsg/skmsg/vm"
 )
 
 // This file is struct bpf_sock_ops as SOCK_OPS programs see it: the
@@ -183,13 +180,4 @@ func (sk *Socket) fillSockOps(b *[sockOpsSize]byte, a *sockOpsArgs, sockAddr uin
 	le.PutUint64(b[sockOpsOffBytesRcvd:], ts.bytesReceived)
 	le.PutUint64(b[sockOpsOffBytesAcked:], ts.bytesAcked)
 	le.PutUint32(b[sockOpsOffRttMin:], 0xFFFFFFFF)
-}
-
-func init() {
-	RegisterProgType(ProgTypeSockOps, ProgTypeInfo{
-		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), sockOpsHelpers(rt)) },
-		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
-			return checkSockOpsAccess
-		},
-	})
 }

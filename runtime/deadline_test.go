@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/internal/testobj"
@@ -65,7 +66,7 @@ func TestSocketDeadlines(t *testing.T) {
 			require.NoError(t, err)
 			sm, ok := coll.SockMap("sock_map")
 			require.True(t, ok, "sockmap_msg.o has sock_map")
-			require.NoError(t, rt.Attach(coll.Programs["msg_pass"], sm, runtime.SkMsgVerdict))
+			require.NoError(t, rt.Attach(coll.Programs["msg_pass"], sm, ebpf.AttachSkMsgVerdict))
 			cli, srv, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")
 			require.NoError(t, err)
 			require.NoError(t, sm.Update(uint32(0), cli, runtime.UpdateAny))

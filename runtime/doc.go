@@ -9,7 +9,7 @@
 //	rt := runtime.New(runtime.Options{})            // virtual network, clock, seed
 //	coll, err := rt.Load(obj)                        // obj from loader.Open
 //	sm, _ := coll.SockMap("sock_map")
-//	err = rt.Attach(coll.Programs["msg_redir"], sm, runtime.SkMsgVerdict)
+//	err = rt.Attach(coll.Programs["msg_redir"], sm, ebpf.AttachSkMsgVerdict)
 //	cli, srv, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")
 //	err = sm.Update(uint32(0), srv, runtime.UpdateAny) // or a descriptor number
 //	n, err := cli.Write([]byte("hello"))             // runs the sk_msg verdict
@@ -43,8 +43,8 @@
 // own files and hook in through: psock.rx (receive state) and the
 // psock methods rxStartFor / rxStopFor / rxStop called at insertion,
 // removal and teardown; Socket.RecvMsg, which hands reads to the receive
-// side while a verdict owns the socket; RegisterProgType for each program
-// type's helpers and context rules; Runtime's network hooks
+// side while a verdict owns the socket; the progTypes table (load.go) for
+// each program type's helpers and context rules; Runtime's network hooks
 // (onEstablished, onListen). The ingress queue (psock ingress_msg) is the
 // connection's own queue in netstack (RawConn.InjectOwned, or
 // RawConn.InjectRelease for a whole fragment handed over and returned to the

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/require"
@@ -118,7 +120,7 @@ func drain(t *testing.T, s *Socket) []byte {
 func TestEndToEndPassAndContext(t *testing.T) {
 	f := newFixture(t)
 	sm := f.sockMap("sock_map")
-	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, SkMsgVerdict))
+	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, ebpf.AttachSkMsgVerdict))
 	cli, srv := f.pipe("10.0.0.1:5000", "10.0.0.2:8080")
 	require.NoError(t, sm.Update(uint32(1), cli, 0))
 	f.setConf(msgConf{Mode: modePass})
@@ -142,7 +144,7 @@ func TestEndToEndPassAndContext(t *testing.T) {
 func TestEndToEndRedirectIngress(t *testing.T) {
 	f := newFixture(t)
 	sm := f.sockMap("sock_map")
-	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, SkMsgVerdict))
+	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, ebpf.AttachSkMsgVerdict))
 	a, _ := f.pipe("10.0.0.1", "10.0.0.2:80")
 	_, b := f.pipe("10.0.0.3", "10.0.0.4:80")
 	require.NoError(t, sm.Update(uint32(0), b, 0))
@@ -164,7 +166,7 @@ const maps0 = 0
 func TestLargeWriteChunks(t *testing.T) {
 	f := newFixture(t)
 	sm := f.sockMap("sock_map")
-	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, SkMsgVerdict))
+	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, ebpf.AttachSkMsgVerdict))
 	cli, srv := f.pipe("10.0.0.1", "10.0.0.2:80")
 	require.NoError(t, sm.Update(uint32(1), cli, 0))
 	f.setConf(msgConf{Mode: modePass})

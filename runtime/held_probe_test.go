@@ -3,6 +3,7 @@ package runtime
 import (
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/internal/testobj"
@@ -23,7 +24,7 @@ func TestHeldBytesReachThePeer(t *testing.T) {
 	require.NoError(t, err)
 	sm, ok := coll.SockMap("sock_map")
 	require.True(t, ok)
-	require.NoError(t, rt.Attach(coll.Programs["msg_apply_redir"], sm, SkMsgVerdict))
+	require.NoError(t, rt.Attach(coll.Programs["msg_apply_redir"], sm, ebpf.AttachSkMsgVerdict))
 	// apply 10, target sock_map[1], egress, redirect on even runs and
 	// drop on odd ones.
 	require.NoError(t, coll.Maps[".data"].Put(uint32(0), [4]uint32{10, 1, 0, 2}))

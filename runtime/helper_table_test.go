@@ -3,8 +3,9 @@ package runtime
 import (
 	"testing"
 
-	"github.com/skmsg/skmsg/internal/helpers"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skmsg/skmsg/internal/helpers"
 )
 
 // Every helper the kernel lets a sockmap program type call is either
@@ -15,7 +16,7 @@ func TestHelperTableCovered(t *testing.T) {
 	defer rt.Close()
 	for _, hook := range helpers.Hooks {
 		t.Run(hook.String(), func(t *testing.T) {
-			info, ok := progTypes[progTypeFromEBPF(hook.ProgramType())]
+			info, ok := progTypes[hook.ProgramType()]
 			require.True(t, ok)
 			impl := mergeHelpers(info.Helpers(rt), currentHelpers(rt), sockHelpers(rt))
 			for _, hp := range helpers.Kernel().ForHook(hook) {

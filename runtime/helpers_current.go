@@ -3,6 +3,7 @@ package runtime
 import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/internal/errno"
 	"github.com/skmsg/skmsg/vm"
 )

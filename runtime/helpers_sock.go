@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/vm"
 )
 

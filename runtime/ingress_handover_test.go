@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/require"
@@ -35,7 +37,7 @@ func TestIngressHandOverPages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			sm := f.sockMap("sock_map")
-			require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, SkMsgVerdict))
+			require.NoError(t, f.rt.Attach(f.coll.Programs["msg_prog"], sm, ebpf.AttachSkMsgVerdict))
 			a, _ := f.pipe("10.0.0.1", "10.0.0.2:80")
 			_, b := f.pipe("10.0.0.3", "10.0.0.4:80")
 			require.NoError(t, sm.Update(uint32(0), b, 0))

@@ -10,9 +10,10 @@ import (
 	"syscall"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
+
 	"github.com/skmsg/skmsg/internal/kernelbtf"
 	"github.com/skmsg/skmsg/vm"
-	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // This file backs the kernel objects helpers hand to programs: the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/internal/errno"
 	"github.com/skmsg/skmsg/internal/helpers"
 	"github.com/skmsg/skmsg/loader"
@@ -44,26 +45,36 @@ func (c *Collection) SockMap(name string) (*SockMap, bool) {
 // wraps loader.ErrNotSupported.
 var ErrProgramType = fmt.Errorf("skmsg runs sk_msg, sk_skb and sockops programs only: %w", loader.ErrNotSupported)
 
-// ProgTypeInfo tells Load how to prepare programs of a type: the helpers
+// progTypeInfo tells Load how to prepare programs of a type: the helpers
 // they may call and the context access rules.
-type ProgTypeInfo struct {
+type progTypeInfo struct {
 	Helpers      func(rt *Runtime) vm.Helpers
 	CheckContext func(p *loader.Program) func(pc int, off int32, size int, write, signExtend bool) error
 }
 
-// progTypes holds the supported program types; each type's file
-// registers itself.
-var progTypes = map[ProgType]ProgTypeInfo{
-	ProgTypeSkMsg: {
+// progTypes are the program types the runtime runs: the sockmap
+// pipeline's. Helpers and context rules of each live in its own files
+// (ctx_msg.go, ctx_skb.go, ctx_sockops.go and the helpers_*.go beside them).
+var progTypes = map[ebpf.ProgramType]progTypeInfo{
+	ebpf.SkMsg: {
 		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), skMsgHelpers(rt)) },
 		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
 			return checkSkMsgAccess
 		},
 	},
+	ebpf.SkSKB: {
+		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), skSkbHelpers(rt)) },
+		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
+			return checkSkSkbAccess
+		},
+	},
+	ebpf.SockOps: {
+		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), sockOpsHelpers(rt)) },
+		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
+			return checkSockOpsAccess
+		},
+	},
 }
-
-// RegisterProgType makes Load prepare programs of type t with info.
-func RegisterProgType(t ProgType, info ProgTypeInfo) { progTypes[t] = info }
 
 // baseHelpers are the generic helpers (map ops, ktime, prandom, tail
 // calls, ...) shared by every program type.
@@ -77,18 +88,6 @@ func mergeHelpers(sets ...vm.Helpers) vm.Helpers {
 		}
 	}
 	return out
-}
-
-func progTypeFromEBPF(t ebpf.ProgramType) ProgType {
-	switch t {
-	case ebpf.SkMsg:
-		return ProgTypeSkMsg
-	case ebpf.SkSKB:
-		return ProgTypeSkSkb
-	case ebpf.SockOps:
-		return ProgTypeSockOps
-	}
-	return 0
 }
 
 // mapSpec converts the loader's description to a bpf.Spec.
@@ -224,9 +223,8 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 }
 
 func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, error) {
-	pt := progTypeFromEBPF(lp.Type)
-	info, ok := progTypes[pt]
-	if pt == 0 || !ok {
+	info, ok := progTypes[lp.Type]
+	if !ok {
 		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, ErrProgramType)
 	}
 	rt := c.rt
@@ -304,7 +302,7 @@ func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, 
 			return nil, fmt.Errorf("%w: %w", errno.EINVAL, &vm.ProgramError{Program: lp.Name, PC: pc, Reason: fmt.Sprintf("invalid func unknown#%d", int32(fn))})
 		case !hp.AllowedIn(hook):
 			return nil, fmt.Errorf("%w: %w", errno.EINVAL, &vm.ProgramError{Program: lp.Name, PC: pc,
-				Reason: fmt.Sprintf("program of this type cannot use helper bpf_%s#%d (%s programs may not call it)", hp.Name, int32(fn), pt)})
+				Reason: fmt.Sprintf("program of this type cannot use helper bpf_%s#%d (%s programs may not call it)", hp.Name, int32(fn), loader.ProgramTypeName(lp.Type))})
 		case hp.Sleepable:
 			return nil, fmt.Errorf("%w: %w", errno.EINVAL, &vm.ProgramError{Program: lp.Name, PC: pc,
 				Reason: fmt.Sprintf("helper call might sleep in a non-sleepable prog: bpf_%s#%d", hp.Name, int32(fn))})
@@ -314,7 +312,7 @@ func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, 
 			why = "not implemented"
 		}
 		return nil, fmt.Errorf("program %s: pc %d: helper bpf_%s#%d, which the kernel allows %s programs, cannot run on skmsg: %s: %w",
-			lp.Name, pc, hp.Name, int32(fn), pt, why, loader.ErrNotSupported)
+			lp.Name, pc, hp.Name, int32(fn), lp.Type, why, loader.ErrNotSupported)
 	}
 	vp, err := vm.Prepare(c.space, lp.Name, lp.Instructions, opts)
 	if err != nil {
@@ -324,18 +322,18 @@ func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, 
 		}
 		return nil, fmt.Errorf("program %s: %w", lp.Name, err)
 	}
-	p := &Program{Name: lp.Name, Section: lp.Section, Type: pt, VM: vp, coll: c, changesPktData: changesPktData(lp.Instructions)}
+	p := &Program{Name: lp.Name, Section: lp.Section, Type: lp.Type, VM: vp, coll: c, changesPktData: changesPktData(lp.Instructions)}
 	switch lp.AttachType {
 	case ebpf.AttachSkMsgVerdict:
-		p.ExpectedAttach = SkMsgVerdict
+		p.ExpectedAttach = ebpf.AttachSkMsgVerdict
 	case ebpf.AttachSkSKBStreamParser:
-		p.ExpectedAttach = SkSkbStreamParser
+		p.ExpectedAttach = ebpf.AttachSkSKBStreamParser
 	case ebpf.AttachSkSKBStreamVerdict:
-		p.ExpectedAttach = SkSkbStreamVerdict
+		p.ExpectedAttach = ebpf.AttachSkSKBStreamVerdict
 	case ebpf.AttachSkSKBVerdict:
-		p.ExpectedAttach = SkSkbVerdict
+		p.ExpectedAttach = ebpf.AttachSkSKBVerdict
 	case ebpf.AttachCGroupSockOps:
-		p.ExpectedAttach = CgroupSockOps
+		p.ExpectedAttach = ebpf.AttachCGroupSockOps
 	}
 	return p, nil
 }

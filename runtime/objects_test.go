@@ -82,7 +82,7 @@ func TestEveryObject(t *testing.T) {
 			sort.Strings(names)
 			for _, name := range names {
 				lp := obj.Programs[name]
-				runnable := progTypeFromEBPF(lp.Type) != 0
+				_, runnable := progTypes[lp.Type]
 				if why, ok := coll.Rejected[name]; ok {
 					if !runnable {
 						require.ErrorIs(t, why, loader.ErrNotSupported, "%s (%s): a type skmsg cannot run is ErrNotSupported", name, lp.Type)
@@ -129,36 +129,36 @@ func runOnConnection(t *testing.T, obj *loader.Object, name string) {
 	}
 	msg := []byte("every object runs: 0123456789abcdef")
 	switch p.Type {
-	case ProgTypeSkMsg:
+	case ebpf.SkMsg:
 		sm := newMap()
-		require.NoError(t, rt.Attach(p, sm, SkMsgVerdict))
+		require.NoError(t, rt.Attach(p, sm, ebpf.AttachSkMsgVerdict))
 		cli, _, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")
 		require.NoError(t, err)
 		require.NoError(t, sm.Update(uint32(0), cli, UpdateAny))
 		// The program's verdict decides what Write returns (EACCES
 		// for a drop); only the run matters here.
 		_, _ = cli.Write(msg)
-	case ProgTypeSkSkb:
+	case ebpf.SkSKB:
 		sm := newMap()
 		switch p.ExpectedAttach {
-		case SkSkbStreamParser:
-			require.NoError(t, rt.Attach(p, sm, SkSkbStreamParser))
+		case ebpf.AttachSkSKBStreamParser:
+			require.NoError(t, rt.Attach(p, sm, ebpf.AttachSkSKBStreamParser))
 			vobj, err := loader.Open(testobj.Path("scenarios", "attach.o"))
 			require.NoError(t, err)
 			vcoll, err := rt.Load(vobj)
 			require.NoError(t, err)
-			require.NoError(t, rt.Attach(vcoll.Programs["stream_verdict_pass"], sm, SkSkbStreamVerdict))
-		case SkSkbStreamVerdict, SkSkbVerdict:
+			require.NoError(t, rt.Attach(vcoll.Programs["stream_verdict_pass"], sm, ebpf.AttachSkSKBStreamVerdict))
+		case ebpf.AttachSkSKBStreamVerdict, ebpf.AttachSkSKBVerdict:
 			require.NoError(t, rt.Attach(p, sm, p.ExpectedAttach))
 		default:
-			require.NoError(t, rt.Attach(p, sm, SkSkbVerdict))
+			require.NoError(t, rt.Attach(p, sm, ebpf.AttachSkSKBVerdict))
 		}
 		cli, srv, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")
 		require.NoError(t, err)
 		require.NoError(t, sm.Update(uint32(0), srv, UpdateAny))
 		_, err = cli.Write(msg)
 		require.NoError(t, err)
-	case ProgTypeSockOps:
+	case ebpf.SockOps:
 		require.NoError(t, rt.AttachSockops(p))
 		_, _, err := rt.Net().Pipe("10.0.0.1", "10.0.0.2:80")
 		require.NoError(t, err)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/stretchr/testify/require"
@@ -36,7 +38,7 @@ func TestObserverSeesRuns(t *testing.T) {
 	require.NoError(t, err)
 	f := &fixture{t: t, rt: rt, coll: coll}
 	sm := f.sockMap("sock_map")
-	require.NoError(t, rt.Attach(coll.Programs["msg_prog"], sm, SkMsgVerdict))
+	require.NoError(t, rt.Attach(coll.Programs["msg_prog"], sm, ebpf.AttachSkMsgVerdict))
 	a, _ := f.pipe("10.0.0.1", "10.0.0.2:80")
 	_, b := f.pipe("10.0.0.3", "10.0.0.4:80")
 	require.NoError(t, sm.Update(uint32(0), b, 0))
@@ -69,7 +71,7 @@ func TestObserverSeesRuns(t *testing.T) {
 func TestParallelSenders(t *testing.T) {
 	f := newFixture(t)
 	sm := f.sockMap("sock_map")
-	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_redir_ingress"], sm, SkMsgVerdict))
+	require.NoError(t, f.rt.Attach(f.coll.Programs["msg_redir_ingress"], sm, ebpf.AttachSkMsgVerdict))
 	// One target at key 0; every sender redirects to its ingress.
 	_, target := f.pipe("10.0.1.1", "10.0.1.2:80")
 	require.NoError(t, sm.Update(uint32(0), target, 0))

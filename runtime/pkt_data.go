@@ -1,6 +1,9 @@
 package runtime
 
-import "github.com/cilium/ebpf/asm"
+import (
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
 
 // changesPktDataHelpers are the helpers the verifier counts as changing
 // packet data (bpf_helper_changes_pkt_data): a program that calls one has
@@ -46,6 +49,6 @@ func changesPktData(insns asm.Instructions) bool {
 // parserRefused is the current build's check at attach (and link) time:
 // a stream parser must not change packet data. The earlier build
 // (KernelBuild.ParserMayPull) attached it.
-func (rt *Runtime) parserRefused(prog *Program, a AttachType) bool {
-	return a == SkSkbStreamParser && prog.changesPktData && !rt.opts.Kernel.ParserMayPull
+func (rt *Runtime) parserRefused(prog *Program, a ebpf.AttachType) bool {
+	return a == ebpf.AttachSkSKBStreamParser && prog.changesPktData && !rt.opts.Kernel.ParserMayPull
 }

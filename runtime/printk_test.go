@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/require"
 
 	"github.com/skmsg/skmsg/internal/testobj"
@@ -39,7 +40,7 @@ func TestPrintkEvents(t *testing.T) {
 			require.NoError(t, err)
 			f := &fixture{t: t, rt: rt, coll: coll}
 			sm := f.sockMap("sock_map")
-			require.NoError(t, rt.Attach(coll.Programs["msg_printk"], sm, SkMsgVerdict))
+			require.NoError(t, rt.Attach(coll.Programs["msg_printk"], sm, ebpf.AttachSkMsgVerdict))
 			a, _ := f.pipe("10.0.0.1", "10.0.0.2:80")
 			b, _ := f.pipe("10.0.0.3", "10.0.0.4:80")
 			require.NoError(t, sm.Update(uint32(0), a, 0))

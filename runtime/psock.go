@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/cilium/ebpf"
 )
 
 // verdict is the kernel's internal verdict (__SK_DROP, __SK_PASS,
@@ -36,15 +38,15 @@ type progSlots struct {
 	skbVerdict    atomic.Pointer[Program] // ← BPF_SK_SKB_VERDICT
 }
 
-func (s *progSlots) slot(a AttachType) *atomic.Pointer[Program] {
+func (s *progSlots) slot(a ebpf.AttachType) *atomic.Pointer[Program] {
 	switch a {
-	case SkMsgVerdict:
+	case ebpf.AttachSkMsgVerdict:
 		return &s.msg
-	case SkSkbStreamParser:
+	case ebpf.AttachSkSKBStreamParser:
 		return &s.streamParser
-	case SkSkbStreamVerdict:
+	case ebpf.AttachSkSKBStreamVerdict:
 		return &s.streamVerdict
-	case SkSkbVerdict:
+	case ebpf.AttachSkSKBVerdict:
 		return &s.skbVerdict
 	}
 	return nil

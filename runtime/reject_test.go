@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/require"
+
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime"
-	"github.com/stretchr/testify/require"
 )
 
 // Programs the kernel's verifier refuses are refused when skmsg prepares

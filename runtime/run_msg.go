@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
 	"github.com/skmsg/skmsg/vm"
 )
 
@@ -86,7 +88,7 @@ func (rt *Runtime) msgVerdict(sk *Socket, p *psock, m *Msg) verdict {
 	}
 	if o := rt.opts.Observer; o != nil {
 		ev := RunEvent{
-			Program: prog, Socket: sk, Type: ProgTypeSkMsg,
+			Program: prog, Socket: sk, Type: ebpf.SkMsg,
 			Size: sizeBefore, SizeAfter: m.size, Return: ret, Verdict: v.String(),
 			ApplyBytes: m.ApplyBytes, CorkBytes: m.CorkBytes, Err: err,
 		}
@@ -269,7 +271,7 @@ const netnsCookie = 1
 type RunEvent struct {
 	Program *Program
 	Socket  *Socket // the socket the program ran for
-	Type    ProgType
+	Type    ebpf.ProgramType
 	// Size and SizeAfter are the message bytes before and after the run
 	// (push/pop change them).
 	Size, SizeAfter uint32

@@ -116,8 +116,8 @@ func benchRxSkmsg(b *testing.B, size int, frame uint32) {
 		b.Fatal(err)
 	}
 	sm, _ := coll.SockMap("sock_map")
-	rxMust(b, rt.Attach(coll.Programs["parser_fixed"], sm, runtime.SkSkbStreamParser))
-	rxMust(b, rt.Attach(coll.Programs["verdict_cfg"], sm, runtime.SkSkbStreamVerdict))
+	rxMust(b, rt.Attach(coll.Programs["parser_fixed"], sm, ebpf.AttachSkSKBStreamParser))
+	rxMust(b, rt.Attach(coll.Programs["verdict_cfg"], sm, ebpf.AttachSkSKBStreamVerdict))
 	cfg := coll.Maps["config"]
 	for k, v := range []uint32{frame, 2, 1, 1} {
 		rxMust(b, cfg.Put(uint32(k), v))

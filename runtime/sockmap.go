@@ -526,7 +526,7 @@ func (m *SockMap) Sockets() (keys [][]byte, socks []*Socket) {
 func (m *SockMap) Release() {
 	m.progMu.Lock()
 	m.released = true
-	for _, a := range []AttachType{SkMsgVerdict, SkSkbStreamParser, SkSkbStreamVerdict, SkSkbVerdict} {
+	for _, a := range []ebpf.AttachType{ebpf.AttachSkMsgVerdict, ebpf.AttachSkSKBStreamParser, ebpf.AttachSkSKBStreamVerdict, ebpf.AttachSkSKBVerdict} {
 		m.progs.slot(a).Store(nil)
 	}
 	m.progMu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/skmsg/skmsg/netstack"
@@ -51,15 +53,15 @@ type sockOpsSock struct {
 // kernel's BPF_CGROUP_SOCK_OPS on the root cgroup, several programs
 // allowed). Attaching the same program twice is EEXIST.
 func (rt *Runtime) AttachSockops(p *Program) error {
-	if p.Type != ProgTypeSockOps {
-		return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: errno.EINVAL,
+	if p.Type != ebpf.SockOps {
+		return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: ebpf.AttachCGroupSockOps, Errno: errno.EINVAL,
 			Detail: fmt.Sprintf("a %s program cannot attach as sockops", p.Type)}
 	}
 	rt.sockopsMu.Lock()
 	defer rt.sockopsMu.Unlock()
 	for _, q := range rt.sockops {
 		if q == p {
-			return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: errno.EEXIST}
+			return &AttachError{Op: "attach", Program: p.Name, Map: "(network)", Attach: ebpf.AttachCGroupSockOps, Errno: errno.EEXIST}
 		}
 	}
 	rt.sockops = append(rt.sockops, p)
@@ -77,7 +79,7 @@ func (rt *Runtime) DetachSockops(p *Program) error {
 			return nil
 		}
 	}
-	return &AttachError{Op: "detach", Program: p.Name, Map: "(network)", Attach: CgroupSockOps, Errno: errno.ENOENT}
+	return &AttachError{Op: "detach", Program: p.Name, Map: "(network)", Attach: ebpf.AttachCGroupSockOps, Errno: errno.ENOENT}
 }
 
 func (rt *Runtime) sockopsProgs() []*Program {
@@ -140,7 +142,7 @@ func (rt *Runtime) callSockOps(sk *Socket, a sockOpsArgs) int64 {
 			if err != nil || uint32(ret) != 1 {
 				v = "drop"
 			}
-			o.ProgramRun(&RunEvent{Program: prog, Socket: sk, Type: ProgTypeSockOps, Return: ret, Verdict: v, Err: err})
+			o.ProgramRun(&RunEvent{Program: prog, Socket: sk, Type: ebpf.SockOps, Return: ret, Verdict: v, Err: err})
 		}
 		r.mach, r.sk, r.a = nil, nil, nil
 		st.sk = nil

@@ -1,5 +1,7 @@
 package runtime
 
+import "github.com/cilium/ebpf"
+
 // This file applies sk_skb verdicts (sk_psock_verdict_apply): PASS queues
 // the bytes on the socket's own ingress queue, REDIRECT hands them to
 // another socket's ingress queue or egress, DROP consumes them. It also
@@ -73,7 +75,7 @@ func (rt *Runtime) observeSkb(prog *Program, sk *Socket, size int, res skbRunRes
 		return
 	}
 	ev := RunEvent{
-		Program: prog, Socket: sk, Type: ProgTypeSkSkb,
+		Program: prog, Socket: sk, Type: ebpf.SkSKB,
 		Size: uint32(size), SizeAfter: uint32(size), Return: res.ret, Verdict: v, Err: res.err,
 	}
 	if v == verdictRedirect.String() {

@@ -54,9 +54,9 @@ type Session interface {
 	// Attach attaches a loaded program to a sockmap/sockhash (sk_msg,
 	// stream_parser, stream_verdict, skb_verdict) or, for sockops, to every
 	// socket of the session (target is NoMap).
-	Attach(prog ProgID, target MapID, kind AttachKind) error
+	Attach(prog ProgID, target MapID, kind ebpf.AttachType) error
 	// Detach undoes Attach.
-	Detach(prog ProgID, target MapID, kind AttachKind) error
+	Detach(prog ProgID, target MapID, kind ebpf.AttachType) error
 
 	// Listen makes a listening TCP socket; port 0 chooses one. It returns
 	// the socket and its bound address.

@@ -512,12 +512,12 @@ func (p *parser) program(n *yaml.Node, path string) *Program {
 	return pr
 }
 
-func (p *parser) attachKind(n *yaml.Node, path string) AttachKind {
+func (p *parser) attachKind(n *yaml.Node, path string) ebpf.AttachType {
 	s, ok := p.str(n, path)
 	if !ok {
-		return AttachNone
+		return ebpf.AttachNone
 	}
-	k, ok := attachNames[s]
+	k, ok := ParseAttach(s)
 	if !ok {
 		p.errorf(n, path, "unknown attach type %q (expected one of sk_msg, stream_parser, stream_verdict, skb_verdict, sockops)", s)
 	}

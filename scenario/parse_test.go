@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -82,7 +83,7 @@ steps:
 	require.Equal(t, uint64(7), sc.Seed)
 	require.Equal(t, "dir/x.o", sc.Objects[0].Path)
 	require.True(t, sc.Programs[0].ExpectRejected)
-	require.Equal(t, AttachSkMsg, sc.Programs[0].Attach)
+	require.Equal(t, ebpf.AttachSkMsgVerdict, sc.Programs[0].Attach)
 	require.Equal(t, "[fd00::2]:80", sc.Listeners[0].Addr.String())
 	require.Equal(t, "127.0.3.2:0", sc.Listeners[1].Addr.String())
 	require.Equal(t, "127.0.1.1:0", sc.Connections[0].Client.String())

@@ -257,7 +257,7 @@ func (r *runner) run() {
 		return
 	}
 	for _, p := range sc.Programs {
-		if p.Attach == AttachNone || !r.loaded[p.ID] {
+		if p.Attach == ebpf.AttachNone || !r.loaded[p.ID] {
 			continue
 		}
 		var obs Observation
@@ -333,9 +333,9 @@ func addrString(a netip.AddrPort) string {
 
 func (r *runner) attachDesc(p *Program) string {
 	if p.Map == NoMap {
-		return fmt.Sprintf("%s %s", p.Attach, p.Name)
+		return fmt.Sprintf("%s %s", AttachName(p.Attach), p.Name)
 	}
-	return fmt.Sprintf("%s %s to %s", p.Attach, p.Name, r.sc.MapDefs[p.Map].Name)
+	return fmt.Sprintf("%s %s to %s", AttachName(p.Attach), p.Name, r.sc.MapDefs[p.Map].Name)
 }
 
 func (r *runner) addSocket(name string, id SocketID) {

@@ -83,63 +83,36 @@ type MapDecl struct {
 	Flags      uint32
 }
 
-// AttachKind says where a program is attached.
-type AttachKind int
-
-const (
-	AttachNone AttachKind = iota
-	AttachSkMsg
-	AttachStreamParser
-	AttachStreamVerdict
-	AttachSkbVerdict
-	AttachSockops
-)
-
-var attachNames = map[string]AttachKind{
-	"sk_msg":         AttachSkMsg,
-	"stream_parser":  AttachStreamParser,
-	"stream_verdict": AttachStreamVerdict,
-	"skb_verdict":    AttachSkbVerdict,
-	"sockops":        AttachSockops,
+// attachNames are the attach types a scenario names, by their scenario
+// spelling; ebpf.AttachCGroupSockOps ("sockops") attaches to every socket
+// of the session rather than to a map.
+var attachNames = map[string]ebpf.AttachType{
+	"sk_msg":         ebpf.AttachSkMsgVerdict,
+	"stream_parser":  ebpf.AttachSkSKBStreamParser,
+	"stream_verdict": ebpf.AttachSkSKBStreamVerdict,
+	"skb_verdict":    ebpf.AttachSkSKBVerdict,
+	"sockops":        ebpf.AttachCGroupSockOps,
 }
 
-func (k AttachKind) String() string {
+// AttachName is the scenario spelling of an attach type (sk_msg,
+// stream_parser, stream_verdict, skb_verdict, sockops); "none" for
+// ebpf.AttachNone.
+func AttachName(a ebpf.AttachType) string {
 	for n, v := range attachNames {
-		if v == k {
+		if v == a {
 			return n
 		}
 	}
-	return "none"
+	if a == ebpf.AttachNone {
+		return "none"
+	}
+	return a.String()
 }
 
-// ProgramType is the kernel program type an attach kind needs.
-func (k AttachKind) ProgramType() ebpf.ProgramType {
-	switch k {
-	case AttachSkMsg:
-		return ebpf.SkMsg
-	case AttachStreamParser, AttachStreamVerdict, AttachSkbVerdict:
-		return ebpf.SkSKB
-	case AttachSockops:
-		return ebpf.SockOps
-	}
-	return ebpf.UnspecifiedProgram
-}
-
-// AttachType is the kernel attach type of an attach kind.
-func (k AttachKind) AttachType() ebpf.AttachType {
-	switch k {
-	case AttachSkMsg:
-		return ebpf.AttachSkMsgVerdict
-	case AttachStreamParser:
-		return ebpf.AttachSkSKBStreamParser
-	case AttachStreamVerdict:
-		return ebpf.AttachSkSKBStreamVerdict
-	case AttachSkbVerdict:
-		return ebpf.AttachSkSKBVerdict
-	case AttachSockops:
-		return ebpf.AttachCGroupSockOps
-	}
-	return ebpf.AttachNone
+// ParseAttach returns the attach type a scenario name stands for.
+func ParseAttach(name string) (ebpf.AttachType, bool) {
+	a, ok := attachNames[name]
+	return a, ok
 }
 
 // Program is a programs: entry.
@@ -150,7 +123,7 @@ type Program struct {
 	Name           string
 	ObjectName     string // as written, may be ""
 	Object         *Object
-	Attach         AttachKind
+	Attach         ebpf.AttachType
 	MapRef         string // as written
 	Map            MapID  // NoMap for sockops
 	ExpectRejected bool
@@ -278,7 +251,7 @@ type Step struct {
 
 	// attach, detach
 	Program *Program
-	Attach  AttachKind
+	Attach  ebpf.AttachType
 
 	// fionread
 	IntValue *int64

@@ -261,15 +261,15 @@ func (v *validator) resolveProgram(pr *Program, path string, setup bool) {
 		return
 	}
 	if pr.MapRef != "" {
-		if pr.Attach == AttachSockops {
+		if pr.Attach == ebpf.AttachCGroupSockOps {
 			v.errorf(pr.At("map"), path+".map", "sockops programs attach to the whole network, not to a map")
 		}
 		pr.Map = v.lookupMap(pr.MapRef, pr.At("map"), path+".map")
 		if pr.Map != NoMap && !sc.MapDefs[pr.Map].IsSockMap() && !pr.ExpectRejected {
 			v.errorf(pr.At("map"), path+".map", "map %s is a %s, not a sockmap or sockhash", sc.MapDefs[pr.Map].Name, sc.MapDefs[pr.Map].Spec.Type)
 		}
-	} else if pr.Attach != AttachNone && pr.Attach != AttachSockops {
-		v.errorf(pr.Pos, path, "attach: %s needs map:", pr.Attach)
+	} else if pr.Attach != ebpf.AttachNone && pr.Attach != ebpf.AttachCGroupSockOps {
+		v.errorf(pr.Pos, path, "attach: %s needs map:", AttachName(pr.Attach))
 	}
 	if !setup {
 		// attach/detach steps use the programs: entry of the same program.
@@ -277,14 +277,14 @@ func (v *validator) resolveProgram(pr *Program, path string, setup bool) {
 	}
 	spec := ps.Copy()
 	if spec.Type == ebpf.UnspecifiedProgram {
-		if pr.Attach == AttachNone {
+		if pr.Attach == ebpf.AttachNone {
 			v.errorf(pr.Pos, path, "program %q: section %q does not say its type: give attach:", pr.Name, ps.SectionName)
 			return
 		}
-		spec.Type = pr.Attach.ProgramType()
-		spec.AttachType = pr.Attach.AttachType()
-	} else if pr.Attach != AttachNone && spec.Type != pr.Attach.ProgramType() && !pr.ExpectRejected {
-		v.errorf(pr.At("attach"), path+".attach", "program %q (section %q) is of type %s; attach: %s needs %s", pr.Name, ps.SectionName, spec.Type, pr.Attach, pr.Attach.ProgramType())
+		spec.Type = loader.AttachProgramType(pr.Attach)
+		spec.AttachType = pr.Attach
+	} else if pr.Attach != ebpf.AttachNone && spec.Type != loader.AttachProgramType(pr.Attach) && !pr.ExpectRejected {
+		v.errorf(pr.At("attach"), path+".attach", "program %q (section %q) is of type %s; attach: %s needs %s", pr.Name, ps.SectionName, spec.Type, AttachName(pr.Attach), loader.AttachProgramType(pr.Attach))
 		return
 	}
 	pr.Spec = spec
@@ -368,19 +368,19 @@ func (v *validator) step(s *Step, path string, known map[string]Pos) {
 			ps := pr.Object.Spec.Programs[pr.Name]
 			spec := ps.Copy()
 			if spec.Type == ebpf.UnspecifiedProgram {
-				if pr.Attach == AttachNone {
+				if pr.Attach == ebpf.AttachNone {
 					v.errorf(s.At("program"), path+".program", "program %q: section %q does not say its type: give attach:", pr.Name, ps.SectionName)
 					return
 				}
-				spec.Type = pr.Attach.ProgramType()
-				spec.AttachType = pr.Attach.AttachType()
+				spec.Type = loader.AttachProgramType(pr.Attach)
+				spec.AttachType = pr.Attach
 			}
 			match = &Program{Pos: s.Pos, ID: ProgID(len(sc.Programs)), Name: pr.Name, ObjectName: pr.ObjectName,
 				Object: pr.Object, Map: NoMap, Spec: spec, OnDemand: true}
 			sc.Programs = append(sc.Programs, match)
 		}
 		pr.ID, pr.Spec, pr.ExpectRejected = match.ID, match.Spec, match.ExpectRejected
-		if pr.Attach == AttachSockops {
+		if pr.Attach == ebpf.AttachCGroupSockOps {
 			pr.Map = NoMap
 		}
 	case StepEvents:

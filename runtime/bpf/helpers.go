@@ -219,7 +219,7 @@ func errNotForPrograms(helper string, mp Raw) error {
 func foreign(helper string, mp Raw) error {
 	switch mp.Type() {
 	case ebpf.SockMap, ebpf.SockHash, ebpf.ReusePortSockArray, ebpf.DevMap, ebpf.DevMapHash, ebpf.CPUMap, ebpf.XSKMap:
-		return fmt.Errorf("%s on %s map %s: the map does not implement maps.ProgramMap", helper, mp.Type(), mp.Name())
+		return fmt.Errorf("%s on %s map %s: the map does not implement bpf.ProgramMap", helper, mp.Type(), mp.Name())
 	}
 	return nil
 }

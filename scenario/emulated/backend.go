@@ -286,11 +286,7 @@ func (s *skmsgSession) LoadProgram(p *scenario.Program) error {
 	return nil
 }
 
-func attachTypeOf(k scenario.AttachKind) (runtime.AttachType, error) {
-	return runtime.ParseAttachType(k.String())
-}
-
-func (s *skmsgSession) attachArgs(id scenario.ProgID, target scenario.MapID, kind scenario.AttachKind) (*runtime.Program, *runtime.SockMap, runtime.AttachType, error) {
+func (s *skmsgSession) attachArgs(id scenario.ProgID, target scenario.MapID, kind ebpf.AttachType) (*runtime.Program, *runtime.SockMap, ebpf.AttachType, error) {
 	if s.foreign[id] {
 		// bpf_prog_get_type: not a program type this attach takes.
 		return nil, nil, 0, errno.EINVAL
@@ -299,11 +295,8 @@ func (s *skmsgSession) attachArgs(id scenario.ProgID, target scenario.MapID, kin
 	if p == nil {
 		return nil, nil, 0, fmt.Errorf("program %d is not loaded", id)
 	}
-	a, err := attachTypeOf(kind)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if kind == scenario.AttachSockops {
+	a := kind
+	if kind == ebpf.AttachCGroupSockOps {
 		return p, nil, a, nil
 	}
 	m, err := s.mapOf(target)
@@ -318,23 +311,23 @@ func (s *skmsgSession) attachArgs(id scenario.ProgID, target scenario.MapID, kin
 	return p, sm, a, nil
 }
 
-func (s *skmsgSession) Attach(id scenario.ProgID, target scenario.MapID, kind scenario.AttachKind) error {
+func (s *skmsgSession) Attach(id scenario.ProgID, target scenario.MapID, kind ebpf.AttachType) error {
 	p, sm, a, err := s.attachArgs(id, target, kind)
 	if err != nil {
 		return err
 	}
-	if kind == scenario.AttachSockops {
+	if kind == ebpf.AttachCGroupSockOps {
 		return s.rt.AttachSockops(p)
 	}
 	return s.rt.Attach(p, sm, a)
 }
 
-func (s *skmsgSession) Detach(id scenario.ProgID, target scenario.MapID, kind scenario.AttachKind) error {
+func (s *skmsgSession) Detach(id scenario.ProgID, target scenario.MapID, kind ebpf.AttachType) error {
 	p, sm, a, err := s.attachArgs(id, target, kind)
 	if err != nil {
 		return err
 	}
-	if kind == scenario.AttachSockops {
+	if kind == ebpf.AttachCGroupSockOps {
 		return s.rt.DetachSockops(p)
 	}
 	return s.rt.Detach(p, sm, a)

@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/require"
+
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/scenario"
-	"github.com/stretchr/testify/require"
 )
 
 // Map-level attach rules (sock_map_prog_update) and inheritance at
@@ -26,13 +27,13 @@ type attachRig struct {
 
 var attachProgs = []struct {
 	name string
-	kind scenario.AttachKind
+	kind ebpf.AttachType
 }{
-	{"msg_pass", scenario.AttachSkMsg},
-	{"msg_prog", scenario.AttachSkMsg},
-	{"skb_parser", scenario.AttachStreamParser},
-	{"skb_stream_verdict", scenario.AttachStreamVerdict},
-	{"skb_verdict", scenario.AttachSkbVerdict},
+	{"msg_pass", ebpf.AttachSkMsgVerdict},
+	{"msg_prog", ebpf.AttachSkMsgVerdict},
+	{"skb_parser", ebpf.AttachSkSKBStreamParser},
+	{"skb_stream_verdict", ebpf.AttachSkSKBStreamVerdict},
+	{"skb_verdict", ebpf.AttachSkSKBVerdict},
 }
 
 func newAttachRig(t *testing.T, s scenario.Session) *attachRig {
@@ -63,11 +64,11 @@ type attachStep struct {
 	do   func(t *testing.T, r *attachRig) string
 }
 
-func attach(prog, m string, k scenario.AttachKind) func(*testing.T, *attachRig) string {
+func attach(prog, m string, k ebpf.AttachType) func(*testing.T, *attachRig) string {
 	return func(t *testing.T, r *attachRig) string { return outcomeOf(r.s.Attach(r.progs[prog], r.maps[m], k)) }
 }
 
-func detach(prog, m string, k scenario.AttachKind) func(*testing.T, *attachRig) string {
+func detach(prog, m string, k ebpf.AttachType) func(*testing.T, *attachRig) string {
 	return func(t *testing.T, r *attachRig) string { return outcomeOf(r.s.Detach(r.progs[prog], r.maps[m], k)) }
 }
 
@@ -97,23 +98,23 @@ func runs(t *testing.T, r *attachRig) uint64 {
 }
 
 var attachSteps = []attachStep{
-	{"sk_msg program as stream_verdict", attach("msg_pass", "sock_map", scenario.AttachStreamVerdict)},
-	{"attach msg_pass", attach("msg_pass", "sock_map", scenario.AttachSkMsg)},
+	{"sk_msg program as stream_verdict", attach("msg_pass", "sock_map", ebpf.AttachSkSKBStreamVerdict)},
+	{"attach msg_pass", attach("msg_pass", "sock_map", ebpf.AttachSkMsgVerdict)},
 	{"socket inserted now inherits msg_pass", insertAndSend("sock_map", 0)},
-	{"attach msg_prog replaces msg_pass", attach("msg_prog", "sock_map", scenario.AttachSkMsg)},
+	{"attach msg_prog replaces msg_pass", attach("msg_prog", "sock_map", ebpf.AttachSkMsgVerdict)},
 	{"socket inserted before keeps msg_pass; a new one gets msg_prog", insertAndSend("sock_map", 1)},
-	{"detach msg_pass (not attached)", detach("msg_pass", "sock_map", scenario.AttachSkMsg)},
-	{"detach msg_prog", detach("msg_prog", "sock_map", scenario.AttachSkMsg)},
-	{"detach msg_prog again", detach("msg_prog", "sock_map", scenario.AttachSkMsg)},
+	{"detach msg_pass (not attached)", detach("msg_pass", "sock_map", ebpf.AttachSkMsgVerdict)},
+	{"detach msg_prog", detach("msg_prog", "sock_map", ebpf.AttachSkMsgVerdict)},
+	{"detach msg_prog again", detach("msg_prog", "sock_map", ebpf.AttachSkMsgVerdict)},
 	{"new socket without a program", insertAndSend("sock_map", 2)},
-	{"attach stream_verdict", attach("skb_stream_verdict", "sock_hash", scenario.AttachStreamVerdict)},
-	{"attach skb_verdict while stream_verdict is set", attach("skb_verdict", "sock_hash", scenario.AttachSkbVerdict)},
-	{"attach parser", attach("skb_parser", "sock_hash", scenario.AttachStreamParser)},
-	{"detach stream_verdict", detach("skb_stream_verdict", "sock_hash", scenario.AttachStreamVerdict)},
-	{"attach skb_verdict", attach("skb_verdict", "sock_hash", scenario.AttachSkbVerdict)},
-	{"attach stream_verdict while skb_verdict is set", attach("skb_stream_verdict", "sock_hash", scenario.AttachStreamVerdict)},
-	{"detach skb_verdict as stream_verdict", detach("skb_verdict", "sock_hash", scenario.AttachStreamVerdict)},
-	{"detach skb_verdict", detach("skb_verdict", "sock_hash", scenario.AttachSkbVerdict)},
+	{"attach stream_verdict", attach("skb_stream_verdict", "sock_hash", ebpf.AttachSkSKBStreamVerdict)},
+	{"attach skb_verdict while stream_verdict is set", attach("skb_verdict", "sock_hash", ebpf.AttachSkSKBVerdict)},
+	{"attach parser", attach("skb_parser", "sock_hash", ebpf.AttachSkSKBStreamParser)},
+	{"detach stream_verdict", detach("skb_stream_verdict", "sock_hash", ebpf.AttachSkSKBStreamVerdict)},
+	{"attach skb_verdict", attach("skb_verdict", "sock_hash", ebpf.AttachSkSKBVerdict)},
+	{"attach stream_verdict while skb_verdict is set", attach("skb_stream_verdict", "sock_hash", ebpf.AttachSkSKBStreamVerdict)},
+	{"detach skb_verdict as stream_verdict", detach("skb_verdict", "sock_hash", ebpf.AttachSkSKBStreamVerdict)},
+	{"detach skb_verdict", detach("skb_verdict", "sock_hash", ebpf.AttachSkSKBVerdict)},
 }
 
 func runAttach(t *testing.T, r *attachRig) []string {

@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/skmsg/skmsg/scenario"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skmsg/skmsg/scenario"
 )
 
 // The insert/delete/lookup errno cases of the kernel selftests'

@@ -8,8 +8,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/skmsg/skmsg/scenario"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skmsg/skmsg/scenario"
 )
 
 // Reads of a socket with redirected ingress data and TCP data queued

@@ -90,10 +90,10 @@ func newRig(t testing.TB, name string, s scenario.Session) *rig {
 	}
 	require.NoError(t, s.LoadObject(obj), name)
 	ps := spec.Programs["msg_prog"].Copy()
-	prog := &scenario.Program{ID: 0, Name: "msg_prog", Object: obj, Attach: scenario.AttachSkMsg, Spec: ps}
+	prog := &scenario.Program{ID: 0, Name: "msg_prog", Object: obj, Attach: ebpf.AttachSkMsgVerdict, Spec: ps}
 	require.NoError(t, s.LoadProgram(prog), name)
-	require.NoError(t, s.Attach(0, r.sockMap, scenario.AttachSkMsg), name)
-	require.NoError(t, s.Attach(0, r.sockHash, scenario.AttachSkMsg), name)
+	require.NoError(t, s.Attach(0, r.sockMap, ebpf.AttachSkMsgVerdict), name)
+	require.NoError(t, s.Attach(0, r.sockHash, ebpf.AttachSkMsgVerdict), name)
 	r.listener, _, err = s.Listen(netip.AddrPortFrom(loopback, 0))
 	require.NoError(t, err, name)
 	return r

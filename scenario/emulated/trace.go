@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/skmsg/skmsg/loader"
 	"github.com/skmsg/skmsg/runtime"
 	"github.com/skmsg/skmsg/scenario"
 	"github.com/skmsg/skmsg/vm"
@@ -199,7 +200,7 @@ func (t *runTracer) ProgramRun(ev *runtime.RunEvent) {
 	if ev.Program != nil {
 		r.Program = ev.Program.Name
 	}
-	r.Type = ev.Type.String()
+	r.Type = loader.ProgramTypeName(ev.Type)
 	r.Socket = t.names.of(ev.Socket)
 	r.Size, r.SizeAfter, r.Return = ev.Size, ev.SizeAfter, ev.Return
 	r.Verdict = ev.Verdict

@@ -124,7 +124,7 @@ func (k *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 	needCgroup := false
 	if env.Scenario != nil {
 		for _, p := range env.Scenario.Programs {
-			needCgroup = needCgroup || p.Attach == scenario.AttachSockops || p.Spec != nil && p.Spec.Type == ebpf.SockOps
+			needCgroup = needCgroup || p.Attach == ebpf.AttachCGroupSockOps || p.Spec != nil && p.Spec.Type == ebpf.SockOps
 		}
 	}
 	if needCgroup {
@@ -255,12 +255,12 @@ func (s *session) LoadProgram(p *scenario.Program) error {
 	return nil
 }
 
-func (s *session) Attach(prog scenario.ProgID, target scenario.MapID, kind scenario.AttachKind) error {
+func (s *session) Attach(prog scenario.ProgID, target scenario.MapID, kind ebpf.AttachType) error {
 	p := s.progs[prog]
 	if p == nil {
 		return fmt.Errorf("program %d is not loaded", prog)
 	}
-	if kind == scenario.AttachSockops {
+	if kind == ebpf.AttachCGroupSockOps {
 		if s.cg == nil {
 			return fmt.Errorf("sockops attach without a cgroup")
 		}
@@ -278,15 +278,15 @@ func (s *session) Attach(prog scenario.ProgID, target scenario.MapID, kind scena
 	if m == nil {
 		return fmt.Errorf("map %d does not exist", target)
 	}
-	return link.RawAttachProgram(link.RawAttachProgramOptions{Target: m.FD(), Program: p, Attach: kind.AttachType()})
+	return link.RawAttachProgram(link.RawAttachProgramOptions{Target: m.FD(), Program: p, Attach: kind})
 }
 
-func (s *session) Detach(prog scenario.ProgID, target scenario.MapID, kind scenario.AttachKind) error {
+func (s *session) Detach(prog scenario.ProgID, target scenario.MapID, kind ebpf.AttachType) error {
 	p := s.progs[prog]
 	if p == nil {
 		return fmt.Errorf("program %d is not loaded", prog)
 	}
-	if kind == scenario.AttachSockops {
+	if kind == ebpf.AttachCGroupSockOps {
 		l, ok := s.links[prog]
 		if !ok {
 			return unix.ENOENT
@@ -298,7 +298,7 @@ func (s *session) Detach(prog scenario.ProgID, target scenario.MapID, kind scena
 	if m == nil {
 		return fmt.Errorf("map %d does not exist", target)
 	}
-	return link.RawDetachProgram(link.RawDetachProgramOptions{Target: m.FD(), Program: p, Attach: kind.AttachType()})
+	return link.RawDetachProgram(link.RawDetachProgramOptions{Target: m.FD(), Program: p, Attach: kind})
 }
 
 func (s *session) fd(id scenario.SocketID) (int, error) {
