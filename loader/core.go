@@ -56,7 +56,7 @@ func coreTargets(extra []*btf.Spec) (coreTargetSet, error) {
 // applyCORE resolves the CO-RE relocations of p's instructions, as
 // cilium/ebpf does at program load (linker.go applyRelocations), but
 // against skmsg's targets instead of the running kernel's BTF.
-func applyCORE(p *Program, targets coreTargetSet, localBTF *btf.Spec) error {
+func applyCORE(p *ProgramSpec, targets coreTargetSet, localBTF *btf.Spec) error {
 	var (
 		relos      []*btf.CORERelocation
 		idx        []int // position in p.Instructions

@@ -28,14 +28,14 @@ var ErrNotSupported = errno.ErrNotSupported
 // input for the runtime; nothing in it runs.
 type Object struct {
 	// Programs by function name.
-	Programs map[string]*Program
+	Programs map[string]*ProgramSpec
 	// Maps by name, including global data sections (keyed by section name:
 	// ".data", ".bss", ".rodata", ".rodata.foo") and inner map templates
 	// only through their outer map's InnerMap.
 	Maps map[string]*MapSpec
 	// ProgramList and MapList hold the same values in a stable order
 	// (programs by section then name, maps by name).
-	ProgramList []*Program
+	ProgramList []*ProgramSpec
 	MapList     []*MapSpec
 	// Variables are the named global variables of the data sections.
 	Variables map[string]*Variable
@@ -164,7 +164,7 @@ func FromSpec(spec *ebpf.CollectionSpec, opts ...Option) (obj *Object, err error
 	spec = spec.Copy()
 
 	obj = &Object{
-		Programs:  make(map[string]*Program, len(spec.Programs)),
+		Programs:  make(map[string]*ProgramSpec, len(spec.Programs)),
 		Maps:      make(map[string]*MapSpec, len(spec.Maps)),
 		Variables: make(map[string]*Variable, len(spec.Variables)),
 		BTF:       spec.Types,
@@ -222,7 +222,7 @@ func FromSpec(spec *ebpf.CollectionSpec, opts ...Option) (obj *Object, err error
 
 // Program returns the program called name, or an error listing the
 // programs there are.
-func (o *Object) Program(name string) (*Program, error) {
+func (o *Object) Program(name string) (*ProgramSpec, error) {
 	if p := o.Programs[name]; p != nil {
 		return p, nil
 	}

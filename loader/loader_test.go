@@ -406,7 +406,7 @@ func TestSetConstant(t *testing.T) {
 // SEMANTICS.md §2.
 func TestCORE(t *testing.T) {
 	obj := open(t, "loader", "core.o")
-	ctxLoads := func(p *loader.Program) []int16 {
+	ctxLoads := func(p *loader.ProgramSpec) []int16 {
 		var offs []int16
 		for _, ins := range p.Instructions {
 			if ins.OpCode.Class() == asm.LdXClass && ins.Src == asm.R1 {

@@ -10,8 +10,9 @@ import (
 	"github.com/cilium/ebpf/asm"
 )
 
-// Program is one entry point of the object with everything it calls.
-type Program struct {
+// ProgramSpec is one entry point of the object with everything it calls:
+// a specification, not yet prepared to run (runtime.Program is the live one).
+type ProgramSpec struct {
 	Name    string // function name
 	Section string // ELF section, e.g. "sk_msg", "sk_skb/stream_verdict"
 	// Type and AttachType (the expected attach type) come from the section
@@ -60,7 +61,7 @@ type Program struct {
 
 // Context names the context struct the program type receives, for
 // messages ("sk_msg_md", "__sk_buff", ...); "" when not known.
-func (p *Program) Context() string {
+func (p *ProgramSpec) Context() string {
 	switch p.Type {
 	case ebpf.SkMsg:
 		return "sk_msg_md"
@@ -74,11 +75,11 @@ func (p *Program) Context() string {
 	return ""
 }
 
-func (o *Object) loadProgram(ps *ebpf.ProgramSpec, cfg *config, targets coreTargetSet) (*Program, error) {
+func (o *Object) loadProgram(ps *ebpf.ProgramSpec, cfg *config, targets coreTargetSet) (*ProgramSpec, error) {
 	if ps == nil {
 		return nil, fmt.Errorf("nil program spec")
 	}
-	p := &Program{
+	p := &ProgramSpec{
 		Name:         ps.Name,
 		Section:      ps.SectionName,
 		Type:         ps.Type,
@@ -122,7 +123,7 @@ func (o *Object) loadProgram(ps *ebpf.ProgramSpec, cfg *config, targets coreTarg
 	return p, nil
 }
 
-func findOverride(cfg *config, p *Program) *typeOverride {
+func findOverride(cfg *config, p *ProgramSpec) *typeOverride {
 	var byName, bySection *typeOverride
 	for i := range cfg.overrides {
 		ov := &cfg.overrides[i]
@@ -172,7 +173,7 @@ func isLegacyPrefix(section string) bool {
 // checkReferences walks the instructions: every map reference must name a
 // map of the object, every call a function present in the stream, and
 // things skmsg has no emulation for are reported.
-func (o *Object) checkReferences(p *Program) error {
+func (o *Object) checkReferences(p *ProgramSpec) error {
 	maps := map[string]bool{}
 	symbols := map[string]bool{}
 	// The first thing skmsg cannot emulate is reported once the walk is

@@ -49,7 +49,7 @@ var ErrProgramType = fmt.Errorf("skmsg runs sk_msg, sk_skb and sockops programs 
 // they may call and the context access rules.
 type progTypeInfo struct {
 	Helpers      func(rt *Runtime) vm.Helpers
-	CheckContext func(p *loader.Program) func(pc int, off int32, size int, write, signExtend bool) error
+	CheckContext func(p *loader.ProgramSpec) func(pc int, off int32, size int, write, signExtend bool) error
 }
 
 // progTypes are the program types the runtime runs: the sockmap
@@ -58,19 +58,19 @@ type progTypeInfo struct {
 var progTypes = map[ebpf.ProgramType]progTypeInfo{
 	ebpf.SkMsg: {
 		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), skMsgHelpers(rt)) },
-		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
+		CheckContext: func(*loader.ProgramSpec) func(int, int32, int, bool, bool) error {
 			return checkSkMsgAccess
 		},
 	},
 	ebpf.SkSKB: {
 		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), skSkbHelpers(rt)) },
-		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
+		CheckContext: func(*loader.ProgramSpec) func(int, int32, int, bool, bool) error {
 			return checkSkSkbAccess
 		},
 	},
 	ebpf.SockOps: {
 		Helpers: func(rt *Runtime) vm.Helpers { return mergeHelpers(rt.baseHelpers(), sockOpsHelpers(rt)) },
-		CheckContext: func(*loader.Program) func(int, int32, int, bool, bool) error {
+		CheckContext: func(*loader.ProgramSpec) func(int, int32, int, bool, bool) error {
 			return checkSockOpsAccess
 		},
 	},
@@ -134,7 +134,8 @@ func (rt *Runtime) CreateMap(spec bpf.Spec) (bpf.Map, error) {
 	return m, nil
 }
 
-// LoadOptions change how Load treats an object.
+// LoadOptions change how LoadWithOptions treats an object; the zero value
+// is what Load does.
 type LoadOptions struct {
 	// Maps replaces the object's maps of these names with existing maps
 	// (shared maps, as pinning by name would).
@@ -147,11 +148,12 @@ type LoadOptions struct {
 // in Collection.Rejected with the reason, as is a program of another type
 // (an error wrapping loader.ErrNotSupported); Load fails only for maps it
 // cannot create.
-func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, error) {
-	var lo LoadOptions
-	if len(opts) > 0 {
-		lo = opts[0]
-	}
+func (rt *Runtime) Load(obj *loader.Object) (*Collection, error) {
+	return rt.LoadWithOptions(obj, LoadOptions{})
+}
+
+// LoadWithOptions is Load with options.
+func (rt *Runtime) LoadWithOptions(obj *loader.Object, lo LoadOptions) (*Collection, error) {
 	c := &Collection{
 		rt: rt, Programs: map[string]*Program{}, Maps: map[string]bpf.Map{},
 		Rejected: map[string]error{}, space: vm.NewSpace(), globals: map[string]uint64{},
@@ -222,7 +224,7 @@ func (rt *Runtime) Load(obj *loader.Object, opts ...LoadOptions) (*Collection, e
 	return c, nil
 }
 
-func (c *Collection) prepare(obj *loader.Object, lp *loader.Program) (*Program, error) {
+func (c *Collection) prepare(obj *loader.Object, lp *loader.ProgramSpec) (*Program, error) {
 	info, ok := progTypes[lp.Type]
 	if !ok {
 		return nil, fmt.Errorf("program %s: type %s: %w", lp.Name, lp.Type, ErrProgramType)

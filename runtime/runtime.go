@@ -119,9 +119,6 @@ func (rt *Runtime) Close() error {
 	return rt.net.Close()
 }
 
-// Network is the underlying virtual network (capture, faults, hosts).
-func (rt *Runtime) Network() *netstack.Network { return rt.net }
-
 // Registry resolves map handles of loaded programs.
 func (rt *Runtime) Registry() *bpf.Registry { return rt.registry }
 
@@ -205,8 +202,13 @@ func netipZeroPort(ap netip.AddrPort) netip.AddrPort {
 // Net is the runtime's socket API over the virtual network.
 type Net struct{ rt *Runtime }
 
-// Net returns the socket API.
+// Net returns the socket API: the one way to the runtime's network.
 func (rt *Runtime) Net() Net { return Net{rt} }
+
+// Netstack is the user-space network beneath the sockets, for what is
+// about the wire rather than a socket: captures (Capture), link faults
+// (SetFaults) and waiting for idle (WaitIdle).
+func (n Net) Netstack() *netstack.Network { return n.rt.net }
 
 // Pipe makes an established TCP connection from client to server
 // ("10.0.0.1", "10.0.0.2:80"; ports optional) and returns both ends.

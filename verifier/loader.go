@@ -3,7 +3,7 @@ package verifier
 import "github.com/skmsg/skmsg/loader"
 
 // FromLoader builds the Verify input for program p of obj.
-func FromLoader(obj *loader.Object, p *loader.Program) *Program {
+func FromLoader(obj *loader.Object, p *loader.ProgramSpec) *Program {
 	vp := &Program{
 		Name: p.Name, Type: p.Type, AttachType: p.AttachType,
 		Instructions: p.Instructions, License: p.License,

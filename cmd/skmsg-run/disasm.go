@@ -61,7 +61,7 @@ func runDisasm(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "skmsg-run disasm: %s: %v\n", pos[0], err)
 			return exitUsage
 		}
-		progs = []*loader.Program{p}
+		progs = []*loader.ProgramSpec{p}
 	}
 
 	marks := programMarks(obj)

@@ -85,7 +85,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "skmsg-run verify: %s: %v\n", path, err)
 				return exitUsage
 			}
-			progs = []*loader.Program{p}
+			progs = []*loader.ProgramSpec{p}
 		}
 		for _, p := range progs {
 			line := verifyLine{Object: path, Program: p.Name}

@@ -29,7 +29,7 @@ type Case struct {
 	// Object is the object's path relative to the corpus directory.
 	Object string
 	Obj    *loader.Object
-	Prog   *loader.Program
+	Prog   *loader.ProgramSpec
 }
 
 // Key names the case in verdict files and test names: "object.o/program".

@@ -61,7 +61,7 @@ func (k *Kernel) Close() error {
 // program type that first used it, so sharing one between loads would
 // make a verdict depend on the order of the loads. The returned release
 // closes the fresh maps.
-func (k *Kernel) Maps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
+func (k *Kernel) Maps(obj *loader.Object, p *loader.ProgramSpec) (map[string]*ebpf.Map, func(), error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	kept, ok := k.maps[obj]
@@ -99,7 +99,7 @@ func (k *Kernel) Maps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.M
 
 // ProgramMaps creates the kernel maps program p of obj references, all
 // fresh; CloseMaps releases them.
-func ProgramMaps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, error) {
+func ProgramMaps(obj *loader.Object, p *loader.ProgramSpec) (map[string]*ebpf.Map, error) {
 	var specs []*loader.MapSpec
 	for _, name := range p.Maps {
 		ms, ok := obj.Maps[name]

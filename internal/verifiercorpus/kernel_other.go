@@ -40,7 +40,7 @@ func (k *Kernel) Check(c Case, known *Verdict) (*Load, error) { return nil, errN
 func (k *Kernel) Verify(c Case) (*Load, error) { return nil, errNoKernel }
 
 // ProgramMaps fails off Linux.
-func ProgramMaps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, error) {
+func ProgramMaps(obj *loader.Object, p *loader.ProgramSpec) (map[string]*ebpf.Map, error) {
 	return nil, errNoKernel
 }
 
@@ -56,6 +56,6 @@ func LoadInsns(spec *ebpf.ProgramSpec, insns asm.Instructions, maps map[string]*
 }
 
 // Maps fails off Linux.
-func (k *Kernel) Maps(obj *loader.Object, p *loader.Program) (map[string]*ebpf.Map, func(), error) {
+func (k *Kernel) Maps(obj *loader.Object, p *loader.ProgramSpec) (map[string]*ebpf.Map, func(), error) {
 	return nil, nil, errNoKernel
 }

@@ -15,7 +15,7 @@ import (
 // it came from whenever that changes, and a label at each function start.
 // A program skmsg cannot run (Program.Unsupported) says so and why under
 // its header.
-func Write(w io.Writer, p *loader.Program) error {
+func Write(w io.Writer, p *loader.ProgramSpec) error {
 	mark := ""
 	if p.Unsupported != nil {
 		mark = "skmsg cannot run this program: " + p.Unsupported.Error()
@@ -26,7 +26,7 @@ func Write(w io.Writer, p *loader.Program) error {
 // WriteMarked is Write with a remark under the header given by the caller
 // ("" for none): why skmsg cannot run the program, or why the verifier
 // refuses it, found when the program was prepared.
-func WriteMarked(w io.Writer, p *loader.Program, mark string) error {
+func WriteMarked(w io.Writer, p *loader.ProgramSpec, mark string) error {
 	slots := 0
 	for _, ins := range p.Instructions {
 		slots += int(ins.Width())

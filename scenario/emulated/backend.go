@@ -131,7 +131,7 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 	}
 	s.rt = runtime.New(opts)
 	if b.Pcap != nil {
-		c, err := s.rt.Network().Capture(b.Pcap, netstack.CaptureOptions{SequentialTimestamps: true})
+		c, err := s.rt.Net().Netstack().Capture(b.Pcap, netstack.CaptureOptions{SequentialTimestamps: true})
 		if err != nil {
 			s.rt.Close()
 			return nil, fmt.Errorf("starting the capture: %w", err)
@@ -227,7 +227,7 @@ func (s *skmsgSession) LoadObject(obj *scenario.Object) error {
 			shared[name] = m
 		}
 	}
-	coll, err := s.rt.Load(lo, runtime.LoadOptions{Maps: shared})
+	coll, err := s.rt.LoadWithOptions(lo, runtime.LoadOptions{Maps: shared})
 	if err != nil {
 		return err
 	}
@@ -564,7 +564,7 @@ func (s *skmsgSession) CloseSocket(id scenario.SocketID) error {
 func (s *skmsgSession) WaitIdle() error {
 	ctx, cancel := s.deadlineCtx()
 	defer cancel()
-	if err := s.rt.Network().WaitIdle(ctx); err != nil {
+	if err := s.rt.Net().Netstack().WaitIdle(ctx); err != nil {
 		return s.deadlineError("waiting for idle", err)
 	}
 	return nil

@@ -39,7 +39,7 @@ func (s *skmsgSession) deadlineCtx() (context.Context, context.CancelFunc) {
 // deadlineError says what the pipeline was still doing when the deadline
 // passed (err, the context's, adds nothing to that).
 func (s *skmsgSession) deadlineError(what string, err error) error {
-	net := s.rt.Network()
+	net := s.rt.Net().Netstack()
 	if b := net.SendsBlocked(); b > 0 {
 		what += fmt.Sprintf("; %d send(s) blocked: send buffer full", b)
 	}
@@ -80,7 +80,7 @@ func (s *skmsgSession) Send(id scenario.SocketID, iov [][]byte, flags int) (int,
 // blocked send is timed out and returns short. The session's deadline ends
 // the wait with an error saying what was still going on.
 func (s *skmsgSession) awaitBlocking(done chan sendResult, what string) (sendResult, error) {
-	net := s.rt.Network()
+	net := s.rt.Net().Netstack()
 	for {
 		select {
 		case r := <-done:

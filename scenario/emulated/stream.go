@@ -80,7 +80,7 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 		}
 	}()
 
-	net := s.rt.Network()
+	net := s.rt.Net().Netstack()
 	var stepErr error
 	progressAt := time.Now()
 	for {
