@@ -67,6 +67,7 @@ fuzz-verifier:
 verifier-verdicts: testdata
 	$(GO) test ./verifier -run TestRecordVerdicts -record
 
+# go vet and gofmt over every tracked Go file (run by .ci/run).
 lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

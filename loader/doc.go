@@ -93,6 +93,16 @@
 // be unusable either way, with a worse message. Applied relocations are
 // removed from the instructions, so Program.Spec can be loaded into a
 // kernel too.
+//
+// # Files
+//
+//   - loader.go: Open, FromSpec, Object and the options
+//   - program.go, progtype.go: ProgramSpec, program and attach types from
+//     section names
+//   - maps.go, legacy_maps.go, variables.go: MapSpec, legacy SEC("maps")
+//     definitions, global variables
+//   - core.go: CO-RE relocations against the context types and kernel BTF
+//   - deadcode.go: code the kernel's verifier would prune as dead
 package loader
 
 //go:generate cp ../testdata/loader/ctx_btf.o ctx_btf.o

@@ -106,4 +106,24 @@
 // scheduler as much as on CPU. A frame made of many small pieces (gVisor
 // chains the views of small writes) is copied into one piece on delivery,
 // so reading it in small steps stays linear.
+//
+// # Files
+//
+//   - network.go, socket.go: Network, Host, Dial, Listen, Pipe, Listener
+//   - conn.go: Conn: addresses, deadlines, shutdown, close
+//   - send.go, recv.go: the send and receive paths: Write/SendMsg and
+//     Read/RecvMsg, raw TCP sends and reads
+//   - raw.go, hooks.go, ingress.go: RawConn, the send/receive/consume
+//     hooks and their worker, the ingress queue
+//   - sockopt.go, state.go, errors.go: socket options and MSG_*/SHUT_*
+//     numbered as on Linux, TCP states, OpError and the gVisor-to-Linux
+//     errno mapping
+//   - link.go, capture.go, faults.go: the virtual link, pcap capture with
+//     a classic BPF filter, loss/delay/reordering
+//   - idle.go, sndqueue_unsafe.go: WaitIdle, Busy/Done and what counts as
+//     in flight, including segments queued inside gVisor
+//   - tcp_counters.go: a connection's sequence-space counters as Linux
+//     keeps them in struct tcp_sock, from the segments the link carried
+//   - handshake_order.go, persist.go: the kernel's order for the two ends
+//     of a handshake; the persist probe gVisor's sender lacks
 package netstack

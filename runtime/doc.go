@@ -20,24 +20,49 @@
 // descriptors, so a map update may also take a number as user space
 // passes it (EBADF when it names no open socket, EINVAL above INT_MAX).
 //
-// # How it is laid out
+// # Files
 //
-//   - msg.go: the sk_msg scatterlist (struct sk_msg): 17 elements of at
-//     most 32 KiB, pull/push/pop with the kernel's layouts and errors.
+// Named after the kernel code they follow:
+//
+//   - skmsg.go: the sk_msg scatterlist (struct sk_msg, net/core/skmsg.c): 17
+//     elements of at most 32 KiB, pull/push/pop with the kernel's layouts
+//     and errors.
 //   - tcp_bpf.go: tcp_bpf_sendmsg / tcp_bpf_send_verdict: the msg program
 //     runs inside Write, verdicts pass, redirect (egress or ingress) or
 //     drop, with apply_bytes, cork_bytes and their quirks.
-//   - run_msg.go, ctx_msg.go: struct sk_msg_md and struct bpf_sock, the
-//     context access rules checked at prepare time, the sk_msg helpers,
-//     and RunEvent / Observer.
-//   - sockmap.go, sockmap_prog.go, attach.go: the socket maps, their
-//     update/delete/lookup rules and errnos, the four program slots of a
-//     map (attach, detach, links) and the map helpers for programs.
-//   - psock.go: the per-socket state: program slots copied at insertion,
-//     the send-path verdict cache, links to map entries, teardown.
-//   - socket.go, runtime.go, load.go: Socket, Net, Runtime, Load.
+//   - strparser.go: the stream parser (net/strparser) as psocks use it.
+//   - verdict.go: sk_skb verdicts applied (sk_psock_verdict_apply).
+//   - psock.go, psock_rx.go: the per-socket state: program slots copied at
+//     insertion, the send-path verdict cache, links to map entries,
+//     teardown; the receive side (receive modes, data_ready, reads while a
+//     verdict owns the socket).
+//   - sock_map.go, sock_map_prog.go, attach.go: sockmap and sockhash
+//     (net/core/sock_map.c), their update/delete/lookup rules and errnos,
+//     the four program slots of a map (attach, detach, links), the map
+//     helpers for programs.
+//   - sockops.go, tcp_state.go: sock_ops programs and the socket states
+//     their STATE_CB sees.
+//   - run_msg.go, ctx_msg.go: running sk_msg programs; struct sk_msg_md and
+//     struct bpf_sock, RunEvent / Observer.
+//   - ctx_skb.go, ctx_sockops.go: struct __sk_buff and struct bpf_sock_ops
+//     as their programs see them.
+//   - helpers_skb.go, helpers_sockops.go, helpers_sock.go,
+//     helpers_current.go: the helpers of each program type
+//     (net/core/filter.c's func_protos), socket casts, current task and
+//     cgroup; helpers_unsupported.go lists those skmsg does not run, with
+//     why; pkt_data.go the helpers that change packet data.
+//   - kernel_objects.go, kernel_build.go: kernel structs helpers hand to
+//     programs (tcp_sock, task_struct, ...), and the behaviours that differ
+//     between kernel builds.
+//   - listener_send.go: sendmsg on a listening socket.
+//   - ingress_ledger.go: which bytes of an ingress queue were the
+//     socket's own received data (copied_seq accounting).
+//   - cgroup_linux.go, cgroup_other.go: this process's cgroup ids.
+//   - socket.go, runtime.go, load.go, program.go: Socket (a net.Conn), Net,
+//     Runtime, Load and the program type table, Program.
 //   - printk.go: Options.Printk, the bpf_printk lines of every run with
 //     the program and socket that printed them.
+//   - errno.go: helper return values for errnos (numbers: internal/errno).
 //
 // The receive side (sk_skb parser and verdict) and sock_ops live in their
 // own files and hook in through: psock.rx (receive state) and the

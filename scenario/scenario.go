@@ -10,6 +10,21 @@
 //	res, err := scenario.RunFile("testdata/scenarios/pass.yaml", backend, scenario.Options{})
 //	require.NoError(t, err)
 //	require.True(t, res.Passed(), res.Summary())
+//
+// # Files
+//
+//   - scenario.go, parse.go, values.go: the file's types, the parser
+//     (every field and step), the value and payload syntax
+//   - validate.go: names and sizes checked against the objects
+//   - backend.go: the Backend and Session interfaces
+//   - runner.go, events.go, stream.go: running a file step by step;
+//     events, per-CPU and other observations beyond sockets; stream steps
+//   - bounds.go: limits on what a file may ask for, so no input makes the
+//     runner allocate without limit
+//   - compare.go, result.go, format.go, verifierlog.go: comparing two
+//     backends, results and reports (text, JSON, JUnit), values in the
+//     expected side's syntax, verifier logs
+//   - errno.go: errno names (internal/errno)
 package scenario
 
 import (

@@ -13,6 +13,18 @@
 //
 // The package knows nothing of sockets, maps' meaning or ELF: what a map
 // handle or a helper means is decided by the caller through Options.
+//
+// # Files
+//
+//   - api.go, machine.go, errors.go: Program, Space, Machine, Run, errors
+//   - decode.go, prepare.go, exec.go: decoding, preparation (pre-decoded
+//     form, checks) and the interpreter loop
+//   - memory.go: regions and checked loads and stores
+//   - callback.go: calls from helpers back into the program (bpf_loop,
+//     for_each_map_elem)
+//   - ctxcheck.go: context access checks at prepare time
+//   - trace.go, cover.go, debug.go: the tracer, coverage and the
+//     debugger's hooks
 package vm
 
 // This file holds the package's public API; the implementation lives in

@@ -50,4 +50,20 @@
 // kernel's helper ids and return conventions, over an Env the runtime
 // provides (registry, clock, random source, printk sink, CPU of a run,
 // socket resolver).
+//
+// # Files
+//
+//   - map.go, api.go, spec.go, errors.go, cilium.go: the Raw and typed map
+//     interfaces, Spec and its creation checks, update flags and MapError,
+//     conversion from cilium/ebpf specs
+//   - array.go, hash.go, lpm.go, queue.go, ringbuf.go, fdarray.go,
+//     skstorage.go: the map types (array and per-CPU array; hash, per-CPU
+//     and LRU hash, hash of maps; LPM trie; queue and stack; ring buffer
+//     and perf event array; program array and array of maps; socket
+//     storage)
+//   - registry.go: map handles as programs see them
+//   - helpers.go, callbacks.go, spin.go: the generic helpers
+//     (kernel/bpf/helpers.c), bpf_loop and for_each_map_elem, spin locks
+//   - clock.go, printk.go, strtol.go: the clock, bpf_trace_printk
+//     formatting, strtol/strtoul and string helpers
 package bpf

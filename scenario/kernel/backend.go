@@ -1,10 +1,5 @@
 //go:build linux
 
-// Package kernel runs scenarios on the real kernel (Linux only): objects loaded with
-// cilium/ebpf, programs attached to real sockmaps, real TCP sockets over
-// loopback in a network namespace of their own. It is the reference that
-// skmsg is compared against; Available says why it cannot run where it
-// cannot.
 package kernel
 
 import (

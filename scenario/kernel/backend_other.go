@@ -1,7 +1,5 @@
 //go:build !linux
 
-// Package kernel runs scenarios on the real kernel; on this system there
-// is none to run them on.
 package kernel
 
 import (
