@@ -32,6 +32,8 @@
 //     drop, with apply_bytes, cork_bytes and their quirks.
 //   - strparser.go: the stream parser (net/strparser) as psocks use it.
 //   - verdict.go: sk_skb verdicts applied (sk_psock_verdict_apply).
+//   - fin_redirect.go: what a FIN does when a verdict-only receive
+//     program redirects it (an empty skb through the verdict).
 //   - psock.go, psock_rx.go: the per-socket state: program slots copied at
 //     insertion, the send-path verdict cache, links to map entries,
 //     teardown; the receive side (receive modes, data_ready, reads while a
