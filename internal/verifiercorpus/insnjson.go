@@ -70,6 +70,7 @@ type Saved struct {
 	Origin     string           `json:"origin"`
 	Type       ebpf.ProgramType `json:"type"`
 	AttachType ebpf.AttachType  `json:"attach_type"`
+	License    string           `json:"license,omitempty"`
 	Maps       []MapDesc        `json:"maps"`
 	Insns      []Insn           `json:"insns"`
 	Kernel     Verdict          `json:"kernel"`

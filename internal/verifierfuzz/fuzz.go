@@ -102,6 +102,7 @@ type FuzzConfig struct {
 type job struct {
 	origin     string
 	kind       verifiercorpus.Kind
+	license    string
 	spec       *ebpf.ProgramSpec
 	insns      asm.Instructions
 	kernelMaps func() (map[string]*ebpf.Map, func(), error)
@@ -157,7 +158,7 @@ func Fuzz(ctx context.Context, cases []verifiercorpus.Case, cfg FuzzConfig) (Fuz
 		} else {
 			kind := verifiercorpus.Kinds[r.IntN(len(verifiercorpus.Kinds))]
 			j = job{
-				origin: "generated", kind: kind,
+				origin: "generated", kind: kind, license: "GPL",
 				spec:  &ebpf.ProgramSpec{Name: "fuzz", Type: kind.Type, AttachType: kind.AttachType, License: "GPL"},
 				insns: verifiercorpus.Generate(r, kind),
 				kernelMaps: func() (map[string]*ebpf.Map, func(), error) {
@@ -269,7 +270,7 @@ func mutantJob(k *verifiercorpus.Kernel, r *rand.Rand, c verifiercorpus.Case) jo
 	}
 	kind := verifiercorpus.Kind{Name: c.Prog.Section, Type: c.Prog.Type, AttachType: c.Prog.AttachType}
 	return job{
-		origin: "mutant of " + c.Key(), kind: kind, spec: c.Prog.Spec, insns: insns,
+		origin: "mutant of " + c.Key(), kind: kind, license: c.Prog.License, spec: c.Prog.Spec, insns: insns,
 		kernelMaps: func() (map[string]*ebpf.Map, func(), error) { return k.Maps(c.Obj, c.Prog) },
 		vmaps:      vp.Maps, descs: descs,
 	}
@@ -288,7 +289,7 @@ func (j job) kernel(quiet bool) (*verifiercorpus.Load, error) {
 // error and giving up after deadline (the goroutine is left behind: a
 // hang is a finding, and the run stops after a few).
 func skmsgVerify(j job, deadline time.Duration) (*verifier.Result, error) {
-	p := &verifier.Program{Name: "fuzz", Type: j.kind.Type, AttachType: j.kind.AttachType, Instructions: j.insns, Maps: j.vmaps, License: "GPL"}
+	p := &verifier.Program{Name: "fuzz", Type: j.kind.Type, AttachType: j.kind.AttachType, Instructions: j.insns, Maps: j.vmaps, License: j.license}
 	type answer struct {
 		res *verifier.Result
 		err error
@@ -319,7 +320,7 @@ func skmsgVerify(j job, deadline time.Duration) (*verifier.Result, error) {
 
 func (j job) save(dir string, n int, class string, kl *verifiercorpus.Load, sv verifiercorpus.Verdict, sres *verifier.Result) error {
 	s := &verifiercorpus.Saved{
-		Origin: j.origin, Type: j.kind.Type, AttachType: j.kind.AttachType,
+		Origin: j.origin, Type: j.kind.Type, AttachType: j.kind.AttachType, License: j.license,
 		Maps: j.descs, Insns: verifiercorpus.EncodeInsns(j.insns), Kernel: kl.Verdict, Skmsg: sv, KernelLog: kl.Log,
 	}
 	if len(s.KernelLog) > 400 {

@@ -199,3 +199,11 @@ ASM("sk_skb/verdict", verdict_fuzz_bad_load_bytes_into_packet,
 ASM("sockops", sockops_fuzz_ok_u32_spill_keeps_scalar_id,
     "r9 = *(u32 *)(r1 + 0); *(u32 *)(r10 - 8) = r9; r7 = *(u32 *)(r10 - 8);"
     "r8 = 0; if w8 >= w9 goto +1; r7 = 0; r0 = r7; exit;")
+
+/* the same re-check jumping back before the first check's add: the state
+ * at the back-edge repeats, an infinite loop */
+ASM("sk_skb/verdict", verdict_fuzz_bad_pkt_recheck_infinite_loop,
+    "w0 = 0; r2 = *(u32 *)(r1 + 76); r1 = *(u32 *)(r1 + 80);"
+    "r3 = r2; r3 += 8; if r3 > r1 goto +7;"
+    "r3 = r2; r3 += 2; if r3 > r1 goto -5;"
+    "r1 = *(u8 *)(r2 + 7); w0 = 1; if r1 == 7 goto +1; w0 = 0; exit;")

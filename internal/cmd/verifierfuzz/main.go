@@ -89,7 +89,11 @@ func replaySaved(path string) error {
 	if err != nil {
 		return err
 	}
-	p := &verifier.Program{Name: "replay", Type: s.Type, AttachType: s.AttachType, Instructions: verifiercorpus.DecodeInsns(s.Insns), License: "GPL", Maps: map[string]*verifier.Map{}}
+	license := s.License
+	if license == "" {
+		license = "GPL"
+	}
+	p := &verifier.Program{Name: "replay", Type: s.Type, AttachType: s.AttachType, Instructions: verifiercorpus.DecodeInsns(s.Insns), License: license, Maps: map[string]*verifier.Map{}}
 	for _, m := range s.Maps {
 		p.Maps[m.Name] = &verifier.Map{Name: m.Name, Type: m.Type, KeySize: m.KeySize, ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, Flags: m.Flags}
 	}
