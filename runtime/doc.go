@@ -56,7 +56,9 @@
 //   - kernel_objects.go, kernel_build.go: kernel structs helpers hand to
 //     programs (tcp_sock, task_struct, ...), and the behaviours that differ
 //     between kernel builds.
-//   - listener_send.go: sendmsg on a listening socket.
+//   - listener.go, listener_send.go: listening sockets in socket maps
+//     (FIONREAD, recv, shutdown as the kernel answers them); sendmsg on a
+//     listening socket.
 //   - ingress_ledger.go: which bytes of an ingress queue were the
 //     socket's own received data (copied_seq accounting).
 //   - cgroup_linux.go, cgroup_other.go: this process's cgroup ids.
