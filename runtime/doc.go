@@ -56,9 +56,8 @@
 //   - kernel_objects.go, kernel_build.go: kernel structs helpers hand to
 //     programs (tcp_sock, task_struct, ...), and the behaviours that differ
 //     between kernel builds.
-//   - listener.go, listener_send.go: listening sockets in socket maps
-//     (FIONREAD, recv, shutdown as the kernel answers them); sendmsg on a
-//     listening socket.
+//   - listener.go: listening sockets, in socket maps or not: sendmsg,
+//     recv, FIONREAD and shutdown as the kernel answers them.
 //   - ingress_ledger.go: which bytes of an ingress queue were the
 //     socket's own received data (copied_seq accounting).
 //   - cgroup_linux.go, cgroup_other.go: this process's cgroup ids.
