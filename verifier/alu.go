@@ -292,6 +292,12 @@ func (v *verifier) adjustPtr(pc int, in *insn, dst, ptr, off *regState, scalarDs
 	if err := v.checkSaneOffset(pc, &r, p.typeName()); err != nil {
 		return err
 	}
+	if r.isPkt() && r.rng < 0 {
+		// Moving a pointer known to be at or past the end forgets that
+		// (the kernel then compares it again: a re-check loop with
+		// such a pointer repeats its state).
+		r.rng = 0
+	}
 	r.boundsSync()
 	*dst = r
 	return nil
