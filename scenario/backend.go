@@ -115,7 +115,7 @@ type Session interface {
 	Fionread(s SocketID) (int, error)
 	// Shutdown is shutdown(2) with SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2.
 	Shutdown(s SocketID, how int) error
-	// SetSockopt sets an integer option, named as in SCENARIOS.md
+	// SetSockopt sets an integer option, named as in docs/scenarios.md
 	// (SO_RCVBUF, TCP_NODELAY, ...).
 	SetSockopt(s SocketID, name string, value int) error
 	// CloseSocket closes a socket.

@@ -29,7 +29,7 @@ func init() {
 		Summary: "run scenario files on skmsg (or on the kernel with --kernel)",
 		Usage: `usage: skmsg-run run [options] FILE...
 
-Runs each scenario file (see SCENARIOS.md) on skmsg's user-space runtime and
+Runs each scenario file (see docs/scenarios.md) on skmsg's user-space runtime and
 checks every expectation. Files run in parallel (-j); reports are printed
 in the order of the sorted files. A failing step is printed with its
 number, its line, what was expected and what was seen; bpf_printk output is

@@ -376,7 +376,7 @@ steps:
 	assert.Contains(t, stdout, "first difference at offset 0")
 }
 
-// randomHex is the `random` pattern of SCENARIOS.md for a seed, computed
+// randomHex is the `random` pattern of docs/scenarios.md for a seed, computed
 // from the contract (ChaCha8 seeded with the seed, little-endian, in the
 // first 8 bytes).
 func randomHex(t *testing.T, seed uint64, n int) string {
