@@ -170,6 +170,13 @@ var helperProtos = map[int32]*helperProto{
 	208: hp("ktime_get_tai_ns", retInteger),
 	// Helpers skmsg does not model beyond their first argument.
 	22:  hp("perf_event_read", retInteger, argConstMapPtr, argAnything),
+	175: hp("task_pt_regs", retBTFID, argBTFPtr),
+	176: hp("get_branch_snapshot", retInteger, argUninitMem, argConstSizeOrZero, argAnything),
+	180: hp("find_vma", retInteger, argBTFPtr, argAnything, argFunc, argAnything, argAnything),
+	194: hp("kptr_xchg", retInteger, argSpinLock, argAnything),
+	199: hp("ringbuf_submit_dynptr", retVoid, argDynptr, argAnything),
+	209: hp("user_ringbuf_drain", retInteger, argConstMapPtr, argFunc, argAnything, argAnything),
+	210: hp("cgrp_storage_get", retMapValueOrNull, argConstMapPtr, argBTFPtr, argMapValueOrNull, argAnything),
 	153: hp("per_cpu_ptr", retBTFIDOrNull, argPercpuBTF, argAnything),
 	154: hp("this_cpu_ptr", retBTFID, argPercpuBTF),
 	141: hp("get_task_stack", retInteger, argBTFPtr, argUninitMem, argConstSizeOrZero, argAnything),
