@@ -428,8 +428,23 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
 	if n > 0 && flags&netstack.MSG_PEEK == 0 {
 		s.wakeWaiters()
+		own := s.ledger.take(n)
 		p.rx.mu.Lock()
-		p.rx.unread -= s.ledger.take(n)
+		p.rx.unread -= own
+		if p.rx.mode == rxStrp && flags&netstack.MSG_DONTWAIT == 0 && p.rx.unread < 0 {
+			// A negative lag means this read took bytes an earlier
+			// strparser read passed, after a later read reset the lag
+			// (tcp_bpf_strp_read_sock re-derives copied_seq): copied_seq
+			// overtakes rcv_nxt and data_ready stays silent until that
+			// many more bytes arrive, so a stream's tail can sit in TCP
+			// for good. Whether the kernel does that depends on whether
+			// its reader ran before or after the strparser: a blocking
+			// reader waits alongside arrivals, so skmsg takes the order
+			// in which it read those bytes first and nothing is held.
+			// Non-blocking reads (scenario recv steps, which run between
+			// arrivals) keep the kernel's deterministic order.
+			p.rx.unread = 0
+		}
 		kick := len(p.rx.pending) > 0
 		p.rx.mu.Unlock()
 		if kick {
