@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ func markerLine(t testing.TB, name string) int {
 type fixture struct {
 	space *vm.Space
 	prog  *vm.Program
-	value []byte
+	mu    sync.Mutex
+	value []byte // the value the last finished run left in the map
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -50,9 +52,13 @@ func newFixture(t testing.TB) *fixture {
 	p, err := obj.Program("msg_debug")
 	require.NoError(t, err)
 	fx := &fixture{space: vm.NewSpace(), value: make([]byte, 8)}
-	valueAddr := fx.space.AddGlobal(vm.Region{Name: "map_value(sizes)", Data: fx.value, Perm: vm.PermRW})
+	// Each run gets its own map value: two runs at once (all-stop tests)
+	// would otherwise write one buffer from two goroutines, which the
+	// runtime never does (it runs one program at a time).
 	helpers := vm.Helpers{asm.FnMapLookupElem: {ID: asm.FnMapLookupElem, Name: "map_lookup_elem",
-		Fn: func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) { return valueAddr, nil }}}
+		Fn: func(m *vm.Machine, r1, r2, r3, r4, r5 uint64) (uint64, error) {
+			return m.AddRegion(vm.Region{Name: "map_value(sizes)", Data: m.User.([]byte), Perm: vm.PermRW}), nil
+		}}}
 	fx.prog, err = vm.Prepare(fx.space, p.Name, p.Instructions, vm.Options{Helpers: helpers,
 		ResolveImm64: func(pc int, ins asm.Instruction) (uint64, error) { return vm.Addr(vm.HandleBase, 1), nil }})
 	require.NoError(t, err)
@@ -65,6 +71,8 @@ func (fx *fixture) run(e *Engine, size uint32) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		m := fx.space.NewMachine()
+		value := make([]byte, 8)
+		m.User = value
 		m.SetTracer(e)
 		ctx := make([]byte, 80)
 		binary.LittleEndian.PutUint32(ctx[68:], size)
@@ -73,6 +81,9 @@ func (fx *fixture) run(e *Engine, size uint32) <-chan error {
 		if err == nil && r0 != 1 {
 			err = fmt.Errorf("returned %d", r0)
 		}
+		fx.mu.Lock()
+		copy(fx.value, value)
+		fx.mu.Unlock()
 		done <- err
 	}()
 	return done
