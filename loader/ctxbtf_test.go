@@ -23,7 +23,7 @@ func TestContextBTFIsCurrent(t *testing.T) {
 
 	spec, err := ContextBTF()
 	require.NoError(t, err)
-	// Sizes from SEMANTICS.md §2 (the layouts skmsg emulates).
+	// Sizes of the 6.18 UAPI context structs (the layouts skmsg emulates).
 	for name, size := range map[string]uint32{"__sk_buff": 192, "sk_msg_md": 80, "bpf_sock_ops": 224, "bpf_sock": 80} {
 		var s *btf.Struct
 		require.NoError(t, spec.TypeByName(name, &s), name)

@@ -402,8 +402,8 @@ func TestSetConstant(t *testing.T) {
 }
 
 // TestCORE checks that context accesses compiled against vmlinux.h (and a
-// flavor with deliberately wrong offsets) land on the UAPI offsets of
-// SEMANTICS.md §2.
+// flavor with deliberately wrong offsets) land on the 6.18 UAPI offsets of
+// the context structs.
 func TestCORE(t *testing.T) {
 	obj := open(t, "loader", "core.o")
 	ctxLoads := func(p *loader.ProgramSpec) []int16 {
