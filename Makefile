@@ -12,7 +12,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
 TESTDATA_SRC := $(shell find testdata -name '*.c' -not -path 'testdata/include/*' | sort)
 TESTDATA_OBJ := $(TESTDATA_SRC:.c=.o)
 
-.PHONY: all build test race testdata bench fuzz fuzz-verifier verifier-verdicts lint print-bpf-cflags clean-testdata kernel-btf
+.PHONY: all build test race stress testdata bench fuzz fuzz-verifier verifier-verdicts lint print-bpf-cflags clean-testdata kernel-btf
 
 all: build
 
@@ -28,6 +28,14 @@ test:
 RACE_PKGS ?= ./netstack ./runtime/... ./scenario/... ./debugger/...
 race:
 	$(GO) test -race -short $(RACE_PKGS)
+
+# Every bundled scenario file STRESS_ROUNDS times under the race detector
+# with CPU hogs beside it; every run of a file must end as its first did
+# (TestStressRepeatable). About 25 s a round on two cores; `go test ./...`
+# skips it.
+STRESS_ROUNDS ?= 200
+stress:
+	$(GO) test -race -timeout 0 ./scenario/emulated -run '^TestStressRepeatable$$' -stress.rounds=$(STRESS_ROUNDS) -v
 
 testdata: $(TESTDATA_OBJ)
 
@@ -52,9 +60,16 @@ clean-testdata:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# One fuzz target: FUZZ in package FUZZPKG (FuzzVM in ./vm, FuzzParse in
+# ./scenario, FuzzOpen in ./loader). -timeout 0: go test's default 10 minutes
+# would end a longer FUZZTIME with a panic; a short minimisation keeps a
+# single worker fuzzing instead of spending a minute on each new input.
 FUZZTIME ?= 1m
+FUZZ ?= FuzzVM
+FUZZPKG ?= ./vm
+FUZZPARALLEL ?= 0
 fuzz:
-	$(GO) test ./vm -run '^$$' -fuzz FuzzVM -fuzztime $(FUZZTIME)
+	$(GO) test $(FUZZPKG) -run '^$$' -fuzz '^$(FUZZ)$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -timeout 0 $(if $(filter-out 0,$(FUZZPARALLEL)),-parallel $(FUZZPARALLEL))
 
 # Differential fuzzing of the verifier against the running kernel (root):
 # counts, and the disagreeing programs saved in VFUZZOUT.

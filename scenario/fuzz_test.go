@@ -12,9 +12,14 @@ import (
 // FuzzParse feeds the scenario parser arbitrary text: it must
 // answer with a file or an error list, never panic, and stay within its
 // bounds (no input makes it hold much more than the input's own size).
-// Seeds: every bundled scenario file.
+// Seeds: every bundled scenario file (the feature files, the
+// kernel-compared rx files and the stress files).
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(testobj.Path("scenarios", "*.yaml"))
+	var files []string
+	for _, dir := range []string{"scenarios", "rx", "stress"} {
+		m, _ := filepath.Glob(testobj.Path(dir, "*.yaml"))
+		files = append(files, m...)
+	}
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(b)
