@@ -175,8 +175,11 @@ var ErrDeadline = errors.New("deadline passed")
 // without a byte), or at the session's deadline.
 type StreamRequest struct {
 	From, To SocketID
-	Size     int64
-	Chunk    int
+	// FromName and ToName are the sockets' names in the file, for
+	// messages ("" in a request made by hand: the IDs are shown).
+	FromName, ToName string
+	Size             int64
+	Chunk            int
 	// Fill writes the next bytes of the payload (called by the writer,
 	// in order).
 	Fill func(b []byte)

@@ -160,7 +160,7 @@ func (r *runner) stream(s *Step, obs *Observation) string {
 	}
 	w := NewPatternStream(s.StreamPattern, r.seed)
 	c := &streamChecker{want: NewPatternStream(s.StreamPattern, r.seed)}
-	req := &StreamRequest{From: from, To: to, Size: s.StreamSize, Chunk: s.Chunk, Fill: w.Fill, Got: c.check}
+	req := &StreamRequest{From: from, To: to, FromName: s.StreamFrom, ToName: s.StreamTo, Size: s.StreamSize, Chunk: s.Chunk, Fill: w.Fill, Got: c.check}
 	if r.progress != nil {
 		p := Progress{File: r.sc.File, Step: r.number + 1, Line: s.Pos.Line, Desc: r.describe(s), Size: s.StreamSize}
 		req.Progress = func(sent, received int64) {

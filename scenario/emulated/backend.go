@@ -493,35 +493,7 @@ func (s *skmsgSession) Recv(id scenario.SocketID, max int, peek bool) ([]byte, b
 	if peek {
 		flags |= netstack.MSG_PEEK
 	}
-	var out []byte
-	buf := make([]byte, 64<<10)
-	for max <= 0 || len(out) < max {
-		want := len(buf)
-		if max > 0 {
-			want = min(want, max-len(out))
-		}
-		n, err := k.s.RecvMsg(buf[:want], flags)
-		switch {
-		case errors.Is(err, io.EOF) && n == 0:
-			return out, true, nil
-		case errors.Is(err, errno.EAGAIN):
-			return out, false, nil
-		case err != nil:
-			if len(out) > 0 {
-				// The error is for the next read; this one
-				// returns what it has, as recv(2) does.
-				return out, false, nil
-			}
-			return nil, false, err
-		case n == 0:
-			return out, true, nil
-		}
-		out = append(out, buf[:n]...)
-		if peek {
-			return out, false, nil
-		}
-	}
-	return out, false, nil
+	return scenario.RecvQueued(func(b []byte) (int, error) { return recvEOF(k.s.RecvMsg(b, flags)) }, max, peek)
 }
 
 func (s *skmsgSession) Fionread(id scenario.SocketID) (int, error) {

@@ -12,6 +12,6 @@
 //	backend.go  the Backend and its sessions (maps, programs, sockets)
 //	trace.go    per-step program runs and instruction traces (Backend.Trace)
 //	events.go   ring buffer and perf event records for events steps
-//	stream.go   stream steps: a writer and a reader running concurrently
+//	stream.go   stream steps (scenario.RunStream) ending at the runtime's exact idle
 //	sndtimeo.go blocking sends that cannot complete end as with SO_SNDTIMEO
 package emulated

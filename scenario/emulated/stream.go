@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/skmsg/skmsg/internal/errno"
@@ -14,9 +13,10 @@ import (
 // Stream implements scenario.Session: a writer goroutine sends the payload
 // in chunks through the socket's whole send path (sk_msg programs
 // included) while a reader goroutine reads at the far end, both blocking as
-// an application would. The step ends when every byte arrived, or when the
-// pipeline is idle with the writer done or blocked: then no byte can move
-// any more, and a blocked writer is timed out as a send timeout would.
+// an application would (scenario.RunStream). The step ends when every
+// byte arrived, or when the pipeline is idle with the writer done or
+// blocked: then no byte can move any more, and a blocked writer is timed
+// out as a send timeout would.
 func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResult, error) {
 	from, err := s.sock(req.From)
 	if err != nil {
@@ -29,68 +29,18 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 	if from.s.Conn() == nil || to.s.Conn() == nil {
 		return scenario.StreamResult{}, fmt.Errorf("stream: both ends must be connected sockets: %w", errno.ENOTCONN)
 	}
-	var sent, received atomic.Int64
-	var writeErr error
-	var stopWriter atomic.Bool
-	wdone := make(chan struct{})
-	go func() {
-		defer close(wdone)
-		buf := make([]byte, req.Chunk)
-		var pend []byte
-		var made int64
-		for !stopWriter.Load() {
-			if len(pend) == 0 {
-				if made >= req.Size {
-					return
-				}
-				n := int(min(int64(req.Chunk), req.Size-made))
-				pend = buf[:n]
-				req.Fill(pend)
-				made += int64(n)
-			}
-			w, err := from.s.SendMsg([][]byte{pend}, 0)
-			sent.Add(int64(w))
-			pend = pend[w:]
-			if err != nil {
-				writeErr = err
-				return
-			}
-		}
-	}()
-	var readErr error
-	var bad atomic.Bool
-	rdone := make(chan struct{})
-	go func() {
-		defer close(rdone)
-		buf := make([]byte, 256<<10)
-		for received.Load() < req.Size {
-			want := int(min(int64(len(buf)), req.Size-received.Load()))
-			n, err := to.s.RecvMsg(buf[:want], 0)
-			if n > 0 {
-				received.Add(int64(n))
-				if !req.Got(buf[:n]) {
-					bad.Store(true)
-					return
-				}
-			}
-			if err != nil {
-				readErr = err
-				return
-			}
-		}
-	}()
-
+	if req.FromName == "" || req.ToName == "" {
+		r := *req
+		r.FromName, r.ToName = s.names.of(from.s), s.names.of(to.s)
+		req = &r
+	}
 	net := s.rt.Net().Netstack()
-	var stepErr error
-	progressAt := time.Now()
-	for {
-		if req.Progress != nil && time.Since(progressAt) >= time.Second {
-			req.Progress(sent.Load(), received.Load())
-			progressAt = time.Now()
-		}
-		select {
-		case <-rdone:
-		default:
+	// The reader's deadline, set to stop it, must not outlive the step.
+	defer func() { _ = to.s.Conn().SetReadDeadline(time.Time{}) }()
+	return scenario.RunStream(req, scenario.StreamEnds{
+		Send: func(b []byte) (int, error) { return from.s.SendMsg([][]byte{b}, 0) },
+		Recv: func(b []byte) (int, error) { return recvEOF(to.s.RecvMsg(b, 0)) },
+		Settle: func(readerDone, writerDone <-chan struct{}) bool {
 			ctx, cancel := s.deadlineCtx()
 			stop := make(chan struct{})
 			go func() {
@@ -100,7 +50,7 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 				t := time.NewTimer(time.Second)
 				defer t.Stop()
 				select {
-				case <-rdone:
+				case <-readerDone:
 				case <-t.C:
 				case <-stop:
 				}
@@ -108,73 +58,53 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 			}()
 			err := net.WaitIdle(ctx)
 			close(stop)
-			timedOut := ctx.Err() != nil && s.pastDeadline()
 			cancel()
-			if timedOut {
-				stepErr = s.deadlineError(fmt.Sprintf("streaming from %s to %s (%d of %d bytes sent, %d received)",
-					s.names.of(from.s), s.names.of(to.s), sent.Load(), req.Size, received.Load()), err)
-				break
-			}
 			if err != nil {
-				continue // woken early: look again
+				return false // woken early or at the deadline: RunStream looks
 			}
 			select {
-			case <-rdone:
+			case <-readerDone:
+				return false
 			default:
-				// Idle. Bytes still readable at the far end are the
-				// reader's to take; otherwise nothing moves any more.
-				if to.s.Conn().Raw().Readable() > 0 {
-					continue
-				}
-				select {
-				case <-wdone:
-				default:
-					if net.SendsBlocked() == 0 {
-						continue // the writer is between two sendmsg calls
-					}
-					// The writer is stuck: time its send out; its
-					// next one fails with EAGAIN (see Send).
-					net.TimeOutBlockedSends()
-					continue
-				}
 			}
-		}
-		break
-	}
-	// Stop both sides: a blocked writer times out, a blocked reader gets
-	// its deadline.
-	stopWriter.Store(true)
-	net.TimeOutBlockedSends()
-	select {
-	case <-wdone:
-	case <-time.After(5 * time.Second):
-		if stepErr == nil {
-			stepErr = fmt.Errorf("the stream's writer on %s did not stop", s.names.of(from.s))
-		}
-	}
-	net.TimeOutBlockedSends()
-	_ = to.s.Conn().SetReadDeadline(time.Now())
-	<-rdone
-	_ = to.s.Conn().SetReadDeadline(time.Time{})
-	if req.Progress != nil {
-		req.Progress(sent.Load(), received.Load())
-	}
-	res := scenario.StreamResult{Sent: sent.Load(), Received: received.Load(), WriteErr: writeErr}
-	if stepErr == nil && readErr != nil && !bad.Load() && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, errno.EAGAIN) && !isDeadline(readErr) {
-		stepErr = fmt.Errorf("reading at %s after %d bytes: %w", s.names.of(to.s), res.Received, readErr)
-	}
-	return res, stepErr
+			// Idle. Bytes still readable at the far end are the
+			// reader's to take; otherwise nothing moves any more.
+			if to.s.Conn().Raw().Readable() > 0 {
+				return false
+			}
+			select {
+			case <-writerDone:
+				return true
+			default:
+			}
+			if net.SendsBlocked() > 0 {
+				// The writer is stuck: time its send out; its next
+				// one fails with EAGAIN (see Send).
+				net.TimeOutBlockedSends()
+			}
+			return false // blocked sends timed out, or the writer is between two sendmsg calls
+		},
+		Deadline: s.getDeadline,
+		Now:      s.now,
+		DeadlineError: func(what string) error {
+			return s.deadlineError(what, nil)
+		},
+		UnblockWriter: net.TimeOutBlockedSends,
+		UnblockReader: func() { _ = to.s.Conn().SetReadDeadline(time.Now()) },
+	})
 }
 
-func (s *skmsgSession) pastDeadline() bool {
+// recvEOF turns the runtime's end of stream, (0, io.EOF), into recv(2)'s
+// zero-length read.
+func recvEOF(n int, err error) (int, error) {
+	if n == 0 && errors.Is(err, io.EOF) {
+		return 0, nil
+	}
+	return n, err
+}
+
+func (s *skmsgSession) getDeadline() time.Time {
 	s.dlMu.Lock()
-	d := s.deadline
-	s.dlMu.Unlock()
-	return !d.IsZero() && !s.now().Before(d)
-}
-
-// isDeadline is a read ended by SetReadDeadline.
-func isDeadline(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
+	defer s.dlMu.Unlock()
+	return s.deadline
 }

@@ -557,35 +557,14 @@ func (s *session) Recv(id scenario.SocketID, max int, peek bool) ([]byte, bool, 
 	if peek {
 		flags |= unix.MSG_PEEK
 	}
-	var out []byte
-	buf := make([]byte, 64<<10)
-	for max <= 0 || len(out) < max {
-		want := len(buf)
-		if max > 0 {
-			want = min(want, max-len(out))
-		}
-		n, _, err := unix.Recvfrom(fd, buf[:want], flags)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return out, false, nil
-		case err != nil:
-			if len(out) > 0 {
-				// Report the data now; the error comes with the next read.
-				return out, false, nil
+	return scenario.RecvQueued(func(b []byte) (int, error) {
+		for {
+			n, _, err := unix.Recvfrom(fd, b, flags)
+			if err != unix.EINTR {
+				return n, err
 			}
-			return nil, false, err
-		case n == 0:
-			return out, true, nil
 		}
-		out = append(out, buf[:n]...)
-		if peek {
-			// A second peek would see the same bytes again.
-			return out, false, nil
-		}
-	}
-	return out, false, nil
+	}, max, peek)
 }
 
 func (s *session) Fionread(id scenario.SocketID) (int, error) {

@@ -11,6 +11,7 @@
 //     the stub elsewhere.
 //   - netns.go, cgroup.go: the namespace thread and the cgroup of a session.
 //   - events.go: ring buffer and perf event readers for events steps.
-//   - stream.go: stream steps and deadlines on real sockets.
+//   - stream.go: stream steps (scenario.RunStream) on real sockets, ended
+//     by a quiet period.
 //   - tracepipe.go: bpf_printk lines of this session's programs only.
 package kernel

@@ -5,7 +5,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,9 +32,9 @@ func (s *session) getDeadline() time.Time {
 // will arrive: the kernel gives no signal that a pipeline is idle.
 const streamQuiet = 2 * time.Second
 
-// Stream implements scenario.Session: a writer goroutine makes blocking
-// sendmsg calls (each bounded by the 2-second SO_SNDTIMEO) while this
-// goroutine polls and reads the far end.
+// Stream implements scenario.Session (scenario.RunStream): a writer
+// goroutine makes blocking sendmsg calls (each bounded by the 2-second
+// SO_SNDTIMEO) while a reader goroutine polls and reads the far end.
 func (s *session) Stream(req *scenario.StreamRequest) (scenario.StreamResult, error) {
 	wfd, err := s.fd(req.From)
 	if err != nil {
@@ -45,105 +44,47 @@ func (s *session) Stream(req *scenario.StreamRequest) (scenario.StreamResult, er
 	if err != nil {
 		return scenario.StreamResult{}, err
 	}
-	var sent atomic.Int64
-	var writeErr error
-	var stop atomic.Bool
-	wdone := make(chan struct{})
-	go func() {
-		defer close(wdone)
-		buf := make([]byte, req.Chunk)
-		var pend []byte
-		var made int64
-		for !stop.Load() {
-			if len(pend) == 0 {
-				if made >= req.Size {
-					return
+	return scenario.RunStream(req, scenario.StreamEnds{
+		Send: func(b []byte) (int, error) {
+			for {
+				n, err := unix.SendmsgBuffers(wfd, [][]byte{b}, nil, nil, unix.MSG_NOSIGNAL)
+				if err != unix.EINTR {
+					return n, err
 				}
-				n := int(min(int64(req.Chunk), req.Size-made))
-				pend = buf[:n]
-				req.Fill(pend)
-				made += int64(n)
 			}
-			n, err := unix.SendmsgBuffers(wfd, [][]byte{pend}, nil, nil, unix.MSG_NOSIGNAL)
-			if err == unix.EINTR {
-				continue
-			}
-			if n > 0 {
-				sent.Add(int64(n))
-				pend = pend[n:]
-			}
-			if err != nil {
-				writeErr = err
-				return
-			}
-		}
-	}()
+		},
+		Recv:     func(b []byte) (int, error) { return streamRecv(rfd, b) },
+		Quiet:    streamQuiet,
+		Deadline: s.getDeadline,
+	})
+}
 
-	var received int64
-	var stepErr error
-	buf := make([]byte, 256<<10)
-	lastByte, progressAt := time.Now(), time.Now()
-	writerDone := false
-read:
-	for received < req.Size {
-		if d := s.getDeadline(); !d.IsZero() && time.Now().After(d) {
-			stepErr = fmt.Errorf("%w while streaming (%d of %d bytes sent, %d received; writer done: %v)",
-				scenario.ErrDeadline, sent.Load(), req.Size, received, writerDone)
-			break
-		}
-		if req.Progress != nil && time.Since(progressAt) >= time.Second {
-			req.Progress(sent.Load(), received)
-			progressAt = time.Now()
-		}
-		if !writerDone {
-			select {
-			case <-wdone:
-				writerDone = true
-				lastByte = time.Now() // the quiet period starts now at the earliest
-			default:
-			}
-		}
-		if writerDone && time.Since(lastByte) >= streamQuiet {
-			break
-		}
-		pfd := []unix.PollFd{{Fd: int32(rfd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(pfd, 100); err != nil && err != unix.EINTR {
-			stepErr = fmt.Errorf("poll: %w", err)
-			break
-		}
-		if pfd[0].Revents == 0 {
+// streamPoll bounds one wait of the stream's reader for bytes, so that it
+// sees the step end.
+const streamPoll = 100 // ms
+
+// streamRecv reads what arrived at fd, waiting up to streamPoll for it. A
+// reset or broken connection ends the stream as its end would: the bytes
+// read so far are the answer.
+func streamRecv(fd int, b []byte) (int, error) {
+	polled := false
+	for {
+		n, _, err := unix.Recvfrom(fd, b, unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN && !polled:
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if _, err := unix.Poll(pfd, streamPoll); err != nil && err != unix.EINTR {
+				return 0, fmt.Errorf("poll: %w", err)
+			}
+			polled = true
+			continue
+		case err == unix.EAGAIN:
+			return 0, scenario.ErrRecvAgain
+		case errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE):
+			return 0, nil
 		}
-		for received < req.Size {
-			want := int(min(int64(len(buf)), req.Size-received))
-			n, _, err := unix.Recvfrom(rfd, buf[:want], unix.MSG_DONTWAIT)
-			if err == unix.EINTR {
-				continue
-			}
-			if err == unix.EAGAIN {
-				break
-			}
-			if err != nil {
-				if errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE) {
-					break read
-				}
-				stepErr = fmt.Errorf("reading after %d bytes: %w", received, err)
-				break read
-			}
-			if n == 0 {
-				break read // end of stream
-			}
-			received += int64(n)
-			lastByte = time.Now()
-			if !req.Got(buf[:n]) {
-				break read
-			}
-		}
+		return n, err
 	}
-	stop.Store(true)
-	<-wdone // a blocked sendmsg ends within its send timeout
-	if req.Progress != nil {
-		req.Progress(sent.Load(), received)
-	}
-	return scenario.StreamResult{Sent: sent.Load(), Received: received, WriteErr: writeErr}, stepErr
 }
