@@ -167,23 +167,22 @@ func BaseHelpers(env Env) (vm.Helpers, *Helpers) {
 	})
 	add(asm.FnLoop, "loop", h.loop)
 	add(asm.FnForEachMapElem, "for_each_map_elem", h.forEachMapElem)
-	add(asm.FnSpinLock, "spin_lock", func(m *vm.Machine, r1, _, _, _, _ uint64) (uint64, error) {
-		b, err := m.Bytes(r1, 4, vm.PermRW)
-		if err != nil {
-			return 0, err
-		}
-		spinLock(b)
-		return 0, nil
-	})
-	add(asm.FnSpinUnlock, "spin_unlock", func(m *vm.Machine, r1, _, _, _, _ uint64) (uint64, error) {
-		b, err := m.Bytes(r1, 4, vm.PermRW)
-		if err != nil {
-			return 0, err
-		}
-		spinUnlock(b)
-		return 0, nil
-	})
+	add(asm.FnSpinLock, "spin_lock", spinHelper(spinLock))
+	add(asm.FnSpinUnlock, "spin_unlock", spinHelper(spinUnlock))
 	return hs, h
+}
+
+// spinHelper is bpf_spin_lock or bpf_spin_unlock: op on the 4-byte lock at
+// r1.
+func spinHelper(op func(lock []byte)) vm.HelperFunc {
+	return func(m *vm.Machine, r1, _, _, _, _ uint64) (uint64, error) {
+		b, err := m.Bytes(r1, 4, vm.PermRW)
+		if err != nil {
+			return 0, err
+		}
+		op(b)
+		return 0, nil
+	}
 }
 
 // Env returns the environment the helpers were made with (defaults
@@ -235,16 +234,26 @@ func (h *Helpers) valueRegion(m *vm.Machine, e *registered, v []byte) uint64 {
 	return m.AddRegion(vm.Region{Name: e.regionName, Data: v, Perm: h.valuePerm(e.m)})
 }
 
-func (h *Helpers) mapLookup(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
+// mapKeyArg is the first two arguments of the map element helpers: the map
+// in r1 and the key of its size at r2.
+func (h *Helpers) mapKeyArg(m *vm.Machine, r1, r2 uint64) (*registered, []byte, error) {
 	reg, err := h.mapArg(r1)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := m.Bytes(r2, int(reg.m.KeySize()), vm.PermRead)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, key, nil
+}
+
+func (h *Helpers) mapLookup(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
+	reg, key, err := h.mapKeyArg(m, r1, r2)
 	if err != nil {
 		return 0, err
 	}
 	mp := reg.m
-	key, err := m.Bytes(r2, int(mp.KeySize()), vm.PermRead)
-	if err != nil {
-		return 0, err
-	}
 	switch t := mp.(type) {
 	case ProgramMap:
 		return t.ProgLookup(m, key)
@@ -284,14 +293,11 @@ func (h *Helpers) innerHandle(inner Map) (uint64, error) {
 }
 
 func (h *Helpers) mapUpdate(m *vm.Machine, r1, r2, r3, r4, _ uint64) (uint64, error) {
-	mp, err := h.MapArg(r1)
+	reg, key, err := h.mapKeyArg(m, r1, r2)
 	if err != nil {
 		return 0, err
 	}
-	key, err := m.Bytes(r2, int(mp.KeySize()), vm.PermRead)
-	if err != nil {
-		return 0, err
-	}
+	mp := reg.m
 	if t, ok := mp.(ProgramMap); ok {
 		return t.ProgUpdate(m, key, r3, r4)
 	}
@@ -326,14 +332,11 @@ func hasSpinLock(mp Raw) bool {
 }
 
 func (h *Helpers) mapDelete(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, error) {
-	mp, err := h.MapArg(r1)
+	reg, key, err := h.mapKeyArg(m, r1, r2)
 	if err != nil {
 		return 0, err
 	}
-	key, err := m.Bytes(r2, int(mp.KeySize()), vm.PermRead)
-	if err != nil {
-		return 0, err
-	}
+	mp := reg.m
 	if t, ok := mp.(ProgramMap); ok {
 		return t.ProgDelete(m, key)
 	}
@@ -358,16 +361,27 @@ func (h *Helpers) mapDelete(m *vm.Machine, r1, r2, _, _, _ uint64) (uint64, erro
 	return negErrno(Errno(mp.DeleteBytes(key))), nil
 }
 
-func (h *Helpers) mapPush(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error) {
+// queueArg is the arguments of the queue and stack helpers: the map in r1,
+// which must be a queue or a stack (the verifier refuses any other), and
+// the value of its size at r2, read by a push and written by a pop or peek.
+func (h *Helpers) queueArg(m *vm.Machine, r1, r2 uint64, helper string, perm vm.Perm) (*queueMap, []byte, error) {
 	mp, err := h.MapArg(r1)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	q, ok := mp.(*queueMap)
 	if !ok {
-		return 0, errNotForPrograms("map_push_elem", mp)
+		return nil, nil, errNotForPrograms(helper, mp)
 	}
-	val, err := m.Bytes(r2, int(mp.ValueSize()), vm.PermRead)
+	val, err := m.Bytes(r2, int(mp.ValueSize()), perm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, val, nil
+}
+
+func (h *Helpers) mapPush(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error) {
+	q, val, err := h.queueArg(m, r1, r2, "map_push_elem", vm.PermRead)
 	if err != nil {
 		return 0, err
 	}
@@ -375,15 +389,11 @@ func (h *Helpers) mapPush(m *vm.Machine, r1, r2, r3, _, _ uint64) (uint64, error
 }
 
 func (h *Helpers) mapPopPeek(m *vm.Machine, r1, r2 uint64, pop bool) (uint64, error) {
-	mp, err := h.MapArg(r1)
-	if err != nil {
-		return 0, err
+	helper := "map_peek_elem"
+	if pop {
+		helper = "map_pop_elem"
 	}
-	q, ok := mp.(*queueMap)
-	if !ok {
-		return 0, errNotForPrograms("map_pop_elem/map_peek_elem", mp)
-	}
-	out, err := m.Bytes(r2, int(mp.ValueSize()), vm.PermWrite)
+	q, out, err := h.queueArg(m, r1, r2, helper, vm.PermWrite)
 	if err != nil {
 		return 0, err
 	}
