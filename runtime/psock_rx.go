@@ -64,6 +64,13 @@ type rxState struct {
 	// too, so it can go negative, and data_ready then stays silent until
 	// that many more bytes arrived, as on the kernel.
 	unread int
+	// heldBack: bytes wait in TCP only because pending output held the
+	// hook back. The kernel's strparser or verdict takes every arrival
+	// at once (what does not fit the target waits in the psock's
+	// ingress_skb backlog), so those bytes were read before any later
+	// application read and data_ready's silence after a read that
+	// overtakes rcv_nxt does not apply to them.
+	heldBack bool
 	// waiters are sockets whose pending output waits for this socket's
 	// reader to make room.
 	waiters []*Socket
@@ -204,6 +211,7 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 		return
 	}
 	if !p.flushPending() {
+		rx.heldBack = rx.heldBack || c.Raw().TCPQueued() > 0
 		return
 	}
 	// tcp_data_ready calls data_ready only once SO_RCVLOWAT bytes are
@@ -212,9 +220,10 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 	// programs do not run and the bytes wait in TCP. One data_ready then
 	// reads everything queued; the strparser's read restarts the lag.
 	q := c.Raw().TCPQueued()
-	if q > 0 && q+rx.unread < rcvlowat(c) && !peerFinished(c) {
+	if q > 0 && q+rx.unread < rcvlowat(c) && !peerFinished(c) && !rx.heldBack {
 		return
 	}
+	rx.heldBack = false
 	if q > 0 && rx.mode == rxStrp {
 		rx.unread = 0
 	}
@@ -256,6 +265,7 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 			p.verdictRecv(buf)
 		}
 	}
+	rx.heldBack = len(rx.pending) > 0 && c.Raw().TCPQueued() > 0
 }
 
 // rcvlowat is the socket's SO_RCVLOWAT (at least 1).
