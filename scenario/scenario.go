@@ -17,9 +17,10 @@
 //     (every field and step), the value and payload syntax
 //   - validate.go: names and sizes checked against the objects
 //   - backend.go: the Backend and Session interfaces
-//   - recv.go, stream_ends.go: what both backends share of a session:
-//     draining a socket with MSG_DONTWAIT, and a stream step's writer and
-//     checking reader over the backend's blocking send and read
+//   - recv.go, stream_ends.go, mapwalk.go: what both backends share of a
+//     session: draining a socket with MSG_DONTWAIT, a stream step's writer
+//     and checking reader over the backend's blocking send and read, and
+//     listing a map with get_next_key
 //   - runner.go, events.go, stream.go: running a file step by step;
 //     events, per-CPU and other observations beyond sockets; stream steps
 //   - bounds.go: limits on what a file may ask for, so no input makes the

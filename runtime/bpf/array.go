@@ -64,16 +64,27 @@ func checkUpdateFlags(flags uint64) syscall.Errno {
 	return 0
 }
 
-func (a *arrayMap) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
+// updateIndex is the checks of an update from user space or a program
+// (array_map_update_elem): its flags, the index in range (E2BIG), and no
+// BPF_NOEXIST, as every element of an array exists (EEXIST).
+func (a *arrayMap) updateIndex(key []byte, flags uint64) (uint32, syscall.Errno) {
 	if e := checkUpdateFlags(flags); e != 0 {
-		return e
+		return 0, e
 	}
 	i := a.index(key)
 	if i >= a.spec.MaxEntries {
-		return errno.E2BIG
+		return 0, errno.E2BIG
 	}
 	if flags&UpdateNoExist != 0 {
-		return errno.EEXIST
+		return 0, errno.EEXIST
+	}
+	return i, 0
+}
+
+func (a *arrayMap) sysUpdate(key, value []byte, flags uint64) syscall.Errno {
+	i, e := a.updateIndex(key, flags)
+	if e != 0 {
+		return e
 	}
 	if !a.percpu() {
 		a.store(a.elem(0, i), value, flags)
@@ -139,15 +150,9 @@ func (a *arrayMap) progLookup(key []byte, cpu int) ([]byte, syscall.Errno) {
 }
 
 func (a *arrayMap) progUpdate(key, value []byte, flags uint64, cpu int) syscall.Errno {
-	if e := checkUpdateFlags(flags); e != 0 {
+	i, e := a.updateIndex(key, flags)
+	if e != 0 {
 		return e
-	}
-	i := a.index(key)
-	if i >= a.spec.MaxEntries {
-		return errno.E2BIG
-	}
-	if flags&UpdateNoExist != 0 {
-		return errno.EEXIST
 	}
 	if !a.percpu() {
 		cpu = 0

@@ -2,7 +2,6 @@ package bpf
 
 import (
 	"encoding/binary"
-	"errors"
 	"testing"
 
 	"github.com/skmsg/skmsg/internal/errno"
@@ -10,7 +9,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/vm"
@@ -114,11 +112,7 @@ func TestTailCallChain(t *testing.T) {
 	require.NoError(t, err)
 	delete(spec.Programs, "msg_events") // needs an attach target
 	delete(spec.Maps, "sk_store")       // needs BTF for the value
-	kc, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
-	if errors.Is(err, unix.EPERM) {
-		t.Skipf("loading programs is not permitted: %v", err)
-	}
-	require.NoError(t, err)
+	kc := kernelCollection(t, spec)
 	defer kc.Close()
 	require.NoError(t, kc.Maps["chain"].Put(uint32(0), kc.Programs["chain_self"]))
 	kret, err := kc.Programs["chain_self"].Run(&ebpf.RunOptions{Data: make([]byte, 64)})

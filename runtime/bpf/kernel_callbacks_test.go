@@ -1,7 +1,6 @@
 package bpf
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/skmsg/skmsg/internal/testobj"
 )
@@ -99,11 +97,7 @@ func TestKernelCallbackHelpers(t *testing.T) {
 	kernelMapsAllowed(t)
 	spec, err := ebpf.LoadCollectionSpec(testobj.Path("maps", "callbacks.o"))
 	require.NoError(t, err)
-	kc, err := ebpf.NewCollection(spec)
-	if errors.Is(err, unix.EPERM) {
-		t.Skipf("loading programs is not permitted: %v", err)
-	}
-	require.NoError(t, err)
+	kc := kernelCollection(t, spec)
 	defer kc.Close()
 	kcpus, err := ebpf.PossibleCPU()
 	require.NoError(t, err)

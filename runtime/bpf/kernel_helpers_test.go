@@ -1,13 +1,11 @@
 package bpf
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/skmsg/skmsg/internal/testobj"
 	"github.com/skmsg/skmsg/vm"
@@ -147,11 +145,7 @@ func TestKernelStringHelpers(t *testing.T) {
 	kernelMapsAllowed(t)
 	spec, err := ebpf.LoadCollectionSpec(testobj.Path("maps", "strfn.o"))
 	require.NoError(t, err)
-	kc, err := ebpf.NewCollection(spec)
-	if errors.Is(err, unix.EPERM) {
-		t.Skipf("loading programs is not permitted: %v", err)
-	}
-	require.NoError(t, err)
+	kc := kernelCollection(t, spec)
 	defer kc.Close()
 	var printed []string
 	ec := loadObject(t, "strfn.o", Env{Printk: func(_ *vm.Machine, s string) { printed = append(printed, s) }})

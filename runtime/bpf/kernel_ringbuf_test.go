@@ -10,7 +10,6 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/skmsg/skmsg/internal/testobj"
 )
@@ -76,11 +75,7 @@ func TestKernelRingBuf(t *testing.T) {
 	require.NoError(t, err)
 	total, diverged := 0, 0
 	for si, ops := range rbScripts() {
-		kc, err := ebpf.NewCollection(spec)
-		if errors.Is(err, unix.EPERM) {
-			t.Skipf("loading programs is not permitted: %v", err)
-		}
-		require.NoError(t, err)
+		kc := kernelCollection(t, spec)
 		rd, err := ringbuf.NewReader(kc.Maps["rb"])
 		require.NoError(t, err)
 		ec := loadObject(t, "rbops.o", Env{})

@@ -121,6 +121,18 @@ func toCilium(s Spec) *ebpf.MapSpec {
 	return ms
 }
 
+// kernelCollection loads spec into the kernel (the caller closes it),
+// skipping the test where loading programs is not permitted.
+func kernelCollection(t *testing.T, spec *ebpf.CollectionSpec) *ebpf.Collection {
+	t.Helper()
+	kc, err := ebpf.NewCollection(spec)
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("loading programs is not permitted: %v", err)
+	}
+	require.NoError(t, err)
+	return kc
+}
+
 func kernelMapsAllowed(t *testing.T) {
 	t.Helper()
 	if err := rlimit.RemoveMemlock(); err != nil {

@@ -441,39 +441,28 @@ func (s *skmsgSession) MapDelete(id scenario.MapID, key []byte) error {
 	return m.DeleteBytes(key)
 }
 
-// MapEntries walks the map with get_next_key as user space would; a
-// sockmap walks every index, so empty slots (ENOENT on lookup) are left
-// out, and slots whose lookup the kernel refuses (ENOSPC: 4-byte values)
-// are listed without a value.
+// MapEntries walks the map with get_next_key as user space would
+// (scenario.WalkMap); a sockmap walks every index.
 func (s *skmsgSession) MapEntries(id scenario.MapID) ([]scenario.MapEntry, error) {
 	m, err := s.mapOf(id)
 	if err != nil {
 		return nil, err
 	}
-	var out []scenario.MapEntry
-	var prev []byte
-	for i := 0; i <= int(m.MaxEntries())+1; i++ {
-		next := make([]byte, m.KeySize())
-		if err := m.NextKeyBytes(prev, next); err != nil {
+	next := func(prev []byte) ([]byte, error) {
+		key := make([]byte, m.KeySize())
+		if err := m.NextKeyBytes(prev, key); err != nil {
 			if errors.Is(err, errno.ENOENT) {
-				return out, nil
+				return nil, nil
 			}
-			return out, err
+			return nil, err
 		}
-		prev = next
-		v, err := m.LookupBytes(next)
-		switch {
-		case errors.Is(err, errno.ENOENT):
-			continue
-		case errors.Is(err, errno.ENOSPC):
-			out = append(out, scenario.MapEntry{Key: next})
-			continue
-		case err != nil:
-			return out, err
-		}
-		out = append(out, scenario.MapEntry{Key: next, Value: append([]byte(nil), v...)})
+		return key, nil
 	}
-	return out, fmt.Errorf("map %s: get_next_key did not end after %d keys", m.Name(), m.MaxEntries()+1)
+	lookup := func(key []byte) ([]byte, error) {
+		v, err := m.LookupBytes(key)
+		return append([]byte(nil), v...), err
+	}
+	return scenario.WalkMap(m.Name(), m.MaxEntries(), next, lookup)
 }
 
 func (s *skmsgSession) Cookie(id scenario.SocketID) (uint64, error) {

@@ -477,53 +477,33 @@ func (s *session) MapDelete(id scenario.MapID, key []byte) error {
 	return m.Delete(key)
 }
 
+// MapEntries walks the map with get_next_key (scenario.WalkMap).
 func (s *session) MapEntries(id scenario.MapID) ([]scenario.MapEntry, error) {
 	m, err := s.mapOf(id)
 	if err != nil {
 		return nil, err
 	}
-	var out []scenario.MapEntry
-	var prev []byte
-	for i := 0; i <= int(m.MaxEntries())+1; i++ {
-		var k any
-		if prev != nil {
-			k = prev
+	next := func(prev []byte) ([]byte, error) {
+		if prev == nil {
+			return m.NextKeyBytes(nil)
 		}
-		next, err := m.NextKeyBytes(k)
-		if err != nil {
-			return out, err
-		}
-		if next == nil {
-			return out, nil
-		}
-		prev = next
-		var v []byte
+		return m.NextKeyBytes(prev)
+	}
+	lookup := func(key []byte) ([]byte, error) {
 		switch m.Type() {
 		case ebpf.PerCPUArray, ebpf.PerCPUHash, ebpf.LRUCPUHash:
 			// Every CPU's value, each padded to 8 bytes, as user space
 			// reads them.
-			v, err = m.LookupBytes(next)
+			v, err := m.LookupBytes(key)
 			if err == nil && v == nil {
-				continue // deleted meanwhile
+				return nil, unix.ENOENT // deleted meanwhile
 			}
-		default:
-			v = make([]byte, m.ValueSize())
-			err = m.Lookup(next, v)
+			return v, err
 		}
-		if err != nil {
-			if errors.Is(err, ebpf.ErrKeyNotExist) {
-				continue
-			}
-			if errors.Is(err, unix.ENOSPC) {
-				// A sockmap with 4-byte values cannot report cookies.
-				out = append(out, scenario.MapEntry{Key: next})
-				continue
-			}
-			return out, err
-		}
-		out = append(out, scenario.MapEntry{Key: next, Value: v})
+		v := make([]byte, m.ValueSize())
+		return v, m.Lookup(key, v)
 	}
-	return out, nil
+	return scenario.WalkMap(m.String(), m.MaxEntries(), next, lookup)
 }
 
 func (s *session) Cookie(id scenario.SocketID) (uint64, error) {

@@ -83,21 +83,11 @@ func (s *session) Events(id scenario.MapID) ([]scenario.Event, error) {
 type ringReader struct{ *ringbuf.Reader }
 
 func (r *ringReader) drain() ([]scenario.Event, error) {
-	// A deadline in the past: the reader returns what is committed, then
-	// says the deadline passed (records submitted without a wakeup
-	// included).
 	r.SetDeadline(time.Now())
-	var out []scenario.Event
-	for {
+	return drainRecords("ring buffer", func() (scenario.Event, error) {
 		rec, err := r.Read()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("reading the ring buffer: %w", err)
-		}
-		out = append(out, scenario.Event{Data: rec.RawSample, CPU: -1})
-	}
+		return scenario.Event{Data: rec.RawSample, CPU: -1}, err
+	})
 }
 
 type perfReader struct{ *perf.Reader }
@@ -106,19 +96,29 @@ type perfReader struct{ *perf.Reader }
 // no common order.
 func (r *perfReader) drain() ([]scenario.Event, error) {
 	r.SetDeadline(time.Now())
+	return drainRecords("perf event array", func() (scenario.Event, error) {
+		rec, err := r.Read()
+		if err == nil && rec.LostSamples > 0 {
+			err = fmt.Errorf("the kernel lost %d records on CPU %d (buffer of %d pages per CPU full)", rec.LostSamples, rec.CPU, perfBufferPages)
+		}
+		return scenario.Event{Data: rec.RawSample, CPU: rec.CPU}, err
+	})
+}
+
+// drainRecords reads a reader whose deadline was set to now: it returns
+// what is committed, then says the deadline passed (records submitted
+// without a wakeup included).
+func drainRecords(what string, read func() (scenario.Event, error)) ([]scenario.Event, error) {
 	var out []scenario.Event
 	for {
-		rec, err := r.Read()
+		ev, err := read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return out, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("reading the perf event array: %w", err)
+			return out, fmt.Errorf("reading the %s: %w", what, err)
 		}
-		if rec.LostSamples > 0 {
-			return out, fmt.Errorf("perf event array: the kernel lost %d records on CPU %d (buffer of %d pages per CPU full)", rec.LostSamples, rec.CPU, perfBufferPages)
-		}
-		out = append(out, scenario.Event{Data: rec.RawSample, CPU: rec.CPU})
+		out = append(out, ev)
 	}
 }
 
