@@ -87,19 +87,23 @@ type sock struct {
 	fd     int
 	closed bool
 	listen bool
+	refs   sockRefs // psock_backlog.go
 }
 
 type session struct {
-	env   *scenario.Env
-	ns    *nsThread
-	cg    *sockCgroup
-	maps  map[scenario.MapID]*ebpf.Map
-	objs  map[*scenario.Object]map[string]*ebpf.Map
-	progs map[scenario.ProgID]*ebpf.Program
-	links map[scenario.ProgID]link.Link
-	socks []*sock
-	logs  *tracePipe
-	notes []string // about trace_pipe, since the last Notes
+	env *scenario.Env
+	// backlog is set once an sk_skb program is attached: its redirects
+	// go through the sockmap's backlog worker (psock_backlog.go).
+	backlog bool
+	ns      *nsThread
+	cg      *sockCgroup
+	maps    map[scenario.MapID]*ebpf.Map
+	objs    map[*scenario.Object]map[string]*ebpf.Map
+	progs   map[scenario.ProgID]*ebpf.Program
+	links   map[scenario.ProgID]link.Link
+	socks   []*sock
+	logs    *tracePipe
+	notes   []string // about trace_pipe, since the last Notes
 	// readers read the records of ring buffers and perf event arrays.
 	readers map[scenario.MapID]eventReader
 	locked  bool
@@ -273,7 +277,11 @@ func (s *session) Attach(prog scenario.ProgID, target scenario.MapID, kind ebpf.
 	if m == nil {
 		return fmt.Errorf("map %d does not exist", target)
 	}
-	return link.RawAttachProgram(link.RawAttachProgramOptions{Target: m.FD(), Program: p, Attach: kind})
+	if err := link.RawAttachProgram(link.RawAttachProgramOptions{Target: m.FD(), Program: p, Attach: kind}); err != nil {
+		return err
+	}
+	s.backlog = s.backlog || usesBacklog(kind)
+	return nil
 }
 
 func (s *session) Detach(prog scenario.ProgID, target scenario.MapID, kind ebpf.AttachType) error {
@@ -308,7 +316,7 @@ func (s *session) fd(id scenario.SocketID) (int, error) {
 }
 
 func (s *session) add(fd int, listen bool) scenario.SocketID {
-	s.socks = append(s.socks, &sock{fd: fd, listen: listen})
+	s.socks = append(s.socks, &sock{fd: fd, listen: listen, refs: sockRefs{resting: -1}})
 	return scenario.SocketID(len(s.socks) - 1)
 }
 
@@ -454,7 +462,14 @@ func (s *session) MapUpdate(id scenario.MapID, key []byte, val scenario.MapValue
 	if err != nil {
 		return err
 	}
-	return m.Update(key, pv, flags)
+	if err := m.Update(key, pv, flags); err != nil {
+		return err
+	}
+	if val.IsSocket {
+		// In a sockmap now: its psock holds a reference from here on.
+		s.socks[val.Socket].refs.resting = -1
+	}
+	return nil
 }
 
 func (s *session) MapLookup(id scenario.MapID, key []byte) ([]byte, error) {
@@ -614,9 +629,10 @@ func (s *session) Notes() []string {
 }
 
 // WaitIdle polls every open socket's queues and TCP counters until they
-// have not changed for a quiet period: loopback delivery, strparser and
-// the sockmap backlog worker leave no other trace to wait on. It gives up
-// quietly at the deadline (a full receive buffer is a steady state too).
+// have not changed for a quiet period and no socket holds more references
+// than at rest (a redirect queued for the sockmap's backlog worker holds
+// some: psock_backlog.go). It gives up quietly at the deadline (a full
+// receive buffer is a steady state too).
 func (s *session) WaitIdle() error {
 	const (
 		interval = 2 * time.Millisecond
@@ -636,7 +652,12 @@ func (s *session) WaitIdle() error {
 			continue
 		}
 		if time.Since(stableSince) >= quiet {
-			return nil
+			if !s.backlog {
+				return nil
+			}
+			if busy, err := s.refsAtRest(time.Now()); err != nil || busy == "" {
+				return nil
+			}
 		}
 	}
 	return nil

@@ -11,6 +11,8 @@
 //     the stub elsewhere.
 //   - netns.go, cgroup.go: the namespace thread and the cgroup of a session.
 //   - events.go: ring buffer and perf event readers for events steps.
+//   - psock_backlog.go: what WaitIdle sees of redirects still queued for
+//     the sockmap's backlog worker (socket reference counts).
 //   - stream.go: stream steps (scenario.RunStream) on real sockets, ended
 //     by a quiet period.
 //   - tracepipe.go: bpf_printk lines of this session's programs only.
