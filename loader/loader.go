@@ -154,7 +154,7 @@ func FromSpec(spec *ebpf.CollectionSpec, opts ...Option) (obj *Object, err error
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			obj, err = nil, fmt.Errorf("malformed object: %v", p)
+			obj, err = nil, fmt.Errorf("malformed object: loader panicked: %v", p)
 		}
 	}()
 	var cfg config

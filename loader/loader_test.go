@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -606,10 +607,19 @@ func FuzzOpen(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		obj, err := loader.FromReader(bytes.NewReader(data))
+		runtime.ReadMemStats(&after)
+		// No input makes the loader hold much more than its own size: an
+		// ELF or BTF header claiming a huge section or count must be
+		// refused, not allocated.
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(64*len(data))+64<<20 {
+			t.Fatalf("opening %d bytes allocated %d bytes", len(data), grew)
+		}
 		if err != nil {
-			// The loader turns a panic of the ELF/BTF parser into an error;
-			// the fuzzer still reports it, as a parser bug.
+			// The loader turns a panic of the ELF/BTF parser or of its own
+			// code into an error; the fuzzer still reports it, as a bug.
 			if strings.Contains(err.Error(), "panicked") {
 				t.Fatal(err)
 			}

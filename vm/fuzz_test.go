@@ -263,7 +263,15 @@ func FuzzVM(f *testing.F) {
 			r0, err := m.RunArgs(p, [5]uint64{addr, uint64(len(buf))})
 			return r0, err, m.Executed(), buf
 		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		r0, err, n, buf := runOnce(nil)
+		runtime.ReadMemStats(&after)
+		// A run allocates in proportion to its budget and memory, never
+		// what a register or an immediate asks for.
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(64*len(mem))+16<<20 {
+			t.Fatalf("a run over %d bytes of memory allocated %d bytes", len(mem), grew)
+		}
 		if errors.Is(err, errInternalFail) {
 			t.Fatalf("interpreter panicked: %v", err)
 		}

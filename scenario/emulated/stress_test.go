@@ -257,10 +257,10 @@ func lineDiff(a, b string) string {
 	for j := from; j < i; j++ {
 		fmt.Fprintf(&out, "   %s\n", la[j])
 	}
-	for j := i; j < min(len(la), i+12); j++ {
+	for j := i; j < min(len(la), i+40); j++ {
 		fmt.Fprintf(&out, " - %s\n", la[j])
 	}
-	for j := i; j < min(len(lb), i+12); j++ {
+	for j := i; j < min(len(lb), i+40); j++ {
 		fmt.Fprintf(&out, " + %s\n", lb[j])
 	}
 	return out.String()
