@@ -543,6 +543,18 @@ func (r *runner) do(s *Step, obs *Observation) string {
 			return msg
 		}
 		n, err := r.sess.Fionread(id)
+		// As a recv does (see there), an approximate idle may come
+		// before a backlog worker delivered the bytes the step expects:
+		// look again until they are there or the idle timeout passes.
+		if _, approx := r.sess.(ApproximateIdle); approx && s.IntValue != nil {
+			deadline := r.now().Add(r.idleTimeout)
+			for err == nil && int64(n) < *s.IntValue && !r.now().After(deadline) {
+				if m := r.idle(); m != "" {
+					return m
+				}
+				n, err = r.sess.Fionread(id)
+			}
+		}
 		if err == nil {
 			ret := int64(n)
 			obs.Ret = &ret
