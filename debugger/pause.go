@@ -13,8 +13,8 @@ import (
 // scenario sees no time pass while it is stopped.
 //
 // The clock has nothing to do with the time BPF programs see
-// (bpf_ktime_get_ns reads the runtime's own deterministic clock, which
-// does not advance while nothing runs either).
+// (bpf_ktime_get_ns reads the network's virtual clock, which counts
+// frames on the link and does not advance while nothing runs either).
 type PauseClock struct {
 	now func() time.Time
 

@@ -33,7 +33,11 @@ type CaptureOptions struct {
 	// Snaplen bounds the bytes kept per frame; 0 means 262144.
 	Snaplen uint32
 	// SequentialTimestamps stamps frame i at 2000-01-01 00:00:00 + i µs
-	// instead of the wall clock, so the same traffic gives the same file.
+	// instead of the network's clock. Without it a frame's timestamp is
+	// the time of the network's clock (Options.Clock), at least 1µs after
+	// the previous frame's so that tools see the link's order: with the
+	// default VirtualClock the same traffic gives the same file, and the
+	// gaps show where TCP's timers fired (a retransmission after its RTO).
 	SequentialTimestamps bool
 }
 
@@ -52,6 +56,7 @@ type Capture struct {
 	err     error
 	closed  bool
 	scratch []byte
+	lastTS  time.Time
 }
 
 // Capture starts writing frames to w in pcap format. Stop it with Close.
@@ -222,9 +227,15 @@ func (c *Capture) write(src, dst *Host, proto tcpip.NetworkProtocolNumber, buf *
 	if keep > int(c.opts.Snaplen) {
 		keep = int(c.opts.Snaplen)
 	}
-	ts := time.Now()
+	var ts time.Time
 	if c.opts.SequentialTimestamps {
-		ts = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(c.written) * time.Microsecond)
+		ts = virtualEpoch.Add(time.Duration(c.written) * time.Microsecond)
+	} else {
+		ts = c.net.opts.Clock.Now()
+		if c.written > 0 && ts.Before(c.lastTS.Add(time.Microsecond)) {
+			ts = c.lastTS.Add(time.Microsecond)
+		}
+		c.lastTS = ts
 	}
 	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: keep, Length: len(data)}
 	if err := c.w.WritePacket(ci, data[:keep]); err != nil {

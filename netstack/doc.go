@@ -21,11 +21,19 @@
 // window probe on its sender's behalf (as Linux's probe timer would send),
 // so a lost window update cannot stall it; [LinkStats].Probes counts them.
 //
-// Ports are deterministic: ephemeral ports are handed out in order per host
-// (from 32768), and the stacks' random sources are seeded from
-// [Options.Seed]. gVisor mixes a clock reading into initial sequence numbers,
-// so ISNs (and pcap timestamps, unless [CaptureOptions.SequentialTimestamps])
-// still differ between runs.
+// Runs repeat: ephemeral ports are handed out in order per host (from
+// 32768), the stacks' random sources are seeded from [Options.Seed], and
+// every stack reads one [VirtualClock] ([Options.Clock]), whose time counts
+// the frames on the link and moves to a timer's deadline when that timer
+// fires, instead of following the wall. Initial sequence numbers, TCP
+// timestamps, round-trip samples and capture timestamps are therefore the
+// same in every run that puts the same frames on the link in the same
+// order: a run whose traffic does not depend on the scheduler (one side
+// sends while the other waits, as scenario steps do) gives the same pcap
+// byte for byte. Timers keep their real pacing: one fires once the link has
+// been silent for its duration. What still varies is the order of frames
+// that two goroutines put on the link at once, and runs with link faults
+// whose delays and reorder timeouts follow the wall clock.
 //
 // # Sockets
 //
@@ -120,6 +128,7 @@
 //     errno mapping
 //   - link.go, capture.go, faults.go: the virtual link, pcap capture with
 //     a classic BPF filter, loss/delay/reordering
+//   - clock.go: VirtualClock, the time of every stack, counted in frames
 //   - idle.go, sndqueue_unsafe.go: WaitIdle, Busy/Done and what counts as
 //     in flight, including segments queued inside gVisor
 //   - tcp_counters.go: a connection's sequence-space counters as Linux

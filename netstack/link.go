@@ -32,6 +32,9 @@ type LinkStats struct {
 type link struct {
 	net    *Network
 	closed atomic.Bool
+	// vclock is the network's clock when it is a VirtualClock, which
+	// counts the frames.
+	vclock *VirtualClock
 
 	captures atomic.Pointer[[]*Capture]
 	capMu    sync.Mutex
@@ -290,6 +293,9 @@ func (l *link) transmitNow(src *Host, pkt *stack.PacketBuffer) {
 	l.stats.frames.Add(1)
 	l.stats.bytes.Add(uint64(buf.Size()))
 	l.net.activity.Add(1)
+	if l.vclock != nil {
+		l.vclock.frame()
+	}
 	dst := (*l.net.byAddr.Load())[dstA]
 	if caps := l.captures.Load(); caps != nil && len(*caps) > 0 {
 		l.capture(*caps, src, dst, proto, &buf)
@@ -316,6 +322,9 @@ func (l *link) deliver(dst *Host, proto tcpip.NetworkProtocolNumber, buf buffer.
 		return
 	}
 	l.delivering.Add(1)
+	if l.vclock != nil {
+		l.vclock.activity()
+	}
 	buf = compact(buf)
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buf})
 	(*d).DeliverNetworkPacket(proto, pkt)

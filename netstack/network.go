@@ -52,6 +52,14 @@ type Options struct {
 	// gVisor's checksum code at some cost in speed.
 	ChecksumOffload bool
 	VerifyChecksums bool
+
+	// Clock is the time every host stack reads and arms its timers on
+	// (TCP's initial sequence numbers and timestamps come from it), and
+	// the time of capture timestamps. nil means a new VirtualClock, whose
+	// time moves with the frames on the link and the timers that fire, so
+	// that the same traffic gives the same segments in every run;
+	// tcpip.NewStdClock() gives the wall clock instead.
+	Clock tcpip.Clock
 }
 
 // Hooks are the runtime's connection lifecycle callbacks; see the package
@@ -136,13 +144,21 @@ func New(opts Options) *Network {
 	if opts.EphemeralPortFirst == 0 {
 		opts.EphemeralPortFirst = 32768
 	}
+	if opts.Clock == nil {
+		opts.Clock = NewVirtualClock()
+	}
 	n := &Network{opts: opts, tracked: make(map[*tracked]struct{}), byKey: make(map[flowKey]*tracked), idleCh: make(chan struct{})}
 	m := make(map[tcpip.Address]*Host)
 	n.byAddr.Store(&m)
 	n.link.init(n)
+	n.link.vclock, _ = opts.Clock.(*VirtualClock)
 	n.hs.init()
 	return n
 }
+
+// Clock returns the clock of every host stack (Options.Clock, or the
+// network's own VirtualClock).
+func (n *Network) Clock() tcpip.Clock { return n.opts.Clock }
 
 // SetHooks installs the lifecycle hooks. Connections already established
 // do not get OnEstablished retroactively.
@@ -325,6 +341,7 @@ func (n *Network) addHostLocked(addrs []netip.Addr) (*Host, error) {
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
 		RandSource:         &lockedSource{src: rand.NewSource(seed)},
 		SecureRNG:          newSeededReader(uint64(seed)),
+		Clock:              n.opts.Clock,
 	})
 	// Linux defaults: SACK on, receive buffer auto-tuning on, Nagle on.
 	// Nagle also keeps a stream of tiny writes from becoming a stream of

@@ -11,6 +11,8 @@ import (
 	"github.com/skmsg/skmsg/netstack"
 	"github.com/skmsg/skmsg/runtime/bpf"
 	"github.com/skmsg/skmsg/vm"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // Options configure a Runtime. The zero value is usable.
@@ -25,7 +27,9 @@ type Options struct {
 	// vm's default (1,000,000).
 	Budget uint64
 	// Clock is the virtual time for bpf_ktime_get_ns and friends; nil
-	// means a deterministic fake clock.
+	// means the network's clock (Network.Clock, a netstack.VirtualClock
+	// unless set), read so that each reading is 1µs past the one before
+	// at least.
 	Clock bpf.Clock
 	// Observer, when set, sees every program run.
 	Observer Observer
@@ -86,9 +90,16 @@ func New(opts Options) *Runtime {
 	// Socket cookies in the kernel start above the init netns's own
 	// sockets; the exact base is not observable, only uniqueness.
 	rt.cookies.Store(0x1000)
+	clock := opts.Clock
+	if clock == nil {
+		nc := rt.net.Clock()
+		clock = &bpf.SourceClock{Source: func() uint64 {
+			return uint64(nc.NowMonotonic().Sub(tcpip.MonotonicTime{}))
+		}}
+	}
 	env := bpf.Env{
 		Registry: rt.registry,
-		Clock:    opts.Clock,
+		Clock:    clock,
 		Rand:     bpf.NewSeededRand(uint64(opts.Seed)),
 		Socket:   socketArg,
 	}
@@ -111,13 +122,27 @@ func (rt *Runtime) Close() error {
 	rt.fdMu.Lock()
 	socks := append([]*Socket(nil), rt.fds...)
 	rt.fdMu.Unlock()
+	// One socket at a time, each close's FIN handshake (or RST) finished
+	// before the next: the segments of the teardown then cross the link in
+	// one order, and all of them before it goes down, so two runs of the
+	// same traffic capture the same frames. A teardown that does not
+	// settle (a peer that never reads holds a FIN behind its zero window)
+	// gets closeSettle in all, then the network resets what is left.
+	deadline := time.Now().Add(closeSettle)
 	for _, s := range socks {
 		if s != nil {
 			s.Close()
+			if time.Now().Before(deadline) {
+				rt.WaitIdle(deadline) // best effort; the reset below ends what did not settle
+			}
 		}
 	}
 	return rt.net.Close()
 }
+
+// closeSettle bounds how long Close waits for the closed sockets' FIN
+// handshakes before it resets the network.
+const closeSettle = 2 * time.Second
 
 // Registry resolves map handles of loaded programs.
 func (rt *Runtime) Registry() *bpf.Registry { return rt.registry }

@@ -43,8 +43,9 @@ type StepResult struct {
 	Message string      `json:"message,omitempty"`
 	Obs     Observation `json:"observed"`
 	// Seconds is how long the step took, the wait for idle after it
-	// included.
-	Seconds float64 `json:"seconds"`
+	// included (wall-clock time, so it differs between runs; JSON leaves
+	// it out when zero).
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // Observation is what a step saw, in a form that compares across backends

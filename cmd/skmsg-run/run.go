@@ -43,7 +43,12 @@ printed under the step whose programs printed it.
   -j N            files run at once (default: the number of CPUs; kernel
                   runs with sockops programs run one at a time whatever N)
   --json          one JSON object per step on stdout (the report goes to
-                  stderr); with --trace each lists the step's program runs
+                  stderr); with --trace each lists the step's program runs.
+                  Two runs of a file with the same seed print the same
+                  JSON, so it leaves out how long each step took unless
+                  --timing is given
+  --timing        with --json: give each step's wall-clock duration
+                  ("seconds")
   --junit FILE    write a JUnit XML report, one test case per step
   --pcap FILE     write the traffic on the virtual link; with several files,
                   FILE gets each scenario's base name inserted (out-NAME.pcap)
@@ -86,6 +91,7 @@ type runFlags struct {
 	shard     string
 	jobs      int
 	json      bool
+	timing    bool
 	junit     string
 	pcap      string
 	seed      string
@@ -239,6 +245,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.shard, "shard", "", "I/N: run the I-th of N slices of the files")
 	fs.IntVar(&f.jobs, "j", 0, "files run at once (0: the number of CPUs)")
 	fs.BoolVar(&f.json, "json", false, "one JSON object per step on stdout")
+	fs.BoolVar(&f.timing, "timing", false, "with --json: give each step's wall-clock duration")
 	fs.StringVar(&f.junit, "junit", "", "write a JUnit XML report to `FILE`")
 	fs.StringVar(&f.pcap, "pcap", "", "write the traffic to `FILE`")
 	fs.StringVar(&f.seed, "seed", "", "seed (overrides the file's)")
@@ -322,7 +329,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		all = append(all, fr.res)
 		if f.json {
-			if err := writeJSON(stdout, fr); err != nil {
+			if err := writeJSON(stdout, fr, f.timing); err != nil {
 				fmt.Fprintf(stderr, "skmsg-run run: %v\n", err)
 				code = max(code, exitFailure)
 			}
@@ -348,13 +355,22 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 // writeJSON writes one JSON object per step; with --trace each also lists
 // the step's program runs (program, socket, verdict, target; not the
-// instructions).
-func writeJSON(w io.Writer, fr fileRun) error {
+// instructions). Without timing the steps' wall-clock durations are left
+// out, the only part of a run that a seed does not fix.
+func writeJSON(w io.Writer, fr fileRun, timing bool) error {
+	r := fr.res
+	if !timing {
+		rc := *r
+		rc.Steps = append([]scenario.StepResult(nil), r.Steps...)
+		for i := range rc.Steps {
+			rc.Steps[i].Seconds = 0
+		}
+		r = &rc
+	}
 	if fr.runs == nil {
-		return fr.res.WriteJSON(w)
+		return r.WriteJSON(w)
 	}
 	enc := json.NewEncoder(w)
-	r := fr.res
 	for i, s := range r.Steps {
 		rec := struct {
 			Scenario string `json:"scenario"`

@@ -30,6 +30,33 @@ func (c *FakeClock) Now() uint64 {
 // Advance moves the clock forward by d nanoseconds.
 func (c *FakeClock) Advance(d uint64) { c.extra.Add(d) }
 
+// SourceClock reads another clock (Source, in nanoseconds: the network's
+// virtual clock in a runtime) and keeps its own readings strictly
+// increasing: each is at least Step nanoseconds (1µs when Step is 0) past
+// the one before, because programs take the difference of two readings
+// as a duration and the source may stand still between them. Safe for
+// concurrent use.
+type SourceClock struct {
+	Source func() uint64
+	Step   uint64
+	last   atomic.Uint64
+}
+
+// Now returns the next reading.
+func (c *SourceClock) Now() uint64 {
+	step := c.Step
+	if step == 0 {
+		step = 1000
+	}
+	for {
+		last := c.last.Load()
+		v := max(c.Source(), last+step)
+		if c.last.CompareAndSwap(last, v) {
+			return v
+		}
+	}
+}
+
 // Rand is the source of bpf_get_prandom_u32.
 type Rand interface {
 	Uint32() uint32

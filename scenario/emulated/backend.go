@@ -34,8 +34,8 @@ type Backend struct {
 	// segment as on lo). Seed is taken from the scenario.
 	Network netstack.Options
 	// Pcap, when set, receives the traffic of each session on the link as
-	// a pcap stream (Ethernet frames, timestamps in sequence so the same
-	// scenario gives the same file).
+	// a pcap stream (Ethernet frames, timestamps from the network's
+	// virtual clock so the same scenario gives the same file).
 	Pcap io.Writer
 	// Trace, when true, records every instruction of every program run
 	// with its source line, changed registers, memory writes and helper
@@ -131,7 +131,7 @@ func (b *Backend) NewSession(env *scenario.Env) (scenario.Session, error) {
 	}
 	s.rt = runtime.New(opts)
 	if b.Pcap != nil {
-		c, err := s.rt.Net().Netstack().Capture(b.Pcap, netstack.CaptureOptions{SequentialTimestamps: true})
+		c, err := s.rt.Net().Netstack().Capture(b.Pcap, netstack.CaptureOptions{})
 		if err != nil {
 			s.rt.Close()
 			return nil, fmt.Errorf("starting the capture: %w", err)

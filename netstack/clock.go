@@ -1,0 +1,204 @@
+package netstack
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+)
+
+// VirtualClock is the default clock of a Network: a tcpip.Clock whose time
+// is counted in frames, not read from the wall, so that initial sequence
+// numbers, TCP timestamps, round-trip samples and capture timestamps are
+// the same in every run that puts the same frames on the link in the same
+// order.
+//
+// Time moves in two ways:
+//
+//   - Every frame put on the link moves it forward by FrameTime (1µs).
+//   - A timer moves it to the timer's deadline (the virtual time it was
+//     armed at plus its duration) when it fires and its callback reads the
+//     clock. A timer fires once the link has been silent for its whole
+//     duration of real time: a retransmission, probe or cork timer keeps
+//     its real pacing while nothing else can move the connection, but does
+//     not fire in the middle of traffic the way a wall clock would make it
+//     (with time counted in frames, a timer restarted by every ACK would
+//     otherwise look expired). So that a flow stalled beside a busy one is
+//     not held up for good, a timer also fires after four times its
+//     duration plus 100ms of real time, busy link or not.
+//
+// A timer that gVisor disabled without stopping (its TCP timers are
+// stopped lazily) returns without reading the clock, and so moves nothing:
+// whether such a timer outlives the run does not change the run.
+//
+// Safe for concurrent use.
+type VirtualClock struct {
+	mu  sync.Mutex
+	now time.Duration // virtual monotonic time
+	// floors are the deadlines of fired timers whose callbacks are
+	// running: a clock reading while one runs moves the clock to it.
+	floors map[*virtualTimer]time.Duration
+
+	wallBase time.Time
+	// lastFrame is when (wall time since wallBase) a frame last crossed
+	// the link.
+	lastFrame atomic.Int64
+}
+
+// FrameTime is how far a VirtualClock moves per frame on the link.
+const FrameTime = time.Microsecond
+
+// Virtual time starts at one second, not zero: gVisor takes a zero
+// MonotonicTime to mean "not measured yet".
+const virtualStart = time.Second
+
+// virtualEpoch is the wall time the virtual clock's start reads as (Now):
+// fixed, so that pcap timestamps are the same in every run.
+var virtualEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// NewVirtualClock returns a clock standing at its start.
+func NewVirtualClock() *VirtualClock {
+	return &VirtualClock{now: virtualStart, floors: map[*virtualTimer]time.Duration{}, wallBase: time.Now()}
+}
+
+// Since returns how far the clock has moved since its start.
+func (c *VirtualClock) Since() time.Duration { return c.read() - virtualStart }
+
+// Now implements tcpip.Clock: 2000-01-01 00:00:00 UTC at the clock's
+// start, plus how far it has moved.
+func (c *VirtualClock) Now() time.Time { return virtualEpoch.Add(c.Since()) }
+
+// NowMonotonic implements tcpip.Clock.
+func (c *VirtualClock) NowMonotonic() tcpip.MonotonicTime {
+	return tcpip.MonotonicTime{}.Add(c.read())
+}
+
+// Advance moves the clock forward by d (a test's way to let time pass);
+// it fires no timer.
+func (c *VirtualClock) Advance(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	c.mu.Lock()
+	c.now += d
+	c.mu.Unlock()
+}
+
+func (c *VirtualClock) read() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range c.floors {
+		c.now = max(c.now, f)
+	}
+	return c.now
+}
+
+// frame counts one frame put on the link.
+func (c *VirtualClock) frame() {
+	c.mu.Lock()
+	c.now += FrameTime
+	c.mu.Unlock()
+	c.activity()
+}
+
+// activity notes that the link carried a frame now (a delayed frame's
+// delivery counts too), which holds back timers waiting for silence.
+func (c *VirtualClock) activity() {
+	c.lastFrame.Store(int64(time.Since(c.wallBase)))
+}
+
+// AfterFunc implements tcpip.Clock: f runs on its own goroutine once the
+// link has been silent for d of real time (see VirtualClock), with the
+// clock at least at now+d for the readings f makes.
+func (c *VirtualClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
+	t := &virtualTimer{c: c, f: f}
+	t.mu.Lock()
+	t.armLocked(d)
+	t.mu.Unlock()
+	return t
+}
+
+// virtualTimer is a tcpip.Timer of a VirtualClock. Each arming has its own
+// generation, so a wall timer left over from an earlier arming does
+// nothing.
+type virtualTimer struct {
+	c *VirtualClock
+	f func()
+
+	mu       sync.Mutex
+	gen      uint64
+	armed    bool
+	d        time.Duration
+	deadline time.Duration // virtual
+	armedAt  time.Duration // wall, since the clock's wallBase
+	wall     *time.Timer
+}
+
+// busyCap is how long past four times its duration a timer waits for a
+// silent link before it fires anyway.
+const busyCap = 100 * time.Millisecond
+
+func (t *virtualTimer) armLocked(d time.Duration) {
+	d = max(d, 0)
+	t.gen++
+	t.armed = true
+	t.d = d
+	t.deadline = t.c.read() + d
+	t.armedAt = time.Since(t.c.wallBase)
+	gen := t.gen
+	t.wall = time.AfterFunc(d, func() { t.expire(gen) })
+}
+
+// expire runs when an arming's wall timer goes off: it fires the timer if
+// the link has been silent long enough (or the cap has passed), and
+// otherwise waits for the rest of the silence.
+func (t *virtualTimer) expire(gen uint64) {
+	t.mu.Lock()
+	if !t.armed || t.gen != gen {
+		t.mu.Unlock()
+		return
+	}
+	c := t.c
+	now := time.Since(c.wallBase)
+	silent := now - time.Duration(c.lastFrame.Load())
+	capAt := t.armedAt + 4*t.d + busyCap
+	if silent < t.d && now < capAt {
+		t.wall = time.AfterFunc(min(t.d-silent, capAt-now), func() { t.expire(gen) })
+		t.mu.Unlock()
+		return
+	}
+	t.armed = false
+	deadline := t.deadline
+	t.mu.Unlock()
+
+	c.mu.Lock()
+	c.floors[t] = deadline
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.floors, t)
+		c.mu.Unlock()
+	}()
+	t.f()
+}
+
+// Stop implements tcpip.Timer.
+func (t *virtualTimer) Stop() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	was := t.armed
+	t.armed = false
+	t.wall.Stop()
+	return was
+}
+
+// Reset implements tcpip.Timer.
+func (t *virtualTimer) Reset(d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.wall.Stop()
+	t.armLocked(d)
+}
+
+var _ tcpip.Clock = (*VirtualClock)(nil)
