@@ -2,7 +2,6 @@ package netstack
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -19,14 +18,19 @@ import (
 //   - Every frame put on the link moves it forward by FrameTime (1µs).
 //   - A timer moves it to the timer's deadline (the virtual time it was
 //     armed at plus its duration) when it fires and its callback reads the
-//     clock. A timer fires once the link has been silent for its whole
-//     duration of real time: a retransmission, probe or cork timer keeps
-//     its real pacing while nothing else can move the connection, but does
-//     not fire in the middle of traffic the way a wall clock would make it
-//     (with time counted in frames, a timer restarted by every ACK would
-//     otherwise look expired). So that a flow stalled beside a busy one is
-//     not held up for good, a timer also fires after four times its
-//     duration plus 100ms of real time, busy link or not.
+//     clock.
+//
+// A timer fires once the link has been silent, while something waited for
+// the network (a blocking socket call, WaitIdle), for its whole duration of
+// real time. A retransmission, probe or cork timer so keeps its real pacing
+// where only it can move a connection along, but does not fire in the
+// middle of traffic the way a wall clock would make it (with time counted
+// in frames, a timer restarted by every ACK would otherwise look expired),
+// nor while the application is busy between two calls (on a loaded machine
+// that would make a run's segments depend on how long its steps took). So
+// that nothing waits for good (a flow stalled beside a busy one, an
+// application that polls), a timer also fires once four times its
+// duration plus a second of real time have passed since it was armed.
 //
 // A timer that gVisor disabled without stopping (its TCP timers are
 // stopped lazily) returns without reading the clock, and so moves nothing:
@@ -40,10 +44,15 @@ type VirtualClock struct {
 	// running: a clock reading while one runs moves the clock to it.
 	floors map[*virtualTimer]time.Duration
 
-	wallBase time.Time
-	// lastFrame is when (wall time since wallBase) a frame last crossed
-	// the link.
-	lastFrame atomic.Int64
+	// waiters counts the waits for the network in progress; waitTotal is
+	// the real time spent with at least one (up to waitSince while one
+	// is in progress), and lastFrame is waitTotal's reading when a frame
+	// last crossed the link: a timer fires when the difference reaches
+	// its duration.
+	waiters   int
+	waitSince time.Time
+	waitTotal time.Duration
+	lastFrame time.Duration
 }
 
 // FrameTime is how far a VirtualClock moves per frame on the link.
@@ -59,7 +68,7 @@ var virtualEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewVirtualClock returns a clock standing at its start.
 func NewVirtualClock() *VirtualClock {
-	return &VirtualClock{now: virtualStart, floors: map[*virtualTimer]time.Duration{}, wallBase: time.Now()}
+	return &VirtualClock{now: virtualStart, floors: map[*virtualTimer]time.Duration{}}
 }
 
 // Since returns how far the clock has moved since its start.
@@ -98,19 +107,56 @@ func (c *VirtualClock) read() time.Duration {
 func (c *VirtualClock) frame() {
 	c.mu.Lock()
 	c.now += FrameTime
+	c.lastFrame = c.waitedLocked()
 	c.mu.Unlock()
-	c.activity()
 }
 
-// activity notes that the link carried a frame now (a delayed frame's
-// delivery counts too), which holds back timers waiting for silence.
+// activity notes a frame delivered after a delay, which holds back timers
+// waiting for silence as a new frame does.
 func (c *VirtualClock) activity() {
-	c.lastFrame.Store(int64(time.Since(c.wallBase)))
+	c.mu.Lock()
+	c.lastFrame = c.waitedLocked()
+	c.mu.Unlock()
+}
+
+// wait marks the start of a wait for the network; the function it returns
+// marks its end.
+func (c *VirtualClock) wait() func() {
+	c.mu.Lock()
+	if c.waiters == 0 {
+		c.waitSince = time.Now()
+	}
+	c.waiters++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.waiters--
+		if c.waiters == 0 {
+			c.waitTotal += time.Since(c.waitSince)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// waitedLocked is the real time spent waiting for the network so far.
+func (c *VirtualClock) waitedLocked() time.Duration {
+	if c.waiters == 0 {
+		return c.waitTotal
+	}
+	return c.waitTotal + time.Since(c.waitSince)
+}
+
+// silence is how long the link has been silent while something waited.
+func (c *VirtualClock) silence() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waitedLocked() - c.lastFrame
 }
 
 // AfterFunc implements tcpip.Clock: f runs on its own goroutine once the
-// link has been silent for d of real time (see VirtualClock), with the
-// clock at least at now+d for the readings f makes.
+// link has been silent for d of real time spent waiting (see
+// VirtualClock), with the clock at least at now+d for the readings f
+// makes.
 func (c *VirtualClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
 	t := &virtualTimer{c: c, f: f}
 	t.mu.Lock()
@@ -131,13 +177,13 @@ type virtualTimer struct {
 	armed    bool
 	d        time.Duration
 	deadline time.Duration // virtual
-	armedAt  time.Duration // wall, since the clock's wallBase
+	armedAt  time.Time
 	wall     *time.Timer
 }
 
 // busyCap is how long past four times its duration a timer waits for a
 // silent link before it fires anyway.
-const busyCap = 100 * time.Millisecond
+const busyCap = time.Second
 
 func (t *virtualTimer) armLocked(d time.Duration) {
 	d = max(d, 0)
@@ -145,14 +191,14 @@ func (t *virtualTimer) armLocked(d time.Duration) {
 	t.armed = true
 	t.d = d
 	t.deadline = t.c.read() + d
-	t.armedAt = time.Since(t.c.wallBase)
+	t.armedAt = time.Now()
 	gen := t.gen
 	t.wall = time.AfterFunc(d, func() { t.expire(gen) })
 }
 
 // expire runs when an arming's wall timer goes off: it fires the timer if
 // the link has been silent long enough (or the cap has passed), and
-// otherwise waits for the rest of the silence.
+// otherwise checks again once the rest of the silence could have passed.
 func (t *virtualTimer) expire(gen uint64) {
 	t.mu.Lock()
 	if !t.armed || t.gen != gen {
@@ -160,11 +206,10 @@ func (t *virtualTimer) expire(gen uint64) {
 		return
 	}
 	c := t.c
-	now := time.Since(c.wallBase)
-	silent := now - time.Duration(c.lastFrame.Load())
-	capAt := t.armedAt + 4*t.d + busyCap
-	if silent < t.d && now < capAt {
-		t.wall = time.AfterFunc(min(t.d-silent, capAt-now), func() { t.expire(gen) })
+	silent := c.silence()
+	left := time.Until(t.armedAt.Add(4*t.d + busyCap))
+	if silent < t.d && left > 0 {
+		t.wall = time.AfterFunc(min(t.d-silent, left), func() { t.expire(gen) })
 		t.mu.Unlock()
 		return
 	}

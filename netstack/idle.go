@@ -99,6 +99,7 @@ const settle = 2 * time.Millisecond
 // It returns ctx's error if ctx ends first. Timers that send nothing new
 // (TIME_WAIT, keepalive, zero-window probes) do not count.
 func (n *Network) WaitIdle(ctx context.Context) error {
+	defer n.waiting()()
 	poll := 20 * time.Microsecond
 	var t *time.Timer
 	defer func() {

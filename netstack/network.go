@@ -156,6 +156,16 @@ func New(opts Options) *Network {
 	return n
 }
 
+// waiting marks a wait for the network (a blocking call, WaitIdle), the
+// time in which the VirtualClock's timers may fire; the function it
+// returns ends it.
+func (n *Network) waiting() func() {
+	if vc := n.link.vclock; vc != nil {
+		return vc.wait()
+	}
+	return func() {}
+}
+
 // Clock returns the clock of every host stack (Options.Clock, or the
 // network's own VirtualClock).
 func (n *Network) Clock() tcpip.Clock { return n.opts.Clock }

@@ -168,6 +168,7 @@ func (r *RawConn) Writable() bool {
 
 // block waits for ch, the deadline in dl, or Close.
 func (c *Conn) block(ch chan struct{}, dl *atomic.Int64) error {
+	defer c.net.waiting()()
 	d := dl.Load()
 	if d == 0 {
 		select {

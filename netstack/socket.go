@@ -125,11 +125,14 @@ func (h *Host) dial(ctx context.Context, lport uint16, ra netip.AddrPort) (*Conn
 	}
 	terr = ep.Connect(fullAddr(ra))
 	if _, started := terr.(*tcpip.ErrConnectStarted); started {
+		done := n.waiting()
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			done()
 			return fail(ctx.Err())
 		}
+		done()
 		terr = ep.LastError()
 	}
 	if terr != nil {
@@ -343,12 +346,15 @@ func (l *Listener) AcceptContext(ctx context.Context) (*Conn, error) {
 		if closed {
 			return nil, &OpError{Op: "accept", Local: l.Addr(), Err: net.ErrClosed}
 		}
+		done := l.net.waiting()
 		select {
 		case <-l.ready:
 		case <-l.closeCh:
 		case <-ctx.Done():
+			done()
 			return nil, &OpError{Op: "accept", Local: l.Addr(), Err: ctx.Err()}
 		}
+		done()
 	}
 }
 
