@@ -69,7 +69,7 @@ FUZZ ?= FuzzVM
 FUZZPKG ?= ./vm
 FUZZPARALLEL ?= 0
 fuzz:
-	$(GO) test $(FUZZPKG) -run '^$$' -fuzz '^$(FUZZ)$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -timeout 0 $(if $(filter-out 0,$(FUZZPARALLEL)),-parallel $(FUZZPARALLEL))
+	$(GO) test $(FUZZPKG) -run '^$$' -fuzz '^$(FUZZ)$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x -timeout 0 $(if $(filter-out 0,$(FUZZPARALLEL)),-parallel $(FUZZPARALLEL))
 
 # Differential fuzzing of the verifier against the running kernel (root):
 # counts, and the disagreeing programs saved in VFUZZOUT.

@@ -16,7 +16,7 @@ import (
 // kernel-compared rx files and the stress files).
 func FuzzParse(f *testing.F) {
 	var files []string
-	for _, dir := range []string{"scenarios", "rx", "stress"} {
+	for _, dir := range []string{"scenarios", "rx", "stress", "stress/skmsg_only"} {
 		m, _ := filepath.Glob(testobj.Path(dir, "*.yaml"))
 		files = append(files, m...)
 	}

@@ -59,10 +59,11 @@ func stressRoundCount(t *testing.T) int {
 }
 
 // stressFiles is every bundled scenario file: the feature files, the
-// kernel-compared receive-path files and the stress files.
+// kernel-compared receive-path files and the stress files (streams and
+// megabyte sends through every path).
 func stressFiles(t *testing.T) []string {
 	var files []string
-	for _, dir := range []string{"scenarios", "rx", "stress"} {
+	for _, dir := range []string{"scenarios", "rx", "stress", "stress/skmsg_only"} {
 		m, err := filepath.Glob(testobj.Path(dir, "*.yaml"))
 		require.NoError(t, err)
 		for _, f := range m {
@@ -211,7 +212,7 @@ func TestStressRepeatable(t *testing.T) {
 	differ := map[string][]int{}
 	for round := 0; round < rounds; round++ {
 		for i, sc := range scs {
-			name := filepath.Base(filepath.Dir(files[i])) + "/" + filepath.Base(files[i])
+			name, _ := filepath.Rel(testobj.Path(), files[i])
 			b := &emulated.Backend{RecordRuns: true}
 			start := time.Now()
 			res, err := scenario.Run(sc, b, scenario.Options{})
