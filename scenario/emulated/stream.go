@@ -56,6 +56,8 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 				}
 				cancel()
 			}()
+			readable := func() bool { return to.s.Conn().Raw().Readable() > 0 }
+			before := readable()
 			err := net.WaitIdle(ctx)
 			close(stop)
 			cancel()
@@ -67,9 +69,13 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 				return false
 			default:
 			}
-			// Idle. Bytes still readable at the far end are the
-			// reader's to take; otherwise nothing moves any more.
-			if to.s.Conn().Raw().Readable() > 0 {
+			// Idle. Bytes readable at the far end, now or when the wait
+			// began, are the reader's to take; otherwise nothing moves
+			// any more. Both looks, not the last alone: a reader that got
+			// the CPU only after the network went quiet (a full receive
+			// buffer, a zero window) may have drained the buffer since,
+			// and its window update has the writer moving again.
+			if before || readable() {
 				return false
 			}
 			select {
@@ -77,7 +83,7 @@ func (s *skmsgSession) Stream(req *scenario.StreamRequest) (scenario.StreamResul
 				return true
 			default:
 			}
-			if net.SendsBlocked() > 0 {
+			if net.SendsBlocked() > 0 && net.IdleNow() {
 				// The writer is stuck: time its send out; its next
 				// one fails with EAGAIN (see Send).
 				net.TimeOutBlockedSends()

@@ -5,6 +5,7 @@ package emulated_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -80,9 +81,10 @@ func stressFiles(t *testing.T) []string {
 // same file runs with the same seed: each step's verdict, message and
 // observation (returns, errnos, bytes received, lookups, events), the maps
 // at the end, and the program runs of each step with their verdicts,
-// targets and sizes. Step times are left out; so are the pcap bytes,
-// whose sequence numbers and timestamps come from gVisor's clock and
-// random source. A stream step's runs are summed (streamRuns).
+// targets and sizes (summed for a step that moved more than a segment:
+// streamRuns). Step times are left out. TestStressRepeatable adds the
+// capture's bytes: with netstack's virtual clock and the seed, sequence
+// numbers and timestamps repeat.
 func runOutcome(res *scenario.Result, runs [][]*emulated.ProgramRun) string {
 	r := *res
 	r.Steps = append([]scenario.StepResult(nil), res.Steps...)
@@ -95,7 +97,7 @@ func runOutcome(res *scenario.Result, runs [][]*emulated.ProgramRun) string {
 	_ = enc.Encode(&r)
 	for i, step := range runs {
 		fmt.Fprintf(&b, "runs of step %d:\n", i)
-		if i < len(res.Steps) && res.Steps[i].Kind == "stream" {
+		if i < len(res.Steps) && res.Steps[i].Kind == "stream" || runBytes(step) > segmentBytes {
 			b.WriteString(streamRuns(step))
 			continue
 		}
@@ -106,11 +108,37 @@ func runOutcome(res *scenario.Result, runs [][]*emulated.ProgramRun) string {
 	return b.String()
 }
 
-// streamRuns sums a stream step's program runs per program, socket and
-// verdict: how a stream is cut into segments, and so how often a verdict
-// runs and on how many bytes each time, depends on when the writer and the
-// reader get the CPU, on the kernel as here; the bytes each verdict took
-// do not.
+// segmented names the first step of a run whose traffic is cut into
+// segments by timing (a stream, or programs that ran over more than one
+// segment's bytes): the frames of such a run, and so its capture, differ
+// from run to run on skmsg as on the kernel. "" if none.
+func segmented(res *scenario.Result, runs [][]*emulated.ProgramRun) string {
+	for i, st := range res.Steps {
+		if st.Kind == "stream" || i < len(runs) && runBytes(runs[i]) > segmentBytes {
+			return st.Name()
+		}
+	}
+	return ""
+}
+
+// segmentBytes is the most one loopback segment carries (MTU 65535): a
+// step whose programs ran over more moved several segments.
+const segmentBytes = 64 << 10
+
+// runBytes is the message bytes a step's program runs saw.
+func runBytes(runs []*emulated.ProgramRun) int {
+	n := 0
+	for _, pr := range runs {
+		n += int(pr.Size)
+	}
+	return n
+}
+
+// streamRuns sums the program runs of a stream step, or of a step that
+// moved more than one segment, per program, socket and verdict: how the
+// bytes are cut into segments, and so how often a verdict runs and on how
+// many bytes each time, depends on when the writer and the reader get the
+// CPU, on the kernel as here; the bytes each verdict took do not.
 func streamRuns(runs []*emulated.ProgramRun) string {
 	type key struct {
 		prog, sock, verdict, target, err string
@@ -213,7 +241,8 @@ func TestStressRepeatable(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		for i, sc := range scs {
 			name, _ := filepath.Rel(testobj.Path(), files[i])
-			b := &emulated.Backend{RecordRuns: true}
+			var pcap bytes.Buffer
+			b := &emulated.Backend{RecordRuns: true, Pcap: &pcap}
 			start := time.Now()
 			res, err := scenario.Run(sc, b, scenario.Options{})
 			if d := time.Since(start); round == 0 && testing.Verbose() {
@@ -221,6 +250,9 @@ func TestStressRepeatable(t *testing.T) {
 			}
 			require.NoError(t, err, "%s round %d", name, round)
 			got := runOutcome(res, b.Runs())
+			if segmented(res, b.Runs()) == "" {
+				got += fmt.Sprintf("pcap: %d bytes, sha256 %x\n", pcap.Len(), sha256.Sum256(pcap.Bytes()))
+			}
 			if round == 0 {
 				first[i] = got
 				continue
