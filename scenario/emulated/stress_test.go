@@ -39,6 +39,7 @@ var (
 	stressRounds = flag.Int("stress.rounds", 0, "rounds of TestStressRepeatable (0: env SKMSG_STRESS_ROUNDS, else skip)")
 	stressHogs   = flag.Int("stress.hogs", -1, "CPU hog processes and goroutines beside TestStressRepeatable (-1: one of each per GOMAXPROCS)")
 	stressRun    = flag.String("stress.run", "", "only the bundled files whose name contains this")
+	stressKeep   = flag.String("stress.keep", "", "directory to write the captures of a file's first run and of the first run that differs")
 )
 
 func stressRoundCount(t *testing.T) int {
@@ -148,6 +149,9 @@ func streamRuns(runs []*emulated.ProgramRun) string {
 	sum := map[key][2]uint64{}
 	for _, pr := range runs {
 		k := key{pr.Program, pr.Socket, pr.Verdict, pr.Target, pr.Err, pr.Ingress, pr.Return}
+		if pr.Verdict == "parser" {
+			k.ret = 0 // a parser returns the length of the record it saw
+		}
 		v := sum[k]
 		v[0] += uint64(pr.Size)
 		v[1] += uint64(pr.SizeAfter)
@@ -237,6 +241,7 @@ func TestStressRepeatable(t *testing.T) {
 	t.Logf("%d rounds of %d files, %d CPU hog processes and goroutines, GOMAXPROCS %d", rounds, len(files), hogs, runtime.GOMAXPROCS(0))
 
 	first := make([]string, len(files))
+	firstPcap := make([][]byte, len(files))
 	differ := map[string][]int{}
 	for round := 0; round < rounds; round++ {
 		for i, sc := range scs {
@@ -255,11 +260,17 @@ func TestStressRepeatable(t *testing.T) {
 			}
 			if round == 0 {
 				first[i] = got
+				if *stressKeep != "" {
+					firstPcap[i] = pcap.Bytes()
+				}
 				continue
 			}
 			if got != first[i] {
 				if len(differ[name]) == 0 {
 					t.Errorf("%s: round %d differs from round 0:\n%s", name, round, lineDiff(first[i], got))
+					if *stressKeep != "" {
+						keepPcaps(t, name, firstPcap[i], pcap.Bytes(), round)
+					}
 				}
 				differ[name] = append(differ[name], round)
 			}
@@ -276,6 +287,16 @@ func TestStressRepeatable(t *testing.T) {
 	for _, n := range names {
 		t.Errorf("%s differed in %d of %d rounds (rounds %v)", n, len(differ[n]), rounds-1, differ[n])
 	}
+}
+
+// keepPcaps writes a file's first capture and the one of round n to
+// -stress.keep, for a look with tshark.
+func keepPcaps(t *testing.T, name string, first, nth []byte, n int) {
+	base := filepath.Join(*stressKeep, strings.ReplaceAll(strings.TrimSuffix(name, ".yaml"), "/", "_"))
+	require.NoError(t, os.MkdirAll(*stressKeep, 0o755))
+	require.NoError(t, os.WriteFile(base+"-round0.pcap", first, 0o644))
+	require.NoError(t, os.WriteFile(fmt.Sprintf("%s-round%d.pcap", base, n), nth, 0o644))
+	t.Logf("captures of %s in %s-round{0,%d}.pcap", name, base, n)
 }
 
 // lineDiff shows the first lines where two outcomes part, with context.
