@@ -38,6 +38,8 @@ type Conn struct {
 	sendHook    atomic.Pointer[SendHook]
 	recvHook    atomic.Pointer[RecvHook]
 	consumeHook atomic.Pointer[func(*Conn)]
+	// writeSpaceHook runs when TCP frees send buffer room (hooks.go).
+	writeSpaceHook atomic.Pointer[func(*Conn)]
 
 	// Receive hook worker.
 	rxMu      sync.Mutex
@@ -128,6 +130,11 @@ func (c *Conn) onTCPEvent(m waiter.EventMask) {
 	}
 	if m&(waiter.ReadableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
 		c.appq.Notify(m & (waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr))
+	}
+	if m&waiter.WritableEvents != 0 {
+		if h := c.writeSpaceHook.Load(); h != nil {
+			(*h)(c)
+		}
 	}
 	if m&(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) != 0 {
 		c.wrq.Notify(m & (waiter.WritableEvents | waiter.EventHUp | waiter.EventErr))

@@ -83,7 +83,8 @@
 //     queue, and EOF once TCP's receive side has closed with nothing left
 //     queued (or after CloseIngress). [RawConn.Readable] (FIONREAD) counts what
 //     a read would see. [RawConn.SetConsumeHook] reports application reads that
-//     made room (to resume deliveries waiting for it). Ingress
+//     made room, and [RawConn.SetWriteSpaceHook] TCP freeing send buffer
+//     room (to resume deliveries waiting for it). Ingress
 //     redirects are only visible to the application; they do not pass through TCP and so never appear on the link.
 //
 //   - Lifecycle: [Hooks] given to [Network.SetHooks]. OnEstablished runs on
@@ -121,8 +122,8 @@
 //   - conn.go: Conn: addresses, deadlines, shutdown, close
 //   - send.go, recv.go: the send and receive paths: Write/SendMsg and
 //     Read/RecvMsg, raw TCP sends and reads
-//   - raw.go, hooks.go, ingress.go: RawConn, the send/receive/consume
-//     hooks and their worker, the ingress queue
+//   - raw.go, hooks.go, ingress.go: RawConn, the send/receive/consume/
+//     write-space hooks and their worker, the ingress queue
 //   - sockopt.go, state.go, errors.go: socket options and MSG_*/SHUT_*
 //     numbered as on Linux, TCP states, OpError and the gVisor-to-Linux
 //     errno mapping

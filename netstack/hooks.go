@@ -66,6 +66,21 @@ func (r *RawConn) SetConsumeHook(fn func(c *Conn)) {
 	c.consumeHook.Store(&fn)
 }
 
+// SetWriteSpaceHook registers fn to run when TCP freed room in the Conn's
+// send buffer (the kernel's sk_write_space: gVisor reports it when the
+// buffer falls below half full, as sock_writeable tests), so the runtime
+// can resume egress deliveries that waited for it. fn runs inside gVisor
+// with the endpoint's lock held: it must not call into this Conn's
+// endpoint (KickRecv on any Conn is fine). nil removes it.
+func (r *RawConn) SetWriteSpaceHook(fn func(c *Conn)) {
+	c := r.c
+	if fn == nil {
+		c.writeSpaceHook.Store(nil)
+		return
+	}
+	c.writeSpaceHook.Store(&fn)
+}
+
 // KickRecv asks for one more call of the recv hook even if nothing new
 // arrived (for example after the hook stopped early, or when the runtime's
 // own state changed).

@@ -38,6 +38,10 @@
 //     insertion, the send-path verdict cache, links to map entries,
 //     teardown; the receive side (receive modes, data_ready, reads while a
 //     verdict owns the socket).
+//   - psock_backlog.go: when a delivery held for room is retried (the
+//     psock backlog's -EAGAIN): on the events that make room (a read of the
+//     target, sk_write_space, a buffer size change, the target going away),
+//     never on a clock.
 //   - sock_map.go, sock_map_prog.go, attach.go: sockmap and sockhash
 //     (net/core/sock_map.c), their update/delete/lookup rules and errnos,
 //     the four program slots of a map (attach, detach, links), the map

@@ -43,6 +43,7 @@ func (s *Socket) redirectedFIN(ingress bool) {
 	tp.txEnabled.Store(false)
 	s.softErr.Store(int32(errno.EPIPE))
 	s.conn.Raw().WakeReaders()
+	s.roomChanged() // held deliveries to s are dropped now
 }
 
 // takeSoftErr returns and clears the pending socket error (sock_error).

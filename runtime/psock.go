@@ -175,4 +175,6 @@ func (p *psock) drop() {
 	sk.updateProto()
 	p.purgeIngress()
 	sk.purgeIngress()
+	// Deliveries held for this socket are dropped now.
+	sk.roomChanged()
 }

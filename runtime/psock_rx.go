@@ -5,7 +5,6 @@ import (
 	"io"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/skmsg/skmsg/internal/errno"
 
@@ -53,7 +52,6 @@ type rxState struct {
 	// (target ingress over its receive buffer, target send buffer full),
 	// in order; while it is non-empty no new data is taken from TCP.
 	pending []rxOut
-	retry   *time.Timer
 	// unread is how far TCP's copied_seq lags behind what the receive
 	// programs took (the kernel's rcv_nxt - copied_seq minus what TCP
 	// still queues): bytes passed to the socket's own ingress count until
@@ -71,9 +69,6 @@ type rxState struct {
 	// application read and data_ready's silence after a read that
 	// overtakes rcv_nxt does not apply to them.
 	heldBack bool
-	// waiters are sockets whose pending output waits for this socket's
-	// reader to make room.
-	waiters []*Socket
 }
 
 // rxOut is one delivery that waits for room.
@@ -152,10 +147,6 @@ func (p *psock) rxStop() {
 	p.rx.mode = rxNone
 	p.rx.strp = strparser{}
 	p.rx.pending = nil
-	if p.rx.retry != nil {
-		p.rx.retry.Stop()
-		p.rx.retry = nil
-	}
 	p.rx.mu.Unlock()
 	if was != rxNone && p.sk.conn != nil {
 		p.sk.conn.Raw().SetRecvHook(nil)
@@ -318,10 +309,11 @@ func (p *psock) flushPending() bool {
 			rx.pending = rx.pending[1:]
 			continue
 		}
+		m := o.target.markRoom()
 		done, n := p.sk.deliver(o.target, o.ingress, o.own, o.data)
 		if !done {
 			rx.pending[0].data = o.data[n:]
-			p.waitRoom(o.target)
+			p.waitRoom(o.target, o.ingress, m)
 			return false
 		}
 		rx.pending[0] = rxOut{}
@@ -336,72 +328,17 @@ func (p *psock) flushPending() bool {
 func (p *psock) queueOut(target *Socket, ingress, own bool, data []byte) {
 	rx := &p.rx
 	if len(rx.pending) == 0 {
+		m := target.markRoom()
 		done, n := p.sk.deliver(target, ingress, own, data)
 		if done {
 			return
 		}
 		data = data[n:]
 		rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, own: own, data: data})
-		p.waitRoom(target)
+		p.waitRoom(target, ingress, m)
 		return
 	}
 	rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, own: own, data: data})
-}
-
-// waitRoom arranges a retry: the target's reader wakes us when it makes
-// room, and a timer retries about a jiffy later in any case (the psock
-// backlog worker's pace), for room that appears without a read.
-func (p *psock) waitRoom(target *Socket) {
-	if tp := target.psock.Load(); tp != nil {
-		tp.rx.addWaiter(p.sk)
-	}
-	if p.rx.retry == nil {
-		c := p.sk.conn
-		p.rx.retry = time.AfterFunc(time.Millisecond, func() {
-			p.rx.mu.Lock()
-			p.rx.retry = nil
-			p.rx.mu.Unlock()
-			c.Raw().KickRecv()
-		})
-	}
-}
-
-func (rx *rxState) addWaiter(s *Socket) {
-	if rx == nil {
-		return
-	}
-	// The waiter's own rx.mu may be held (it is the caller); waiters has
-	// its own lock-free discipline: guarded by waitMu.
-	waitMu.Lock()
-	for _, w := range rx.waiters {
-		if w == s {
-			waitMu.Unlock()
-			return
-		}
-	}
-	rx.waiters = append(rx.waiters, s)
-	waitMu.Unlock()
-}
-
-// waitMu guards every rxState.waiters (short critical sections; a
-// socket's rx.mu may be held while taking it).
-var waitMu sync.Mutex
-
-// wakeWaiters kicks the sockets waiting for room in s's ingress queue.
-func (s *Socket) wakeWaiters() {
-	p := s.psock.Load()
-	if p == nil {
-		return
-	}
-	waitMu.Lock()
-	ws := p.rx.waiters
-	p.rx.waiters = nil
-	waitMu.Unlock()
-	for _, w := range ws {
-		if w.conn != nil {
-			w.conn.Raw().KickRecv()
-		}
-	}
 }
 
 // deliver moves data to target's ingress queue or sends it on target's
@@ -436,6 +373,7 @@ func (s *Socket) deliver(target *Socket, ingress, own bool, data []byte) (bool, 
 		// A hard error: the kernel sets it on the target and disables
 		// its TX; the data is lost.
 		tp.txEnabled.Store(false)
+		target.roomChanged() // held deliveries to it are dropped now
 		return true, len(data)
 	}
 	return false, n
@@ -454,7 +392,6 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	}
 	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
 	if n > 0 && flags&netstack.MSG_PEEK == 0 {
-		s.wakeWaiters()
 		own := s.ledger.take(n)
 		p.rx.mu.Lock()
 		p.rx.unread -= own

@@ -75,6 +75,10 @@ type Runtime struct {
 	// workers, the sender's call); runMu keeps them from overlapping, so
 	// map memory and traces see one run after another.
 	runMu sync.Mutex
+
+	// egressRoom: psocks whose egress redirect waits for send buffer
+	// room anywhere (psock_backlog.go).
+	egressRoom roomWait
 }
 
 // firstFD is the first descriptor number handed out (0, 1, 2 are stdio).

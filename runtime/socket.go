@@ -77,6 +77,10 @@ type Socket struct {
 
 	// ops is the socket's sock_ops state (sockops.go).
 	ops sockOpsSock
+
+	// room: psocks whose held deliveries wait for room in this socket
+	// (psock_backlog.go).
+	room roomWait
 }
 
 func (rt *Runtime) newSocket(c *netstack.Conn, ln *netstack.Listener) *Socket {
@@ -84,6 +88,8 @@ func (rt *Runtime) newSocket(c *netstack.Conn, ln *netstack.Listener) *Socket {
 	if c != nil {
 		s.info = newSockInfo(c.LocalAddrPort(), c.RemoteAddrPort())
 		c.Raw().SetOwner(s)
+		c.Raw().SetConsumeHook(func(*netstack.Conn) { s.roomChanged() })
+		c.Raw().SetWriteSpaceHook(func(*netstack.Conn) { s.writeSpace() })
 	} else if ln != nil {
 		s.info = newSockInfo(ln.AddrPort(), ln.AddrPort())
 		s.info.remote = netipZeroPort(s.info.remote)
@@ -320,6 +326,8 @@ func (s *Socket) Close() error {
 		err = s.ln.Close()
 	}
 	s.rt.freeFD(s)
+	// Deliveries held for this socket are dropped now.
+	s.roomChanged()
 	return sockErr(err)
 }
 
@@ -426,6 +434,10 @@ func (s *Socket) SetSockopt(name string, value int) error {
 	if s.conn != nil {
 		if err := s.conn.SetSockoptInt(level, opt, value); err != nil {
 			return sockErr(err)
+		}
+		if level == netstack.SOL_SOCKET && (opt == netstack.SO_RCVBUF || opt == netstack.SO_SNDBUF) {
+			// A larger buffer is room for held deliveries.
+			s.roomChanged()
 		}
 		if opt == netstack.SO_RCVLOWAT && level == netstack.SOL_SOCKET {
 			// tcp_set_rcvlowat calls tcp_data_ready: a receive program
