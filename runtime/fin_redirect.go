@@ -28,7 +28,7 @@ func (p *psock) queueRedirectedFIN(target *Socket, ingress bool) {
 		target.redirectedFIN(ingress)
 		return
 	}
-	rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, fin: true})
+	rx.hold(p.sk, rxOut{target: target, ingress: ingress, fin: true})
 }
 
 // redirectedFIN is the FIN reaching s.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -28,6 +29,11 @@ import (
 // A failed attempt takes the target's room generation before it looks and
 // registers as a waiter after: an event in between changed the generation
 // and the retry is scheduled at once, so no wake-up is lost.
+//
+// The network is idle with deliveries held only while none of them can
+// go: a held delivery whose target has room now (a read just took from
+// its ingress queue, its retry not run yet), or whose target is gone, or
+// that was woken and has not retried, keeps WaitIdle waiting (heldBusy).
 //
 // An egress redirect can fail on a socket other than its target: the
 // target's own sk_msg program may redirect the bytes on, and that socket's
@@ -69,6 +75,9 @@ func (r *roomWait) wake() {
 	r.n.Store(0)
 	r.mu.Unlock()
 	for _, w := range ws {
+		if p := w.psock.Load(); p != nil {
+			p.rx.woken.Store(true)
+		}
 		if w.conn != nil {
 			w.conn.Raw().KickRecv()
 		}
@@ -97,7 +106,9 @@ func (s *Socket) markRoom() roomMark {
 // delivery marked m found none; if room may have appeared since m, the
 // receive side runs again right away.
 func (p *psock) waitRoom(target *Socket, ingress bool, m roomMark) {
-
+	p.rx.woken.Store(false)
+	p.rx.blocked.Store(&heldOn{target: target, ingress: ingress})
+	p.sk.rt.held.add(p)
 	target.room.add(p.sk)
 	changed := target.room.gen.Load() != m.target
 	if !ingress {
@@ -107,4 +118,66 @@ func (p *psock) waitRoom(target *Socket, ingress bool, m roomMark) {
 	if changed && p.sk.conn != nil {
 		p.sk.conn.Raw().KickRecv()
 	}
+}
+
+// heldOn is what a psock's first held delivery waits for.
+type heldOn struct {
+	target  *Socket
+	ingress bool
+}
+
+// heldSet is the psocks with held deliveries, for the idle check.
+type heldSet struct {
+	mu sync.Mutex
+	m  map[*psock]struct{}
+}
+
+func (h *heldSet) add(p *psock) {
+	h.mu.Lock()
+	if h.m == nil {
+		h.m = map[*psock]struct{}{}
+	}
+	h.m[p] = struct{}{}
+	h.mu.Unlock()
+}
+
+// unheld is called when p holds nothing any more (all delivered, or its
+// receive side stopped).
+func (p *psock) unheld() {
+	if p.rx.blocked.Swap(nil) == nil {
+		return
+	}
+	h := &p.sk.rt.held
+	h.mu.Lock()
+	delete(h.m, p)
+	h.mu.Unlock()
+}
+
+// canGo reports whether target could take a held delivery now, or is
+// gone (the retry then drops it).
+func (o *heldOn) canGo() bool {
+	t := o.target
+	tp := t.psock.Load()
+	if tp == nil || !tp.txEnabled.Load() || t.conn == nil || t.closed.Load() {
+		return true
+	}
+	return o.ingress && !t.ingressFull()
+}
+
+// heldBusy is the runtime's idle check: it names a psock whose held
+// deliveries can move now, or returns "".
+func (rt *Runtime) heldBusy() string {
+	h := &rt.held
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p := range h.m {
+		o := p.rx.blocked.Load()
+		if o == nil {
+			continue
+		}
+		if p.rx.woken.Load() || o.canGo() {
+			return fmt.Sprintf("%v has deliveries for %v that can go now", p.sk, o.target)
+		}
+	}
+	return ""
 }

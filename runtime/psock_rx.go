@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/skmsg/skmsg/internal/errno"
@@ -52,6 +53,11 @@ type rxState struct {
 	// (target ingress over its receive buffer, target send buffer full),
 	// in order; while it is non-empty no new data is taken from TCP.
 	pending []rxOut
+	// blocked: what the first pending delivery waits for (nil when
+	// nothing is pending); woken: an event may have made room since
+	// (psock_backlog.go).
+	blocked atomic.Pointer[heldOn]
+	woken   atomic.Bool
 	// unread is how far TCP's copied_seq lags behind what the receive
 	// programs took (the kernel's rcv_nxt - copied_seq minus what TCP
 	// still queues): bytes passed to the socket's own ingress count until
@@ -69,6 +75,9 @@ type rxState struct {
 	// application read and data_ready's silence after a read that
 	// overtakes rcv_nxt does not apply to them.
 	heldBack bool
+	// ownHeld counts the pending deliveries to the socket's own ingress
+	// (passHeld).
+	ownHeld int
 }
 
 // rxOut is one delivery that waits for room.
@@ -146,8 +155,9 @@ func (p *psock) rxStop() {
 	was := p.rx.mode
 	p.rx.mode = rxNone
 	p.rx.strp = strparser{}
-	p.rx.pending = nil
+	p.rx.pending, p.rx.ownHeld = nil, 0
 	p.rx.mu.Unlock()
+	p.unheld()
 	if was != rxNone && p.sk.conn != nil {
 		p.sk.conn.Raw().SetRecvHook(nil)
 	}
@@ -198,10 +208,16 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 	rx := &p.rx
 	rx.mu.Lock()
 	defer rx.mu.Unlock()
-	if rx.mode == rxNone || rx.err != 0 {
+	if rx.mode == rxNone {
 		return
 	}
-	if !p.flushPending() && rx.passHeld(p.sk) {
+	// Held deliveries go on after a parser abort too: they are the
+	// backlog's, which the parser's state does not stop.
+	flushed := p.flushPending()
+	if rx.err != 0 {
+		return
+	}
+	if !flushed && rx.passHeld(p.sk) {
 		rx.heldBack = rx.heldBack || c.Raw().TCPQueued() > 0
 		return
 	}
@@ -267,13 +283,23 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 // stopping the verdict from taking what arrives next: on the kernel a
 // sender whose bytes an sk_skb program redirects to a socket that never
 // reads is never blocked (128 MiB went through on 6.18 with none read).
-func (rx *rxState) passHeld(self *Socket) bool {
-	for _, o := range rx.pending {
-		if o.target == self && o.own {
-			return true
-		}
+func (rx *rxState) passHeld(self *Socket) bool { return rx.ownHeld > 0 }
+
+// hold appends o to the pending deliveries.
+func (rx *rxState) hold(self *Socket, o rxOut) {
+	if o.target == self && o.own {
+		rx.ownHeld++
 	}
-	return false
+	rx.pending = append(rx.pending, o)
+}
+
+// dropHead removes the first pending delivery.
+func (rx *rxState) dropHead(self *Socket) {
+	if o := &rx.pending[0]; o.target == self && o.own {
+		rx.ownHeld--
+	}
+	rx.pending[0] = rxOut{}
+	rx.pending = rx.pending[1:]
 }
 
 // rcvlowat is the socket's SO_RCVLOWAT (at least 1).
@@ -305,8 +331,7 @@ func (p *psock) flushPending() bool {
 		o := rx.pending[0]
 		if o.fin {
 			o.target.redirectedFIN(o.ingress)
-			rx.pending[0] = rxOut{}
-			rx.pending = rx.pending[1:]
+			rx.dropHead(p.sk)
 			continue
 		}
 		m := o.target.markRoom()
@@ -316,10 +341,10 @@ func (p *psock) flushPending() bool {
 			p.waitRoom(o.target, o.ingress, m)
 			return false
 		}
-		rx.pending[0] = rxOut{}
-		rx.pending = rx.pending[1:]
+		rx.dropHead(p.sk)
 	}
-	rx.pending = nil
+	rx.pending, rx.ownHeld = nil, 0
+	p.unheld()
 	return true
 }
 
@@ -334,11 +359,11 @@ func (p *psock) queueOut(target *Socket, ingress, own bool, data []byte) {
 			return
 		}
 		data = data[n:]
-		rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, own: own, data: data})
+		rx.hold(p.sk, rxOut{target: target, ingress: ingress, own: own, data: data})
 		p.waitRoom(target, ingress, m)
 		return
 	}
-	rx.pending = append(rx.pending, rxOut{target: target, ingress: ingress, own: own, data: data})
+	rx.hold(p.sk, rxOut{target: target, ingress: ingress, own: own, data: data})
 }
 
 // deliver moves data to target's ingress queue or sends it on target's

@@ -79,6 +79,8 @@ type Runtime struct {
 	// egressRoom: psocks whose egress redirect waits for send buffer
 	// room anywhere (psock_backlog.go).
 	egressRoom roomWait
+	// held: psocks with deliveries held for room (psock_backlog.go).
+	held heldSet
 }
 
 // firstFD is the first descriptor number handed out (0, 1, 2 are stdio).
@@ -118,6 +120,7 @@ func New(opts Options) *Runtime {
 		OnListen:      rt.onListen,
 		OnClose:       rt.onClose,
 	})
+	rt.net.AddIdleCheck(rt.heldBusy)
 	return rt
 }
 

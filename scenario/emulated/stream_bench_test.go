@@ -14,8 +14,9 @@ import (
 )
 
 // BenchmarkStreamGiB streams 1 GiB through each path of the bundled
-// stream files, byte-exact: pass, egress redirect, ingress redirect,
-// verdict-only and parser + verdict. One iteration is one GiB:
+// stream files, byte-exact: pass, sk_msg egress and ingress redirect,
+// verdict-only redirect to ingress (the bundled file) and to egress, and
+// parser + verdict. One iteration is one GiB:
 //
 //	go test ./scenario/emulated -run '^$' -bench StreamGiB -benchtime 1x -timeout 1h
 func BenchmarkStreamGiB(b *testing.B) {
@@ -25,6 +26,7 @@ func BenchmarkStreamGiB(b *testing.B) {
 		{"egress_redirect", "stream_redirect_egress.yaml"},
 		{"ingress_redirect", "stream_redirect_ingress.yaml"},
 		{"verdict", "stream_verdict.yaml"},
+		{"verdict_egress", ""},
 		{"parser_verdict", ""},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -34,6 +36,16 @@ func BenchmarkStreamGiB(b *testing.B) {
 				require.NoError(b, err)
 				// The file's first stream, at 1 GiB; the other steps stay.
 				text = strings.Replace(string(src), "size: 8388608,", fmt.Sprintf("size: %d,", size), 1)
+			} else if tc.name == "verdict_egress" {
+				text = fmt.Sprintf(`
+name: verdict egress
+object: skbredir.o
+programs: [{program: skb_redir_egress, attach: stream_verdict, map: sock_map}]
+connections: [{name: a}, {name: b}]
+maps: [{map: sock_map, key: u32:0, socket: a.server}, {map: sock_map, key: u32:1, socket: b.client}]
+steps:
+  - stream: {from: a.client, to: b.server, size: %d, pattern: random}
+`, size)
 			} else {
 				text = fmt.Sprintf(`
 name: parser whole
