@@ -177,14 +177,16 @@ func (c *Capture) Close() error {
 	return c.err
 }
 
-func (l *link) capture(caps []*Capture, src, dst *Host, proto tcpip.NetworkProtocolNumber, buf *buffer.Buffer) {
+// capture writes a frame to every capture; at is the frame's time on the
+// network's VirtualClock (zero with another clock, which is read instead).
+func (l *link) capture(caps []*Capture, src, dst *Host, proto tcpip.NetworkProtocolNumber, buf *buffer.Buffer, at time.Time) {
 	ipLen := int(buf.Size())
 	for _, c := range caps {
-		c.write(src, dst, proto, buf, ipLen)
+		c.write(src, dst, proto, buf, ipLen, at)
 	}
 }
 
-func (c *Capture) write(src, dst *Host, proto tcpip.NetworkProtocolNumber, buf *buffer.Buffer, ipLen int) {
+func (c *Capture) write(src, dst *Host, proto tcpip.NetworkProtocolNumber, buf *buffer.Buffer, ipLen int, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.err != nil {
@@ -231,7 +233,10 @@ func (c *Capture) write(src, dst *Host, proto tcpip.NetworkProtocolNumber, buf *
 	if c.opts.SequentialTimestamps {
 		ts = virtualEpoch.Add(time.Duration(c.written) * time.Microsecond)
 	} else {
-		ts = c.net.opts.Clock.Now()
+		ts = at
+		if ts.IsZero() {
+			ts = c.net.opts.Clock.Now()
+		}
 		if c.written > 0 && ts.Before(c.lastTS.Add(time.Microsecond)) {
 			ts = c.lastTS.Add(time.Microsecond)
 		}

@@ -21,8 +21,8 @@ import (
 //     clock.
 //
 // A timer fires once the link has been silent, while something waited for
-// the network (a blocking socket call, WaitIdle), for its whole duration of
-// real time. A retransmission, probe or cork timer so keeps its real pacing
+// the network (a blocking socket call, or WaitIdle while the network is
+// busy), for its whole duration of real time. A retransmission, probe or cork timer so keeps its real pacing
 // where only it can move a connection along, but does not fire in the
 // middle of traffic the way a wall clock would make it (with time counted
 // in frames, a timer restarted by every ACK would otherwise look expired),
@@ -32,14 +32,16 @@ import (
 // application that polls), a timer also fires once four times its
 // duration plus a second of real time have passed since it was armed.
 //
-// A timer that gVisor disabled without stopping (its TCP timers are
-// stopped lazily) returns without reading the clock, and so moves nothing:
-// whether such a timer outlives the run does not change the run.
+// A timer whose callback puts no frame on the link (gVisor stops its TCP
+// timers lazily, so many fire with nothing left to do) leaves the clock
+// where it was: whether such a timer fired before the run moved on does
+// not change the run.
 //
 // Safe for concurrent use.
 type VirtualClock struct {
-	mu  sync.Mutex
-	now time.Duration // virtual monotonic time
+	mu     sync.Mutex
+	now    time.Duration // virtual monotonic time
+	frames uint64        // frames put on the link
 	// floors are the deadlines of fired timers whose callbacks are
 	// running: a clock reading while one runs moves the clock to it.
 	floors map[*virtualTimer]time.Duration
@@ -103,12 +105,17 @@ func (c *VirtualClock) read() time.Duration {
 	return c.now
 }
 
-// frame counts one frame put on the link.
-func (c *VirtualClock) frame() {
+// frame counts one frame put on the link and returns the frame's time (as
+// Now reads it), which its capture records: read here, under the same lock
+// as the count, two frames sent at once cannot swap their times.
+func (c *VirtualClock) frame() time.Time {
 	c.mu.Lock()
 	c.now += FrameTime
+	c.frames++
 	c.lastFrame = c.waitedLocked()
+	now := c.now
 	c.mu.Unlock()
+	return virtualEpoch.Add(now - virtualStart)
 }
 
 // activity notes a frame delivered after a delay, which holds back timers
@@ -219,10 +226,17 @@ func (t *virtualTimer) expire(gen uint64) {
 
 	c.mu.Lock()
 	c.floors[t] = deadline
+	before, frames := c.now, c.frames
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		delete(c.floors, t)
+		if c.frames == frames {
+			// The timer sent nothing (it had expired with nothing left
+			// to do, or was restarted): its deadline leaves no trace, so
+			// whether it fired before the run moved on does not matter.
+			c.now = before
+		}
 		c.mu.Unlock()
 	}()
 	t.f()

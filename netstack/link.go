@@ -3,6 +3,7 @@ package netstack
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -293,12 +294,13 @@ func (l *link) transmitNow(src *Host, pkt *stack.PacketBuffer) {
 	l.stats.frames.Add(1)
 	l.stats.bytes.Add(uint64(buf.Size()))
 	l.net.activity.Add(1)
+	var at time.Time // the frame's time on a VirtualClock
 	if l.vclock != nil {
-		l.vclock.frame()
+		at = l.vclock.frame()
 	}
 	dst := (*l.net.byAddr.Load())[dstA]
 	if caps := l.captures.Load(); caps != nil && len(*caps) > 0 {
-		l.capture(*caps, src, dst, proto, &buf)
+		l.capture(*caps, src, dst, proto, &buf, at)
 	}
 	if dst == nil {
 		l.stats.noRoute.Add(1)

@@ -249,9 +249,13 @@ func (l *link) sendProbe(w *flowWatch, p *probeFrame) {
 	l.stats.bytes.Add(uint64(len(pkt)))
 	l.net.activity.Add(1)
 	w.frames.Add(1)
+	var at time.Time
+	if l.vclock != nil {
+		at = l.vclock.frame()
+	}
 	buf := buffer.MakeWithData(pkt)
 	if caps := l.captures.Load(); caps != nil && len(*caps) > 0 {
-		l.capture(*caps, p.src, p.dst, p.proto, &buf)
+		l.capture(*caps, p.src, p.dst, p.proto, &buf, at)
 	}
 	l.deliver(p.dst, p.proto, buf)
 }
