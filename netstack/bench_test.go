@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // Each benchmark runs the same writer/reader loop over kernel loopback TCP
@@ -133,4 +135,27 @@ func BenchmarkMessages64Hooks(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkClock streams 64 KiB writes over a netstack pair on the wall
+// clock (tcpip's StdClock) and on the default VirtualClock; the virtual
+// run reports its rate as a ratio of the wall clock's ("x_wall"), which
+// shows what timing TCP in frames instead of real time costs.
+func BenchmarkClock(b *testing.B) {
+	var wall float64
+	for _, c := range []struct {
+		name  string
+		clock func() tcpip.Clock
+	}{{"wall", tcpip.NewStdClock}, {"virtual", func() tcpip.Clock { return NewVirtualClock() }}} {
+		b.Run(c.name, func(b *testing.B) {
+			n, cli, srv := netstackPair(b, Options{Clock: c.clock()})
+			defer n.Close()
+			rate := stream(b, cli, srv, 64<<10)
+			if c.name == "wall" {
+				wall = rate
+			} else if wall > 0 {
+				b.ReportMetric(rate/wall, "x_wall")
+			}
+		})
+	}
 }

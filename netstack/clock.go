@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -39,22 +40,32 @@ import (
 //
 // Safe for concurrent use.
 type VirtualClock struct {
-	mu     sync.Mutex
-	now    time.Duration // virtual monotonic time
-	frames uint64        // frames put on the link
+	// now is the virtual monotonic time (a time.Duration); reading it
+	// takes no lock unless a fired timer's callback runs.
+	now atomic.Int64
+	// activity counts frames put on the link and delayed frames
+	// delivered.
+	activity atomic.Uint64
+	// nfloors is len(floors), read without mu.
+	nfloors atomic.Int32
+
+	mu sync.Mutex
 	// floors are the deadlines of fired timers whose callbacks are
 	// running: a clock reading while one runs moves the clock to it.
 	floors map[*virtualTimer]time.Duration
 
 	// waiters counts the waits for the network in progress; waitTotal is
 	// the real time spent with at least one (up to waitSince while one
-	// is in progress), and lastFrame is waitTotal's reading when a frame
-	// last crossed the link: a timer fires when the difference reaches
-	// its duration.
+	// is in progress), and lastFrame is waitTotal's reading when the
+	// clock last saw activity move (seen: activity's value then): a
+	// timer fires when the difference reaches its duration. Frames do
+	// not take mu; a frame is noticed at the next wait or timer check,
+	// which can only make the silence look shorter.
 	waiters   int
 	waitSince time.Time
 	waitTotal time.Duration
 	lastFrame time.Duration
+	seen      uint64
 }
 
 // FrameTime is how far a VirtualClock moves per frame on the link.
@@ -70,7 +81,9 @@ var virtualEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewVirtualClock returns a clock standing at its start.
 func NewVirtualClock() *VirtualClock {
-	return &VirtualClock{now: virtualStart, floors: map[*virtualTimer]time.Duration{}}
+	c := &VirtualClock{floors: map[*virtualTimer]time.Duration{}}
+	c.now.Store(int64(virtualStart))
+	return c
 }
 
 // Since returns how far the clock has moved since its start.
@@ -88,48 +101,51 @@ func (c *VirtualClock) NowMonotonic() tcpip.MonotonicTime {
 // Advance moves the clock forward by d (a test's way to let time pass);
 // it fires no timer.
 func (c *VirtualClock) Advance(d time.Duration) {
-	if d <= 0 {
-		return
+	if d > 0 {
+		c.now.Add(int64(d))
 	}
-	c.mu.Lock()
-	c.now += d
-	c.mu.Unlock()
 }
 
 func (c *VirtualClock) read() time.Duration {
+	if c.nfloors.Load() == 0 {
+		return time.Duration(c.now.Load())
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.floors {
-		c.now = max(c.now, f)
+		c.raiseTo(f)
 	}
-	return c.now
+	return time.Duration(c.now.Load())
+}
+
+// raiseTo moves the clock to t unless it is past it.
+func (c *VirtualClock) raiseTo(t time.Duration) {
+	for {
+		cur := c.now.Load()
+		if cur >= int64(t) || c.now.CompareAndSwap(cur, int64(t)) {
+			return
+		}
+	}
 }
 
 // frame counts one frame put on the link and returns the frame's time (as
-// Now reads it), which its capture records: read here, under the same lock
-// as the count, two frames sent at once cannot swap their times.
+// Now reads it), which its capture records: taken with the count, so two
+// frames sent at once cannot swap their times.
 func (c *VirtualClock) frame() time.Time {
-	c.mu.Lock()
-	c.now += FrameTime
-	c.frames++
-	c.lastFrame = c.waitedLocked()
-	now := c.now
-	c.mu.Unlock()
-	return virtualEpoch.Add(now - virtualStart)
+	now := c.now.Add(int64(FrameTime))
+	c.activity.Add(1)
+	return virtualEpoch.Add(time.Duration(now) - virtualStart)
 }
 
-// activity notes a frame delivered after a delay, which holds back timers
+// delivered notes a frame delivered after a delay, which holds back timers
 // waiting for silence as a new frame does.
-func (c *VirtualClock) activity() {
-	c.mu.Lock()
-	c.lastFrame = c.waitedLocked()
-	c.mu.Unlock()
-}
+func (c *VirtualClock) delivered() { c.activity.Add(1) }
 
 // wait marks the start of a wait for the network; the function it returns
 // marks its end.
 func (c *VirtualClock) wait() func() {
 	c.mu.Lock()
+	c.noticeLocked()
 	if c.waiters == 0 {
 		c.waitSince = time.Now()
 	}
@@ -137,11 +153,21 @@ func (c *VirtualClock) wait() func() {
 	c.mu.Unlock()
 	return func() {
 		c.mu.Lock()
+		c.noticeLocked()
 		c.waiters--
 		if c.waiters == 0 {
 			c.waitTotal += time.Since(c.waitSince)
 		}
 		c.mu.Unlock()
+	}
+}
+
+// noticeLocked restarts the silence if the link carried something since
+// the last look.
+func (c *VirtualClock) noticeLocked() {
+	if a := c.activity.Load(); a != c.seen {
+		c.seen = a
+		c.lastFrame = c.waitedLocked()
 	}
 }
 
@@ -157,6 +183,7 @@ func (c *VirtualClock) waitedLocked() time.Duration {
 func (c *VirtualClock) silence() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.noticeLocked()
 	return c.waitedLocked() - c.lastFrame
 }
 
@@ -226,16 +253,18 @@ func (t *virtualTimer) expire(gen uint64) {
 
 	c.mu.Lock()
 	c.floors[t] = deadline
-	before, frames := c.now, c.frames
+	c.nfloors.Store(int32(len(c.floors)))
+	before, act := c.now.Load(), c.activity.Load()
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		delete(c.floors, t)
-		if c.frames == frames {
+		c.nfloors.Store(int32(len(c.floors)))
+		if c.activity.Load() == act {
 			// The timer sent nothing (it had expired with nothing left
 			// to do, or was restarted): its deadline leaves no trace, so
 			// whether it fired before the run moved on does not matter.
-			c.now = before
+			c.now.Store(before)
 		}
 		c.mu.Unlock()
 	}()

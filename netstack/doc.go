@@ -31,9 +31,11 @@
 // order: a run whose traffic does not depend on the scheduler (one side
 // sends while the other waits, as scenario steps do) gives the same pcap
 // byte for byte. Timers keep their real pacing: one fires once the link has
-// been silent for its duration. What still varies is the order of frames
-// that two goroutines put on the link at once, and runs with link faults
-// whose delays and reorder timeouts follow the wall clock.
+// been silent, while something waited for the network, for its duration.
+// What still varies is the order of frames that two goroutines put on the
+// link at once (a write of several segments while the receiver
+// acknowledges), and runs with link faults, whose delays and reorder
+// timeouts follow the wall clock.
 //
 // # Sockets
 //

@@ -325,7 +325,7 @@ func (l *link) deliver(dst *Host, proto tcpip.NetworkProtocolNumber, buf buffer.
 	}
 	l.delivering.Add(1)
 	if l.vclock != nil {
-		l.vclock.activity()
+		l.vclock.delivered()
 	}
 	buf = compact(buf)
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buf})
