@@ -416,6 +416,18 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 		return 0, errno.EAGAIN
 	}
 	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
+	if n == 0 && errors.Is(err, io.EOF) {
+		// A message the parser holds in part stays in TCP's receive
+		// queue, as the skb of an aborted parse does: the peer's FIN
+		// behind it is never read as the end of the stream (6.18 keeps
+		// answering EAGAIN), since the message cannot complete.
+		p.rx.mu.Lock()
+		holding := p.rx.mode == rxStrp && p.rx.strp.head != nil
+		p.rx.mu.Unlock()
+		if holding {
+			return 0, errno.EAGAIN
+		}
+	}
 	if n > 0 && flags&netstack.MSG_PEEK == 0 {
 		own := s.ledger.take(n)
 		p.rx.mu.Lock()
