@@ -417,12 +417,16 @@ func (s *Socket) rxRecvmsg(p *psock, b []byte, flags int) (int, error) {
 	}
 	n, err := s.conn.RecvMsg(b, flags&(netstack.MSG_DONTWAIT|netstack.MSG_PEEK))
 	if n == 0 && errors.Is(err, io.EOF) {
-		// A message the parser holds in part stays in TCP's receive
-		// queue, as the skb of an aborted parse does: the peer's FIN
-		// behind it is never read as the end of the stream (6.18 keeps
-		// answering EAGAIN), since the message cannot complete.
+		// The peer's FIN behind a message the parser holds in part is
+		// not read as the end of the stream while copied_seq has not
+		// passed rcv_nxt: the strparser read that took the part set
+		// copied_seq to rcv_nxt (it passed nothing), and the FIN's
+		// sequence number is then still unread, so 6.18 answers EAGAIN
+		// for good. A read since then of bytes an earlier strparser read
+		// passed (unread < 0) pushed copied_seq past the FIN: the end of
+		// the stream shows.
 		p.rx.mu.Lock()
-		holding := p.rx.mode == rxStrp && p.rx.strp.head != nil
+		holding := p.rx.mode == rxStrp && p.rx.strp.head != nil && p.rx.unread >= 0
 		p.rx.mu.Unlock()
 		if holding {
 			return 0, errno.EAGAIN
