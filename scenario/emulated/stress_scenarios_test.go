@@ -182,7 +182,12 @@ steps:
 `, p.name, p.setup, p.from, size, p.from, p.to, readAll)
 				sc, err := scenario.ParseBytes(testobj.Path("stress", "inline.yaml"), []byte(text))
 				require.NoError(t, err)
-				res, err := scenario.Run(sc, be.b(), stressOptions)
+				// The kernel's backlog moves what waits for a full target a
+				// clock tick at a time, slower still beside other tests:
+				// the read of everything may take seconds.
+				opts := stressOptions
+				opts.IdleTimeout = 20 * time.Second
+				res, err := scenario.Run(sc, be.b(), opts)
 				require.NoError(t, err)
 				var steps []scenario.StepResult
 				for _, s := range res.Steps {
