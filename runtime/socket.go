@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
+
 	"github.com/skmsg/skmsg/internal/errno"
 
 	"github.com/skmsg/skmsg/netstack"
@@ -57,7 +59,7 @@ type Socket struct {
 	heldMu sync.Mutex
 	held   []byte
 	// heldTimer is the probe timer that sends held bytes (tcp_bpf.go).
-	heldTimer *time.Timer
+	heldTimer tcpip.Timer
 	// purged counts bytes at the head of the ingress queue that belong to
 	// a psock that was dropped: the kernel frees them with the psock, so
 	// the next read discards them first.
