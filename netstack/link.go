@@ -252,6 +252,13 @@ func (l *link) transmitNow(src *Host, pkt *stack.PacketBuffer) {
 	if l.closed.Load() {
 		return
 	}
+	// The frame is in flight from here, not only once deliver hands it
+	// over: the idle check must not look at the flow's endpoints between
+	// marking them dirty below and the segment reaching the receiver's
+	// queue, or it clears the mark, finds nothing queued, and skips the
+	// receiver from then on (a stream ended with 2 MB still to move).
+	l.delivering.Add(1)
+	defer l.delivering.Add(-1)
 	proto := pkt.NetworkProtocolNumber
 	nh := pkt.NetworkHeader().Slice()
 	var srcA, dstA tcpip.Address
