@@ -49,6 +49,9 @@ var stressOptions = scenario.Options{StepTimeout: 2 * time.Minute}
 // map's contents at the end. Files of skmsg_only run on skmsg alone. Each
 // file runs once on skmsg either way, to keep the set's cost in CI low.
 func TestStressScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: hundreds of megabytes through every path take about a minute (make test runs them)")
+	}
 	var emu *emulated.Backend
 	if err := kernel.Available(); err != nil {
 		t.Logf("skmsg only: %v", err)
@@ -102,6 +105,9 @@ func TestStressScenarios(t *testing.T) {
 // kernel and skmsg, so this tests those rules on each backend rather than
 // comparing observations.
 func TestReceiverThatNeverReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 8 MiB through ten paths, and 2-second send timeouts on the kernel (make test runs it)")
+	}
 	const size = 8 << 20
 	type path struct {
 		name, setup, from, to string
