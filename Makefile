@@ -31,8 +31,8 @@ race:
 
 # Every bundled scenario file STRESS_ROUNDS times under the race detector
 # with CPU hogs beside it; every run of a file must end as its first did
-# (TestStressRepeatable). About 25 s a round on two cores; `go test ./...`
-# skips it.
+# (TestStressRepeatable). 2-5 minutes a round on two cores (the stress
+# files' big streams); `go test ./...` skips it.
 STRESS_ROUNDS ?= 200
 stress:
 	$(GO) test -race -timeout 0 ./scenario/emulated -run '^TestStressRepeatable$$' -stress.rounds=$(STRESS_ROUNDS) -v
