@@ -370,3 +370,54 @@ func TestTCPDoneHook(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteSpaceHook fills a Conn's send buffer with nobody reading the
+// peer: the hook stays silent while the buffer stays full, and runs once
+// the peer's reads let TCP free it (sk_write_space), when a non-blocking
+// send can queue again.
+func TestWriteSpaceHook(t *testing.T) {
+	n := newNet(t, Options{MTU: 65535})
+	c, s := pipe(t, n, "10.0.0.1", "10.0.0.2:80")
+	chunk := make([]byte, 64<<10)
+	// Fill until the buffer stays full once the peer's window is full too.
+	for c.Raw().Writable() {
+		for {
+			_, err := c.SendMsg([][]byte{chunk}, MSG_DONTWAIT)
+			if err != nil {
+				require.ErrorIs(t, err, errno.EAGAIN)
+				break
+			}
+		}
+		waitIdle(t, n)
+	}
+	fired := make(chan struct{}, 1)
+	c.Raw().SetWriteSpaceHook(func(*Conn) {
+		select {
+		case fired <- struct{}{}:
+		default:
+		}
+	})
+	waitIdle(t, n)
+	select {
+	case <-fired:
+		t.Fatal("the hook ran with the send buffer still full")
+	default:
+	}
+	// The peer reads in the background until the test ends.
+	go func() {
+		buf := make([]byte, 256<<10)
+		for {
+			if _, err := s.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	defer s.SetReadDeadline(time.Now())
+	select {
+	case <-fired:
+	case <-time.After(time.Minute):
+		t.Fatal("the hook did not run within a minute of the peer reading")
+	}
+	require.True(t, c.Raw().Writable(), "writable once the hook ran")
+	c.Raw().SetWriteSpaceHook(nil)
+}
