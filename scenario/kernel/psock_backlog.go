@@ -118,23 +118,32 @@ func (s *session) refsAtRest(now time.Time) (string, error) {
 		if !ok {
 			continue // closed by the peer and gone, or in TIME_WAIT
 		}
-		n := r[0] - r[1]
-		switch {
-		case k.refs.resting >= 0 && k.refs.resting < 2 && n >= k.refs.resting:
-			// No psock: no backlog work for or from it. (One a sockops
-			// program adds later is not seen; MapUpdate resets the count.)
-		case k.refs.resting < 0 || n < k.refs.resting:
-			k.refs.resting, k.refs.elevated = n, time.Time{}
-		case n == k.refs.resting:
-			k.refs.elevated = time.Time{}
-		case k.refs.elevated.IsZero():
-			k.refs.elevated = now
-			busy = fmt.Sprintf("socket %d holds %d references, %d at rest", id, n, k.refs.resting)
-		case now.Sub(k.refs.elevated) >= refAdopt:
-			k.refs.resting, k.refs.elevated = n, time.Time{}
-		default:
+		if n := r[0] - r[1]; k.refs.observe(n, now) {
 			busy = fmt.Sprintf("socket %d holds %d references, %d at rest", id, n, k.refs.resting)
 		}
 	}
 	return busy, nil
+}
+
+// observe takes a socket's reference count (pending TCP timers taken off)
+// at now and says whether it holds more than at rest, learning the resting
+// count as it goes (see above).
+func (r *sockRefs) observe(n int, now time.Time) (busy bool) {
+	switch {
+	case r.resting >= 0 && r.resting < 2 && n >= r.resting:
+		// No psock: no backlog work for or from it. (One a sockops
+		// program adds later is not seen; MapUpdate resets the count.)
+	case r.resting < 0 || n < r.resting:
+		r.resting, r.elevated = n, time.Time{}
+	case n == r.resting:
+		r.elevated = time.Time{}
+	case r.elevated.IsZero():
+		r.elevated = now
+		return true
+	case now.Sub(r.elevated) >= refAdopt:
+		r.resting, r.elevated = n, time.Time{}
+	default:
+		return true
+	}
+	return false
 }
