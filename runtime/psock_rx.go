@@ -235,6 +235,12 @@ func (s *Socket) rxHook(c *netstack.Conn) {
 		rx.unread = 0
 	}
 	for rx.mode != rxNone && rx.err == 0 && !rx.passHeld(p.sk) {
+		// Redirected bytes held from earlier arrivals go as soon as their
+		// target has room, not only at the next data_ready: the kernel's
+		// backlog worker runs beside the verdict.
+		if len(rx.pending) > 0 && rx.woken.Load() {
+			p.flushPending()
+		}
 		n := c.Raw().TCPQueued()
 		if n == 0 {
 			// Reads return EOF after a local SHUT_RD too, which runs no
