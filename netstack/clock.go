@@ -1,6 +1,7 @@
 package netstack
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,13 +18,15 @@ import (
 // Time moves in two ways:
 //
 //   - Every frame put on the link moves it forward by FrameTime (1µs).
-//   - A timer moves it to the timer's deadline (the virtual time it was
-//     armed at plus its duration) when it fires and its callback reads the
-//     clock.
+//   - A timer that fires moves it to the timer's deadline (the virtual
+//     time it was armed at plus its duration) when its callback puts a
+//     frame on the link; the callback itself reads the clock as at least
+//     the deadline.
 //
 // A timer fires once the link has been silent, while something waited for
 // the network (a blocking socket call, or WaitIdle while the network is
-// busy), for its whole duration of real time. A retransmission, probe or cork timer so keeps its real pacing
+// busy), for its whole duration of real time. A retransmission, probe or
+// cork timer so keeps its real pacing
 // where only it can move a connection along, but does not fire in the
 // middle of traffic the way a wall clock would make it (with time counted
 // in frames, a timer restarted by every ACK would otherwise look expired),
@@ -36,7 +39,10 @@ import (
 // A timer whose callback puts no frame on the link (gVisor stops its TCP
 // timers lazily, so many fire with nothing left to do) leaves the clock
 // where it was: whether such a timer fired before the run moved on does
-// not change the run.
+// not change the run. Only the callback's own goroutine sees the deadline
+// while it runs, so no other reading can get ahead of the clock (a TCP
+// timestamp taken there and echoed later would make a negative round
+// trip).
 //
 // Safe for concurrent use.
 type VirtualClock struct {
@@ -51,8 +57,11 @@ type VirtualClock struct {
 
 	mu sync.Mutex
 	// floors are the deadlines of fired timers whose callbacks are
-	// running: a clock reading while one runs moves the clock to it.
-	floors map[*virtualTimer]time.Duration
+	// running, by the callback's goroutine: that goroutine reads the
+	// clock as at least its timer's deadline, and a frame it puts on the
+	// link moves the clock there first. Other goroutines do not see a
+	// deadline that nothing may ever come of.
+	floors map[uint64]time.Duration
 
 	// waiters counts the waits for the network in progress; waitTotal is
 	// the real time spent with at least one (up to waitSince while one
@@ -81,7 +90,7 @@ var virtualEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewVirtualClock returns a clock standing at its start.
 func NewVirtualClock() *VirtualClock {
-	c := &VirtualClock{floors: map[*virtualTimer]time.Duration{}}
+	c := &VirtualClock{floors: map[uint64]time.Duration{}}
 	c.now.Store(int64(virtualStart))
 	return c
 }
@@ -110,12 +119,37 @@ func (c *VirtualClock) read() time.Duration {
 	if c.nfloors.Load() == 0 {
 		return time.Duration(c.now.Load())
 	}
+	now := time.Duration(c.now.Load())
+	if f, ok := c.floor(); ok && f > now {
+		return f
+	}
+	return now
+}
+
+// floor returns the deadline of the timer whose callback the calling
+// goroutine runs, if it runs one.
+func (c *VirtualClock) floor() (time.Duration, bool) {
+	id := goid()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, f := range c.floors {
-		c.raiseTo(f)
+	f, ok := c.floors[id]
+	return f, ok
+}
+
+// goid is the calling goroutine's id, as its stack trace's header gives it
+// ("goroutine 17 [running]:"). Only read while a timer callback runs.
+func goid() uint64 {
+	var buf [32]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = b[len("goroutine "):]
+	var id uint64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			break
+		}
+		id = id*10 + uint64(ch-'0')
 	}
-	return time.Duration(c.now.Load())
+	return id
 }
 
 // raiseTo moves the clock to t unless it is past it.
@@ -132,6 +166,11 @@ func (c *VirtualClock) raiseTo(t time.Duration) {
 // Now reads it), which its capture records: taken with the count, so two
 // frames sent at once cannot swap their times.
 func (c *VirtualClock) frame() time.Time {
+	if c.nfloors.Load() != 0 {
+		if f, ok := c.floor(); ok {
+			c.raiseTo(f) // a timer's callback sends: its deadline has come
+		}
+	}
 	now := c.now.Add(int64(FrameTime))
 	c.activity.Add(1)
 	return virtualEpoch.Add(time.Duration(now) - virtualStart)
@@ -251,21 +290,15 @@ func (t *virtualTimer) expire(gen uint64) {
 	deadline := t.deadline
 	t.mu.Unlock()
 
+	id := goid()
 	c.mu.Lock()
-	c.floors[t] = deadline
+	c.floors[id] = deadline
 	c.nfloors.Store(int32(len(c.floors)))
-	before, act := c.now.Load(), c.activity.Load()
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(c.floors, t)
+		delete(c.floors, id)
 		c.nfloors.Store(int32(len(c.floors)))
-		if c.activity.Load() == act {
-			// The timer sent nothing (it had expired with nothing left
-			// to do, or was restarted): its deadline leaves no trace, so
-			// whether it fired before the run moved on does not matter.
-			c.now.Store(before)
-		}
 		c.mu.Unlock()
 	}()
 	t.f()

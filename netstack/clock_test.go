@@ -100,6 +100,18 @@ func TestVirtualClock(t *testing.T) {
 			require.Equal(t, time.Millisecond, wait(t, c, got, "the timer").Sub(start), "the callback reads its deadline")
 			eventually(t, "the callback's end", func() bool { return c.NowMonotonic() == start })
 		}},
+		{"only the callback's goroutine sees its deadline", func(t *testing.T, c *VirtualClock) {
+			start := c.NowMonotonic()
+			got := make(chan tcpip.MonotonicTime, 2)
+			c.AfterFunc(time.Millisecond, func() {
+				other := make(chan tcpip.MonotonicTime)
+				go func() { other <- c.NowMonotonic() }()
+				got <- <-other
+				got <- c.NowMonotonic()
+			})
+			require.Equal(t, start, wait(t, c, got, "another goroutine's reading"), "another goroutine")
+			require.Equal(t, time.Millisecond, wait(t, c, got, "the callback's reading").Sub(start), "the callback")
+		}},
 		{"silence counts only time spent waiting", func(t *testing.T, c *VirtualClock) {
 			require.Zero(t, c.silence(), "nothing waited")
 			done := c.wait()
