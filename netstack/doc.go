@@ -101,7 +101,8 @@
 //     [RawConn.SetOwner] keeps the runtime's per-socket state on the Conn.
 //
 //   - Idle: [Network.WaitIdle] returns when no TCP data, SYN or FIN is
-//     unacknowledged (except data stuck behind a zero window), no frame is
+//     unacknowledged (except data stuck behind a zero window or a receiver
+//     that refuses data for lack of buffer), no frame is
 //     held by a fault, no handshake waits in a listener's queue and no hook
 //     call is pending. The runtime marks its own asynchronous work with
 //     [Network.Busy] / [Network.Done], or registers a check with
@@ -132,8 +133,9 @@
 //   - link.go, capture.go, faults.go: the virtual link, pcap capture with
 //     a classic BPF filter, loss/delay/reordering
 //   - clock.go: VirtualClock, the time of every stack, counted in frames
-//   - idle.go, sndqueue_unsafe.go: WaitIdle, Busy/Done and what counts as
-//     in flight, including segments queued inside gVisor
+//   - idle.go, sndqueue_unsafe.go, rcvbuf_full_unsafe.go: WaitIdle,
+//     Busy/Done and what counts as in flight, including segments queued
+//     inside gVisor and data a receiver short of buffer refuses
 //   - tcp_counters.go: a connection's sequence-space counters as Linux
 //     keeps them in struct tcp_sock, from the segments the link carried
 //   - handshake_order.go, persist.go: the kernel's order for the two ends

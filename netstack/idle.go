@@ -315,7 +315,10 @@ func (n *Network) endpointBusy(t *tracked) (busy, gone bool) {
 			c.checkTCPDone() // marks busy itself if it fires
 		}
 	}
-	stuck := n.link.zeroWindow(t.key)
+	// Data waits without being in flight behind a zero window, or behind a
+	// peer that drops in-window segments for lack of buffer
+	// (rcvbuf_full_unsafe.go): only the peer's reader can move either.
+	stuck := n.link.zeroWindow(t.key) || n.peerRefusing(t.key)
 	switch st {
 	case tcp.StateConnecting, tcp.StateSynSent, tcp.StateSynRecv:
 		return true, false
