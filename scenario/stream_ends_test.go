@@ -201,6 +201,8 @@ func TestRunStreamStuckWriter(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	var sending atomic.Bool
+	readerUnblocked := make(chan struct{})
+	var readerOnce sync.Once
 	w := NewPatternStream(PatternSeq, 0)
 	req := &StreamRequest{FromName: "a", ToName: "b", Size: 100, Chunk: 10, Fill: w.Fill, Got: func([]byte) bool { return true }}
 	_, err := RunStream(req, StreamEnds{
@@ -209,7 +211,10 @@ func TestRunStreamStuckWriter(t *testing.T) {
 			<-block
 			return 0, errors.New("unblocked")
 		},
-		Recv: func([]byte) (int, error) { time.Sleep(time.Millisecond); return 0, ErrRecvAgain },
+		// A reader with nothing to read blocks until RunStream ends it,
+		// as a backend's read does until its unblock.
+		Recv:          func([]byte) (int, error) { <-readerUnblocked; return 0, ErrRecvAgain },
+		UnblockReader: func() { readerOnce.Do(func() { close(readerUnblocked) }) },
 		Deadline: func() time.Time {
 			if !sending.Load() {
 				return time.Time{}
